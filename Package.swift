@@ -1,0 +1,128 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "LeadSync",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "leadsync", targets: ["leadsync"]),
+        .executable(name: "uservox-sim", targets: ["uservox-sim"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+    ],
+    targets: [
+        // Pure decisions: lead model, validation, batch planning, rate limiting, outcome mapping. No I/O.
+        .target(name: "LeadSyncCore"),
+        // PostgreSQL: migrations and named queries.
+        .target(
+            name: "LeadSyncStore",
+            dependencies: [
+                "LeadSyncCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The Uservox Bulk Initiate API over HTTP.
+        .target(
+            name: "UservoxClient",
+            dependencies: [
+                "LeadSyncCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The simulator as a library, so tests can host it on port 0.
+        .target(
+            name: "UservoxSimulator",
+            dependencies: [
+                "LeadSyncCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "LeadSyncWorker",
+            dependencies: [
+                "LeadSyncCore",
+                "LeadSyncStore",
+                "UservoxClient",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "leadsync",
+            dependencies: [
+                "LeadSyncCore",
+                "LeadSyncStore",
+                "LeadSyncWorker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "uservox-sim",
+            dependencies: [
+                "UservoxSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Test support: a migrated throwaway database per test, waiting on conditions.
+        .target(
+            name: "LeadSyncTesting",
+            dependencies: [
+                "LeadSyncStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "LeadSyncCoreTests", dependencies: ["LeadSyncCore"]),
+        .testTarget(
+            name: "LeadSyncStoreTests",
+            dependencies: [
+                "LeadSyncStore", "LeadSyncTesting",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "UservoxClientTests",
+            dependencies: ["UservoxClient", "UservoxSimulator", "LeadSyncCore"]
+        ),
+        .testTarget(
+            name: "UservoxSimulatorTests",
+            dependencies: [
+                "UservoxSimulator",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(
+            name: "LeadSyncWorkerTests",
+            dependencies: [
+                "LeadSyncWorker", "LeadSyncStore", "LeadSyncTesting", "UservoxSimulator", "UservoxClient",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,12 @@
+/// Where a lead is in its life (SPEC §2). Stored as text behind `leads_status_known`.
+public enum LeadState: String, Sendable, CaseIterable, Codable {
+    case pending
+    case inFlight = "in_flight"
+    case submitted
+    case invalid
+    case held
+    case cancelled
+
+    /// Final states never change again without an operator creating a new lead.
+    public var isFinal: Bool { self == .submitted || self == .invalid }
+}

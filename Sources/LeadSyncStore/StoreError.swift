@@ -1,0 +1,58 @@
+import PostgresNIO
+
+/// Every failure the store reports: a code to act on and one readable, secret-free line.
+public struct StoreError: Error, CustomStringConvertible, Sendable {
+    public enum Code: Sendable, Equatable {
+        case badURL
+        case unreachable
+        case migrationChanged
+        case schemaAhead
+        case notMigrated
+        case notFound
+        case query
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    /// Turns whatever PostgresNIO threw into one line. `PSQLError.description` hides
+    /// everything by design; the server's own message is what an operator needs.
+    public static func from(_ error: any Error, doing what: String) -> StoreError {
+        if let error = error as? StoreError { return error }
+        if let error = error as? PostgresTransactionError {
+            if let inner = error.closureError ?? error.commitError ?? error.beginError {
+                return from(inner, doing: what)
+            }
+        }
+        if let psql = error as? PSQLError {
+            if let message = psql.serverInfo?[.message] {
+                var line = "\(what): \(message)"
+                if let detail = psql.serverInfo?[.detail] { line += " (\(detail))" }
+                return StoreError(.query, line)
+            }
+            switch psql.code {
+            case .connectionError, .serverClosedConnection, .clientClosedConnection, .sslUnsupported:
+                return StoreError(
+                    .unreachable,
+                    "\(what): cannot reach PostgreSQL (\(psql.underlying.map { "\($0)" } ?? "\(psql.code)"))")
+            default:
+                return StoreError(.query, "\(what): \(psql.code)")
+            }
+        }
+        return StoreError(.unreachable, "\(what): \(error)")
+    }
+}
+
+extension PSQLError {
+    /// The SQLSTATE the server sent, if any (e.g. `23514` for a CHECK violation).
+    public var sqlState: String? { serverInfo?[.sqlState] }
+    /// The constraint a violation names, if any.
+    public var constraintName: String? { serverInfo?[.constraintName] }
+}

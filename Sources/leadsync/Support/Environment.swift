@@ -1,0 +1,20 @@
+import Foundation
+import LeadSyncStore
+import Logging
+
+/// What every command shares: the database URL and a stderr logger.
+enum Environment {
+    static func databaseURL() throws -> DatabaseURL {
+        try DatabaseURL.fromEnvironment()
+    }
+
+    static func logger(label: String = "leadsync", level: Logger.Level = .warning) -> Logger {
+        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+        if let raw = ProcessInfo.processInfo.environment["LOG_LEVEL"], let parsed = Logger.Level(rawValue: raw) {
+            logger.logLevel = parsed
+        } else {
+            logger.logLevel = level
+        }
+        return logger
+    }
+}

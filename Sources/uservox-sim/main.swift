@@ -1,0 +1,1 @@
+print("uservox-sim: not yet")

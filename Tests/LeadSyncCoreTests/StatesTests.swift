@@ -1,0 +1,17 @@
+import Testing
+
+@testable import LeadSyncCore
+
+/// The stored spellings are the public contract (SPEC §2, §3).
+@Suite struct StatesTests {
+    @Test func leadStatesUseTheSpecSpelling() {
+        #expect(
+            LeadState.allCases.map(\.rawValue) == ["pending", "in_flight", "submitted", "invalid", "held", "cancelled"])
+    }
+
+    @Test func reasonsKnowTheirSource() {
+        #expect(InvalidReason.localDuplicate.source == .local)
+        #expect(InvalidReason.apiDuplicateCall.source == .api)
+        #expect(HeldReason.retriesExhausted.rawValue == "retries_exhausted")
+    }
+}

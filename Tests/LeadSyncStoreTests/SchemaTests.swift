@@ -1,0 +1,157 @@
+import LeadSyncTesting
+import PostgresNIO
+import Testing
+
+@testable import LeadSyncStore
+
+/// The SQL contract (SPEC §1) as applications see it through plain SQL.
+@Suite struct SchemaTests {
+    let logger = TestDatabase.logger
+
+    func expectViolation(
+        _ sql: PostgresQuery, constraint: String, on connection: PostgresConnection,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async {
+        let error = await #expect(throws: PSQLError.self, sourceLocation: sourceLocation) {
+            try await connection.query(sql, logger: logger)
+        }
+        #expect(error?.sqlState == "23514", sourceLocation: sourceLocation)
+        #expect(error?.constraintName == constraint, sourceLocation: sourceLocation)
+        #expect(error?.serverInfo?[.message]?.contains(constraint) == true, sourceLocation: sourceLocation)
+    }
+
+    @Test func hardInvariantsRejectBadInsertsByName() async throws {
+        try await TestDatabase.with { db in
+            try await db.withConnection { c in
+                await expectViolation(
+                    "INSERT INTO leadsync.leads (phone) VALUES ('+15551234567')",
+                    constraint: "leads_project_id_present", on: c)
+                await expectViolation(
+                    "INSERT INTO leadsync.leads (project_id, phone) VALUES ('  ', '+15551234567')",
+                    constraint: "leads_project_id_present", on: c)
+                await expectViolation(
+                    "INSERT INTO leadsync.leads (project_id, phone, metadata) VALUES ('p1', '+15551234567', '[1]')",
+                    constraint: "leads_metadata_is_object", on: c)
+                await expectViolation(
+                    "INSERT INTO leadsync.leads (project_id, email) VALUES ('p1', 'a@b.c')",
+                    constraint: "leads_phone_or_remote_lead_id_present", on: c)
+                await expectViolation(
+                    "INSERT INTO leadsync.leads (project_id, phone) VALUES ('p1', '')",
+                    constraint: "leads_phone_or_remote_lead_id_present", on: c)
+                // Nothing of the failed inserts remains; a good one goes through.
+                try await c.query(
+                    "INSERT INTO leadsync.leads (project_id, remote_lead_id) VALUES ('p1', 'L-1')", logger: logger)
+                let count = try await c.query("SELECT count(*) FROM leadsync.leads", logger: logger)
+                    .collect().first?.decode(Int.self)
+                #expect(count == 1)
+            }
+        }
+    }
+
+    @Test func newLeadsStartPendingAndTheirProjectAppears() async throws {
+        try await TestDatabase.with { db in
+            try await db.withConnection { c in
+                try await c.query(
+                    "INSERT INTO leadsync.leads (project_id, phone) VALUES ('acme', '+15551234567'), ('beta', '+15557654321')",
+                    logger: logger)
+                let rows = try await c.query(
+                    """
+                    SELECT p.project_id, p.rate_limit_requests, extract(epoch FROM p.rate_limit_window)::float8,
+                           p.max_batch_size, p.max_in_flight, p.paused
+                    FROM leadsync.projects p ORDER BY 1
+                    """, logger: logger
+                ).collect()
+                let projects = try rows.map { try $0.decode((String, Int, Double, Int, Int, Bool).self) }
+                #expect(projects.map(\.0) == ["acme", "beta"])
+                #expect(projects.allSatisfy { $0.1 == 100 && $0.2 == 5 && $0.3 == 1000 && $0.4 == 4 && !$0.5 })
+                let states = try await c.query(
+                    "SELECT DISTINCT status, attempt_count FROM leadsync.leads", logger: logger
+                ).collect().map { try $0.decode((String, Int).self) }
+                #expect(states.count == 1 && states[0] == ("pending", 0))
+                // A second lead of a known project keeps its settings.
+                try await c.query(
+                    "UPDATE leadsync.projects SET max_batch_size = 10 WHERE project_id = 'acme'", logger: logger)
+                try await c.query(
+                    "INSERT INTO leadsync.leads (project_id, phone) VALUES ('acme', '+15550000001')", logger: logger)
+                let size = try await c.query(
+                    "SELECT max_batch_size FROM leadsync.projects WHERE project_id = 'acme'", logger: logger
+                ).collect().first?.decode(Int.self)
+                #expect(size == 10)
+            }
+        }
+    }
+
+    @Test func updatedAtIsKeptCurrent() async throws {
+        try await TestDatabase.with { db in
+            try await db.withConnection { c in
+                try await c.query(
+                    """
+                    INSERT INTO leadsync.leads (project_id, phone, created_at, updated_at)
+                    VALUES ('p1', '+15551234567', now() - interval '1 hour', now() - interval '1 hour')
+                    """, logger: logger)
+                try await c.query("UPDATE leadsync.leads SET email = 'x@example.com'", logger: logger)
+                let fresh = try await c.query(
+                    "SELECT updated_at > now() - interval '1 minute' FROM leadsync.leads", logger: logger
+                ).collect().first?.decode(Bool.self)
+                #expect(fresh == true)
+            }
+        }
+    }
+
+    /// SPEC §1: one NOTIFY per distinct project per statement, never one per row.
+    @Test func oneInsertOfManyRowsNotifiesOncePerProject() async throws {
+        try await TestDatabase.with { db in
+            let listener = try await db.connect()
+            defer { Task { try? await listener.close() } }
+            let received = try await listener.listen(on: "leadsync_pending") { notifications in
+                try await db.withConnection { writer in
+                    try await writer.query(
+                        """
+                        INSERT INTO leadsync.leads (project_id, phone)
+                        SELECT 'proj-' || (i % 3), '+1555' || lpad(i::text, 7, '0') FROM generate_series(1, 1000) AS i
+                        """, logger: logger)
+                    // Notifications from one session arrive in commit order: this marks the end.
+                    try await writer.query("SELECT pg_notify('leadsync_pending', '__end__')", logger: logger)
+                }
+                var payloads: [String] = []
+                for try await notification in notifications {
+                    if notification.payload == "__end__" { break }
+                    payloads.append(notification.payload)
+                }
+                return payloads
+            }
+            #expect(received.sorted() == ["proj-0", "proj-1", "proj-2"])
+        }
+    }
+
+    @Test func leadsPutBackToPendingNotifyTheirProjectOnly() async throws {
+        try await TestDatabase.with { db in
+            try await db.withConnection { c in
+                try await c.query(
+                    """
+                    INSERT INTO leadsync.leads (project_id, phone, status, held_reason)
+                    SELECT 'p' || (i % 2), '+1555000' || i, 'held', 'token_missing' FROM generate_series(1, 10) AS i
+                    """, logger: logger)
+            }
+            let listener = try await db.connect()
+            defer { Task { try? await listener.close() } }
+            let received = try await listener.listen(on: "leadsync_pending") { notifications in
+                try await db.withConnection { writer in
+                    // Not back to pending: no wake-up.
+                    try await writer.query("UPDATE leadsync.leads SET last_error = 'x'", logger: logger)
+                    try await writer.query(
+                        "UPDATE leadsync.leads SET status = 'pending', held_reason = NULL WHERE project_id = 'p1'",
+                        logger: logger)
+                    try await writer.query("SELECT pg_notify('leadsync_pending', '__end__')", logger: logger)
+                }
+                var payloads: [String] = []
+                for try await notification in notifications {
+                    if notification.payload == "__end__" { break }
+                    payloads.append(notification.payload)
+                }
+                return payloads
+            }
+            #expect(received == ["p1"])
+        }
+    }
+}
