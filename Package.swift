@@ -23,6 +23,8 @@ let package = Package(
     targets: [
         // Pure decisions: lead model, validation, batch planning, rate limiting, outcome mapping. No I/O.
         .target(name: "LeadSyncCore"),
+        // Fast JSON for request and answer bodies (Foundation's coders are too slow on Linux).
+        .target(name: "WireJSON"),
         // PostgreSQL: migrations and named queries.
         .target(
             name: "LeadSyncStore",
@@ -38,6 +40,7 @@ let package = Package(
             name: "UservoxClient",
             dependencies: [
                 "LeadSyncCore",
+                "WireJSON",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
@@ -49,6 +52,7 @@ let package = Package(
             name: "UservoxSimulator",
             dependencies: [
                 "LeadSyncCore",
+                "WireJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -97,6 +101,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "LeadSyncCoreTests", dependencies: ["LeadSyncCore"]),
+        .testTarget(name: "WireJSONTests", dependencies: ["WireJSON"]),
         .testTarget(
             name: "LeadSyncStoreTests",
             dependencies: [

@@ -1,0 +1,50 @@
+/// Phone rules shared by the worker's local pre-check (SPEC §3) and the simulator, so a
+/// lead Uservox would reject for its phone is caught before it costs API quota.
+public enum PhoneNumber {
+    /// Digits allowed after normalizing (E.164 allows at most 15).
+    public static let digitRange = 8...15
+    /// A run this long of one digit is "repeating digits" (e.g. +1 555 000 0000 has 7 zeros: rejected).
+    public static let repeatingRun = 7
+
+    /// `+1 (555) 123-4567` → `+15551234567`; `nil` when it is not a phone number at all.
+    /// Spaces, dashes, dots and parentheses are formatting; anything else is an error.
+    public static func normalize(_ raw: String) -> String? {
+        var digits: [UInt8] = []
+        digits.reserveCapacity(16)
+        var plus = false
+        var seenContent = false
+        for byte in raw.utf8 {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                digits.append(byte)
+                seenContent = true
+            case UInt8(ascii: "+") where !seenContent && !plus:
+                plus = true
+            case UInt8(ascii: " "), UInt8(ascii: "-"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "."):
+                continue
+            default:
+                return nil
+            }
+        }
+        guard digitRange.contains(digits.count) else { return nil }
+        return (plus ? "+" : "") + String(decoding: digits, as: UTF8.self)
+    }
+
+    /// True when the number contains `repeatingRun` or more of one digit in a row.
+    public static func hasRepeatingDigits(_ normalized: String) -> Bool {
+        var previous: UInt8 = 0
+        var run = 0
+        for byte in normalized.utf8 where byte != UInt8(ascii: "+") {
+            run = byte == previous ? run + 1 : 1
+            previous = byte
+            if run >= repeatingRun { return true }
+        }
+        return false
+    }
+
+    /// The key two leads share when they reach the same person: digits only, so
+    /// `+15551234567` and `15551234567` are one phone.
+    public static func dedupeKey(_ normalized: String) -> String {
+        normalized.hasPrefix("+") ? String(normalized.dropFirst()) : normalized
+    }
+}
