@@ -68,10 +68,15 @@ CREATE TABLE leadsync.leads (
         CHECK ((status = 'held') = (held_reason IS NOT NULL))
 );
 
--- The queue: "ready pending leads of project P, oldest first". Claims order by
--- (project_id, id), the index's own columns, so the planner cannot wander onto the
--- primary key once most rows are no longer pending (PERFORMANCE.md).
-CREATE INDEX leads_pending_by_project ON leadsync.leads (project_id, id) WHERE status = 'pending';
+-- The queue: "ready pending leads of project P, oldest first", in two partial indexes.
+-- New leads (never tried) are read in id order; claims order by (project_id, id), the
+-- index's own columns, so the planner cannot wander onto the primary key once most rows
+-- are no longer pending (PERFORMANCE.md). Leads put back for a retry carry
+-- next_attempt_at and wait in a small index of their own until due.
+CREATE INDEX leads_pending_new ON leadsync.leads (project_id, id)
+    WHERE status = 'pending' AND next_attempt_at IS NULL;
+CREATE INDEX leads_pending_retry ON leadsync.leads (project_id, next_attempt_at, id)
+    WHERE status = 'pending' AND next_attempt_at IS NOT NULL;
 -- Per-project counts by state (report).
 CREATE INDEX leads_project_status ON leadsync.leads (project_id, status);
 -- Held leads by reason (report, release); small by nature.
@@ -94,6 +99,8 @@ CREATE TABLE leadsync.submission_attempts (
     project_id        text NOT NULL,
     worker_id         text NOT NULL,
     lead_count        integer NOT NULL,
+    -- The leads it carries, while it is open: a dead worker's leads are found by it.
+    lead_ids          bigint[],
     started_at        timestamptz NOT NULL DEFAULT now(),
     -- A live worker renews it; past it, the attempt's worker is presumed dead.
     lease_expires_at  timestamptz,
@@ -141,6 +148,16 @@ CREATE TABLE leadsync.invalid_leads (
                           'local_duplicate', 'local_metadata_too_large'))
 );
 CREATE INDEX invalid_leads_project_reason ON leadsync.invalid_leads (project_id, reason);
+
+-- Local dedupe (SPEC §3 local_duplicate): which lead holds each normalized phone of a
+-- project. Written once when a lead is first vetted, so the leads table carries no extra
+-- index that every state change would have to update.
+CREATE TABLE leadsync.phone_claims (
+    project_id text NOT NULL,
+    phone_key  text NOT NULL,
+    lead_id    bigint NOT NULL,
+    PRIMARY KEY (project_id, phone_key)
+);
 
 -- updated_at: writers that set it themselves (the worker does) skip the function call.
 CREATE FUNCTION leadsync.touch_updated_at() RETURNS trigger

@@ -1,1 +1,126 @@
-public enum UservoxClientPlaceholder {}
+import AsyncHTTPClient
+import Foundation
+import LeadSyncCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// The Bulk Initiate Leads API over HTTP. Sends one batch and returns what happened as an
+/// `APIAnswer`; it never throws for anything the server or the network does.
+public struct UservoxClient: Sendable {
+    public struct Configuration: Sendable {
+        /// `USERVOX_BASE_URL`, default `https://crm.uservox.ai`.
+        public var baseURL: String
+        /// How long one request may take, end to end.
+        public var requestTimeout: Duration
+        public var connectTimeout: Duration
+        /// Sends `v=1.2` (the simplified answer).
+        public var apiVersion: String?
+        /// Connections kept per host: enough for every project's `max_in_flight`.
+        public var maxConnections: Int
+
+        public init(
+            baseURL: String = "https://crm.uservox.ai", requestTimeout: Duration = .seconds(30),
+            connectTimeout: Duration = .seconds(5), apiVersion: String? = "1.2", maxConnections: Int = 64
+        ) {
+            self.baseURL = baseURL
+            self.requestTimeout = requestTimeout
+            self.connectTimeout = connectTimeout
+            self.apiVersion = apiVersion
+            self.maxConnections = maxConnections
+        }
+    }
+
+    /// The answer plus what the attempt row records.
+    public struct Exchange: Sendable {
+        public var answer: APIAnswer
+        public var httpStatus: Int?
+        public var duration: Duration
+    }
+
+    public let configuration: Configuration
+    let http: HTTPClient
+    let endpoint: String
+
+    public init(configuration: Configuration, httpClient: HTTPClient) {
+        self.configuration = configuration
+        self.http = httpClient
+        var base = configuration.baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        let query = configuration.apiVersion.map { "?v=\($0)" } ?? ""
+        self.endpoint = "\(base)/api/v1/leads/bulk/initiate\(query)"
+    }
+
+    /// An `HTTPClient` set up for this API; the caller shuts it down.
+    public static func makeHTTPClient(_ configuration: Configuration) -> HTTPClient {
+        var config = HTTPClient.Configuration()
+        config.timeout.connect = .nanoseconds(configuration.connectTimeout.nanosecondsValue)
+        config.connectionPool = .init(
+            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maxConnections)
+        config.decompression = .enabled(limit: .ratio(50))
+        // Redirects could carry the bearer token elsewhere.
+        config.redirectConfiguration = .disallow
+        return HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton), configuration: config)
+    }
+
+    /// Sends one batch. `body` is `RequestBody.encode(batch)`, built by the caller so it can
+    /// be measured and reused.
+    public func send(
+        batch: BatchPlanner.Batch, body: [UInt8], token: String, logger: Logger
+    ) async -> Exchange {
+        let clock = ContinuousClock()
+        let started = clock.now
+        var request = HTTPClientRequest(url: endpoint)
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Accept", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: body))
+        do {
+            let deadline = NIODeadline.now() + .nanoseconds(configuration.requestTimeout.nanosecondsValue)
+            let response = try await http.execute(request, deadline: deadline)
+            var buffer = try await response.body.collect(upTo: 64 * 1024 * 1024)
+            let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+            let status = Int(response.status.code)
+            let headers = response.headers.map { (name: $0.name, value: $0.value) }
+            let answer = AnswerClassifier.classify(status: status, headers: headers, body: bytes, batch: batch)
+            return Exchange(answer: answer, httpStatus: status, duration: clock.now - started)
+        } catch {
+            return Exchange(answer: Self.classify(error: error), httpStatus: nil, duration: clock.now - started)
+        }
+    }
+
+    /// Network failures: was the request certainly not sent, or may the server have it?
+    static func classify(error: any Error) -> APIAnswer {
+        let text = describe(error)
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .connectTimeout, .getConnectionFromPoolTimeout, .tlsHandshakeTimeout, .invalidURL,
+                .httpProxyHandshakeTimeout, .socksHandshakeTimeout:
+                return .notSent(message: text)
+            case .deadlineExceeded, .readTimeout, .writeTimeout:
+                return .timeout(message: text)
+            default:
+                return .connectionLost(message: text)
+            }
+        }
+        if error is NIOConnectionError { return .notSent(message: text) }
+        if let channelError = error as? ChannelError, case .connectTimeout = channelError {
+            return .notSent(message: text)
+        }
+        if let io = error as? IOError, [ECONNREFUSED, EHOSTUNREACH, ENETUNREACH].contains(io.errnoCode) {
+            return .notSent(message: text)
+        }
+        return .connectionLost(message: text)
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? NIOConnectionError {
+            let reasons = error.connectionErrors.map { "\($0.error)" }
+            if let dns = error.dnsAAAAError ?? error.dnsAError, reasons.isEmpty { return "DNS: \(dns)" }
+            return "cannot connect: \(reasons.first ?? "\(error)")"
+        }
+        return String("\(error)".prefix(300))
+    }
+}

@@ -12,6 +12,6 @@ struct LeadSyncCommand: AsyncParsableCommand {
               leadsync migrate            apply pending schema migrations
               leadsync migrate --status   list applied and pending migrations
             """,
-        subcommands: [MigrateCommand.self]
+        subcommands: [MigrateCommand.self, WorkerCommand.self]
     )
 }

@@ -31,7 +31,7 @@ import Testing
                 #expect(first == Migration.embedded.map(\.fileName))
                 let before = try await schemaFingerprint(connection)
                 #expect(before.contains("r leads"))
-                #expect(before.contains("i leads_pending_by_project"))
+                #expect(before.contains("i leads_pending_new"))
 
                 let second = try await migrator.migrate(on: connection)
                 #expect(second.isEmpty)

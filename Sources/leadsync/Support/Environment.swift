@@ -8,8 +8,10 @@ enum Environment {
         try DatabaseURL.fromEnvironment()
     }
 
-    static func logger(label: String = "leadsync", level: Logger.Level = .warning) -> Logger {
-        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+    static func logger(label: String = "leadsync", level: Logger.Level = .warning, json: Bool = false) -> Logger {
+        var logger = Logger(label: label) { label in
+            json ? JSONLogHandler(label: label) as any LogHandler : StreamLogHandler.standardError(label: label)
+        }
         if let raw = ProcessInfo.processInfo.environment["LOG_LEVEL"], let parsed = Logger.Level(rawValue: raw) {
             logger.logLevel = parsed
         } else {

@@ -1,0 +1,43 @@
+/// Cuts ready leads (oldest first) into requests (SPEC §4): at most `maxBatchSize` leads of
+/// one mode and one `init` value, every `referenceId` unique within its request so each
+/// answer item matches one row. The first batch is the oldest lead's; leads that do not fit
+/// it wait for the next plan, so order is kept.
+public enum BatchPlanner {
+    public struct Batch: Sendable, Equatable {
+        public var mode: BatchMode
+        public var initialize: Bool
+        public var leads: [Lead]
+    }
+
+    /// The next request to send from `ready`, or nil when there is nothing.
+    public static func nextBatch(from ready: [Lead], maxBatchSize: Int) -> Batch? {
+        guard let first = ready.first, maxBatchSize > 0 else { return nil }
+        var batch = Batch(mode: first.mode, initialize: first.initialize, leads: [])
+        batch.leads.reserveCapacity(min(ready.count, maxBatchSize))
+        var references = Set<String>()
+        var phones = Set<String>()
+        for lead in ready where lead.mode == batch.mode && lead.initialize == batch.initialize {
+            // A repeated referenceId or phone would make the answer ambiguous: next request.
+            guard references.insert(lead.wireReferenceId).inserted else { continue }
+            if let key = LeadValidator.phoneKey(lead), !phones.insert(key).inserted {
+                references.remove(lead.wireReferenceId)
+                continue
+            }
+            batch.leads.append(lead)
+            if batch.leads.count == maxBatchSize { break }
+        }
+        return batch
+    }
+
+    /// Every batch `ready` makes, in order (for planning a whole claim at once).
+    public static func batches(from ready: [Lead], maxBatchSize: Int) -> [Batch] {
+        var remaining = ready
+        var result: [Batch] = []
+        while let batch = nextBatch(from: remaining, maxBatchSize: maxBatchSize) {
+            result.append(batch)
+            let taken = Set(batch.leads.map(\.id))
+            remaining.removeAll { taken.contains($0.id) }
+        }
+        return result
+    }
+}

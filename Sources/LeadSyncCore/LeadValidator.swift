@@ -1,0 +1,45 @@
+/// The local pre-check (SPEC §3, last paragraph): leads the API would reject for their
+/// data are marked `invalid` with `source = local` before they cost quota.
+public enum LeadValidator {
+    /// Uservox's limit is not documented; metadata beyond this is refused locally.
+    public static let maxMetadataBytes = 16 * 1024
+
+    public struct Verdict: Sendable, Equatable {
+        public var reason: InvalidReason
+        public var message: String
+
+        public init(reason: InvalidReason, message: String) {
+            self.reason = reason
+            self.message = message
+        }
+    }
+
+    /// Checks one lead on its own. Duplicates need the rest of the project: see `DuplicateFilter`.
+    public static func check(_ lead: Lead) -> Verdict? {
+        if lead.metadata.utf8.count > maxMetadataBytes {
+            return Verdict(
+                reason: .localMetadataTooLarge,
+                message: "metadata is \(lead.metadata.utf8.count) bytes; at most \(maxMetadataBytes) are sent")
+        }
+        guard lead.mode == .leads else { return nil }
+        guard let raw = lead.phone, let phone = PhoneNumber.normalize(raw) else {
+            return Verdict(
+                reason: .localInvalidPhone,
+                message:
+                    "phone is not a phone number (\(PhoneNumber.digitRange.lowerBound)–\(PhoneNumber.digitRange.upperBound) digits, optional leading +)"
+            )
+        }
+        if PhoneNumber.hasRepeatingDigits(phone) {
+            return Verdict(
+                reason: .localRepeatingDigits,
+                message: "phone contains \(PhoneNumber.repeatingRun) or more repeating digits")
+        }
+        return nil
+    }
+
+    /// The dedupe key of a lead's phone, when it has a valid one.
+    public static func phoneKey(_ lead: Lead) -> String? {
+        guard lead.mode == .leads, let raw = lead.phone, let phone = PhoneNumber.normalize(raw) else { return nil }
+        return PhoneNumber.dedupeKey(phone)
+    }
+}

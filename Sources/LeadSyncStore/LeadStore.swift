@@ -1,0 +1,187 @@
+import LeadSyncCore
+import Logging
+import PostgresNIO
+
+/// The worker's database operations, each a named query or one transaction of them.
+public struct LeadStore: Sendable {
+    public let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    public func project(_ id: String) async throws -> ProjectSettings? {
+        try await client.query(ProjectQueries.get(id), logger: logger).collect().first.map(ProjectQueries.decode)
+    }
+
+    public func readyProjects(only: [String]?) async throws -> [String] {
+        var result: [String] = []
+        for try await id in try await client.query(ProjectQueries.listReady(only: only), logger: logger).decode(
+            String.self)
+        {
+            result.append(id)
+        }
+        return result
+    }
+
+    public func leads(_ query: PostgresQuery) async throws -> [Lead] {
+        var result: [Lead] = []
+        for try await row in try await client.query(query, logger: logger) {
+            result.append(try LeadQueries.decodeLead(row))
+        }
+        return result
+    }
+
+    /// Claims phones for `leads` (unique keys); returns the ids that now hold their phone.
+    public func claimPhones(project: String, keys: [String], leadIds: [Int64]) async throws -> Set<Int64> {
+        guard !keys.isEmpty else { return [] }
+        var holders = Set<Int64>()
+        let rows = try await client.query(
+            LeadQueries.claimPhones(project: project, keys: keys, leadIds: leadIds), logger: logger)
+        for try await id in rows.decode(Int64.self) { holders.insert(id) }
+        return holders
+    }
+
+    /// Marks leads invalid by the local pre-check: state and marker in one transaction.
+    public func markLocalInvalid(project: String, verdicts: [(leadId: Int64, verdict: LeadValidator.Verdict)])
+        async throws
+    {
+        guard !verdicts.isEmpty else { return }
+        var rows = OutcomeRows()
+        for (id, verdict) in verdicts {
+            rows.append(id: id, status: .invalid, lastError: verdict.message)
+        }
+        try await client.withTransaction(logger: logger) { tx in
+            try await tx.query(LeadQueries.setOutcomes(rows, countsAttempt: false), logger: logger)
+            try await tx.query(
+                LeadQueries.insertInvalid(
+                    project: project, leadIds: verdicts.map(\.leadId), reasons: verdicts.map(\.verdict.reason.rawValue),
+                    messages: verdicts.map(\.verdict.message),
+                    sources: verdicts.map { _ in InvalidSource.local.rawValue },
+                    attemptId: nil),
+                logger: logger)
+        }
+    }
+
+    /// Records an attempt before sending, fenced by the project lock; nil when the lock is gone.
+    public func startAttempt(
+        project: String, workerId: String, leadIds: [Int64], lease: Duration, lock: ProjectLock
+    ) async throws -> Int64? {
+        try await client.query(
+            AttemptQueries.insertFenced(
+                project: project, workerId: workerId, leadIds: leadIds, lease: lease, lock: lock),
+            logger: logger
+        ).collect().first?.decode(Int64.self)
+    }
+
+    /// Writes one request's result back: every lead's state, the invalid markers, the
+    /// history rows, the attempt and the project's reaction, in one transaction (SPEC §2).
+    public func writeBack(
+        project: String, attemptId: Int64, httpStatus: Int?, plan: OutcomePlanner.Plan
+    ) async throws {
+        var rows = OutcomeRows()
+        var invalidIds: [Int64] = []
+        var invalidReasons: [String] = []
+        var invalidMessages: [String] = []
+        var resultIds: [Int64] = []
+        var results: [String] = []
+        var messages: [String] = []
+        resultIds.reserveCapacity(plan.changes.count)
+        for (id, change, result, message) in plan.changes {
+            resultIds.append(id)
+            results.append(result.rawValue)
+            messages.append(message ?? "")
+            switch change {
+            case .submitted(let remoteId, _):
+                rows.append(id: id, status: .submitted, remoteId: remoteId)
+            case .invalid(let reason, let text):
+                rows.append(id: id, status: .invalid, lastError: text)
+                invalidIds.append(id)
+                invalidReasons.append(reason.rawValue)
+                invalidMessages.append(text)
+            case .requeue(let delay, let ambiguous):
+                rows.append(id: id, status: .pending, delay: delay, ambiguous: ambiguous, lastError: plan.error)
+            case .held(let reason, let text):
+                rows.append(id: id, status: .held, heldReason: reason, lastError: text)
+            }
+        }
+        try await client.withTransaction(logger: logger) { tx in
+            try await tx.query(LeadQueries.setOutcomes(rows, countsAttempt: plan.countsAttempt), logger: logger)
+            if !invalidIds.isEmpty {
+                try await tx.query(
+                    LeadQueries.insertInvalid(
+                        project: project, leadIds: invalidIds, reasons: invalidReasons, messages: invalidMessages,
+                        sources: invalidIds.map { _ in InvalidSource.api.rawValue }, attemptId: attemptId),
+                    logger: logger)
+            }
+            try await tx.query(
+                AttemptQueries.insertLeadResults(
+                    attemptId: attemptId, leadIds: resultIds, results: results, messages: messages),
+                logger: logger)
+            try await tx.query(
+                AttemptQueries.finish(
+                    id: attemptId, httpStatus: httpStatus, outcome: plan.outcome.rawValue,
+                    successCount: plan.successCount, errorCount: plan.errorCount,
+                    unconfirmedCount: plan.unconfirmedCount, error: plan.error),
+                logger: logger)
+            switch plan.project {
+            case .pause(let reason, let message):
+                try await tx.query(
+                    ProjectQueries.pause(project, reason: "\(reason.rawValue): \(message)"), logger: logger)
+            case .shrinkBatch(let size):
+                try await tx.query(ProjectQueries.setBatchSize(project, to: size), logger: logger)
+            case .none, .rateLimited:
+                break
+            }
+        }
+    }
+
+    public func holdPending(project: String, reason: HeldReason, message: String) async throws -> Int {
+        try await client.query(
+            LeadQueries.holdPending(project: project, reason: reason, message: message), logger: logger
+        ).collect().first?.decode(Int.self) ?? 0
+    }
+
+    public func release(project: String, reason: HeldReason) async throws {
+        try await client.query(LeadQueries.release(project: project, reason: reason), logger: logger)
+    }
+
+    /// Closes attempts of dead workers; their leads go back to pending, ambiguous.
+    public func abandonExpiredAttempts() async throws -> [(attemptId: Int64, project: String, leads: Int)] {
+        var result: [(Int64, String, Int)] = []
+        for try await (id, project, count) in try await client.query(AttemptQueries.abandonExpired(), logger: logger)
+            .decode((Int64, String, Int64).self)
+        {
+            result.append((id, project, Int(count)))
+        }
+        return result
+    }
+
+    public func openAttempts(project: String) async throws -> Int {
+        try await client.query(AttemptQueries.openCount(project: project), logger: logger).collect().first?.decode(
+            Int.self) ?? 0
+    }
+
+    /// How long ago (seconds) each recent request of the project started.
+    public func recentStarts(project: String, within window: Duration) async throws -> [Double] {
+        var result: [Double] = []
+        for try await ago in try await client.query(
+            AttemptQueries.recentStarts(project: project, within: window), logger: logger
+        ).decode(Double.self) {
+            result.append(ago)
+        }
+        return result
+    }
+
+    public func abandonOwnAttempts(workerId: String) async throws {
+        try await client.query(AttemptQueries.abandonOwn(workerId: workerId), logger: logger)
+    }
+
+    /// Seconds until the earliest waiting retry (nil: none waiting).
+    public func nextRetryIn(only: [String]?) async throws -> Double? {
+        try await client.query(ProjectQueries.nextRetryIn(only: only), logger: logger).collect().first?.decode(
+            Double?.self)
+    }
+}

@@ -1,0 +1,123 @@
+import LeadSyncCore
+import PostgresNIO
+
+/// Named queries on `leadsync.submission_attempts` and `leadsync.attempt_leads`.
+public enum AttemptQueries {
+    /// AttemptsInsertFenced: records a request before it is sent — but only while this
+    /// worker's lock session still owns the project, so a worker that lost its lock can
+    /// never start a request another worker might duplicate. No row: do not send.
+    public static func insertFenced(
+        project: String, workerId: String, leadIds: [Int64], lease: Duration, lock: ProjectLock
+    ) -> PostgresQuery {
+        """
+        INSERT INTO leadsync.submission_attempts (project_id, worker_id, lead_count, lead_ids, lease_expires_at)
+        SELECT \(project), \(workerId), \(leadIds.count), \(leadIds)::int8[],
+               now() + \(lease.millisecondsValue) * interval '1 millisecond'
+        WHERE EXISTS (SELECT 1 FROM pg_locks
+                      WHERE locktype = 'advisory' AND granted AND pid = \(lock.sessionPid)
+                        AND classid = \(Int64(ProjectLock.namespace))::oid
+                        AND objid = (hashtext(\(project))::int8 & 4294967295)::oid AND objsubid = 2)
+        RETURNING id
+        """
+    }
+
+    /// AttemptsFinish: the attempt's result; `lead_ids` is dropped once the leads are written back.
+    public static func finish(
+        id: Int64, httpStatus: Int?, outcome: String, successCount: Int, errorCount: Int, unconfirmedCount: Int,
+        error: String?
+    ) -> PostgresQuery {
+        let truncated = error.map { String($0.prefix(2000)) }
+        return """
+            UPDATE leadsync.submission_attempts SET
+                finished_at = now(), http_status = \(httpStatus), outcome = \(outcome),
+                success_count = \(successCount), error_count = \(errorCount), unconfirmed_count = \(unconfirmedCount),
+                error = \(truncated), lead_ids = NULL, lease_expires_at = NULL
+            WHERE id = \(id)
+            """
+    }
+
+    /// AttemptLeadsInsertMany: each lead's result in this attempt (history).
+    public static func insertLeadResults(
+        attemptId: Int64, leadIds: [Int64], results: [String], messages: [String]
+    ) -> PostgresQuery {
+        """
+        INSERT INTO leadsync.attempt_leads (attempt_id, lead_id, result, message)
+        SELECT \(attemptId), r.lead_id, r.result, nullif(r.message, '')
+        FROM unnest(\(leadIds)::int8[], \(results)::text[], \(messages)::text[]) AS r(lead_id, result, message)
+        """
+    }
+
+    /// AttemptsOpenCount: requests of a project still out there (another worker's, or this
+    /// one's from before its lock session was lost). A new owner waits for them.
+    public static func openCount(project: String) -> PostgresQuery {
+        """
+        SELECT count(*) FROM leadsync.submission_attempts WHERE project_id = \(project) AND finished_at IS NULL
+        """
+    }
+
+    /// AttemptsRecentStarts: seconds ago each request of the last window started, to seed the
+    /// rate limiter of a worker taking the project over.
+    public static func recentStarts(project: String, within window: Duration) -> PostgresQuery {
+        """
+        SELECT extract(epoch FROM now() - started_at)::float8 FROM leadsync.submission_attempts
+        WHERE project_id = \(project)
+          AND started_at > now() - \(window.millisecondsValue + 1000) * interval '1 millisecond'
+        ORDER BY started_at
+        """
+    }
+
+    /// AttemptsAbandonExpired: open attempts whose lease ran out belong to a dead worker.
+    /// Closes them and puts their leads back to pending, flagged ambiguous (SPEC §5), in one
+    /// statement; returns (attempt id, project, leads put back).
+    public static func abandonExpired() -> PostgresQuery {
+        """
+        WITH expired AS (
+            SELECT id, project_id, coalesce(lead_ids, '{}') AS lead_ids FROM leadsync.submission_attempts
+            WHERE finished_at IS NULL AND lease_expires_at < now()
+            FOR UPDATE SKIP LOCKED
+        ), closed AS (
+            UPDATE leadsync.submission_attempts a SET finished_at = now(), outcome = 'abandoned',
+                error = 'the worker stopped before writing the result back', lead_ids = NULL, lease_expires_at = NULL
+            FROM expired e WHERE a.id = e.id
+            RETURNING a.id
+        ), requeued AS (
+            UPDATE leadsync.leads l SET ambiguous = true, next_attempt_at = coalesce(l.next_attempt_at, now()),
+                last_error = 'outcome unknown: the worker stopped mid-request', updated_at = now()
+            FROM (SELECT e.id AS attempt_id, unnest(e.lead_ids) AS lead_id FROM expired e) x
+            WHERE l.id = x.lead_id AND l.status = 'pending'
+            RETURNING x.attempt_id
+        )
+        SELECT e.id, e.project_id, (SELECT count(*) FROM requeued r WHERE r.attempt_id = e.id)::int8
+        FROM expired e
+        """
+    }
+
+    /// AttemptsAbandonMine: at start-up, this worker id's own open attempts are from a
+    /// previous life of this process (crash, kill -9): no need to wait for their lease.
+    public static func abandonOwn(workerId: String) -> PostgresQuery {
+        """
+        UPDATE leadsync.submission_attempts SET lease_expires_at = now() - interval '1 second'
+        WHERE finished_at IS NULL AND worker_id = \(workerId)
+        """
+    }
+}
+
+/// The advisory lock that makes one worker the only sender for a project (SPEC §5).
+/// Two-key form: a LeadSync namespace and `hashtext(project_id)`.
+public struct ProjectLock: Sendable {
+    public static let namespace: Int32 = 0x1EAD
+    /// The backend pid of the session holding the locks (for the fence in `insertFenced`).
+    public let sessionPid: Int32
+
+    public init(sessionPid: Int32) { self.sessionPid = sessionPid }
+
+    public static func tryLock(project: String) -> PostgresQuery {
+        "SELECT pg_try_advisory_lock(\(namespace), hashtext(\(project)))"
+    }
+
+    public static func unlock(project: String) -> PostgresQuery {
+        "SELECT pg_advisory_unlock(\(namespace), hashtext(\(project)))"
+    }
+
+    public static let backendPid: PostgresQuery = "SELECT pg_backend_pid()"
+}

@@ -1,0 +1,164 @@
+import LeadSyncCore
+import PostgresNIO
+
+/// Named queries on `leadsync.leads`. The worker owns a project exclusively (advisory
+/// lock), so claims are plain reads: no claim-time UPDATE (PERFORMANCE.md), and every
+/// write-back is guarded by `status = 'pending'` so an operator's change wins.
+public enum LeadQueries {
+    static let columns = """
+        id, project_id, process_id, group_id, phone, email, name, first_name, last_name, reference_id,
+        metadata::text, init, remote_lead_id, attempt_count, ambiguous
+        """
+
+    public static func decodeLead(_ row: PostgresRow) throws -> Lead {
+        let r = row.makeRandomAccess()
+        return Lead(
+            id: try r[0].decode(Int64.self), projectId: try r[1].decode(String.self),
+            processId: try r[2].decode(String?.self), groupId: try r[3].decode(String?.self),
+            phone: try r[4].decode(String?.self), email: try r[5].decode(String?.self),
+            name: try r[6].decode(String?.self), firstName: try r[7].decode(String?.self),
+            lastName: try r[8].decode(String?.self), referenceId: try r[9].decode(String?.self),
+            metadata: try r[10].decode(String.self), initialize: try r[11].decode(Bool.self),
+            remoteLeadId: try r[12].decode(String?.self), attemptCount: try r[13].decode(Int.self),
+            ambiguous: try r[14].decode(Bool.self))
+    }
+
+    /// LeadsClaimNew: never-tried leads after `afterId`, oldest first.
+    public static func claimNew(project: String, afterId: Int64, limit: Int) -> PostgresQuery {
+        """
+        SELECT \(unescaped: columns) FROM leadsync.leads
+        WHERE project_id = \(project) AND status = 'pending' AND next_attempt_at IS NULL AND id > \(afterId)
+        ORDER BY project_id, id LIMIT \(limit)
+        """
+    }
+
+    /// LeadsClaimDueRetries: leads put back for a retry whose time has come, most overdue first.
+    /// Includes leads still in flight in this worker (their time has come too); the caller skips those.
+    public static func claimDueRetries(project: String, limit: Int) -> PostgresQuery {
+        """
+        SELECT \(unescaped: columns) FROM leadsync.leads
+        WHERE project_id = \(project) AND status = 'pending' AND next_attempt_at IS NOT NULL AND next_attempt_at <= now()
+        ORDER BY project_id, next_attempt_at, id LIMIT \(limit)
+        """
+    }
+
+    /// LeadsClaimGaps: never-tried leads at or below `upToId` — those whose transaction
+    /// committed after later ids were already read. Includes this worker's in-flight leads.
+    public static func claimGaps(project: String, upToId: Int64, limit: Int) -> PostgresQuery {
+        """
+        SELECT \(unescaped: columns) FROM leadsync.leads
+        WHERE project_id = \(project) AND status = 'pending' AND next_attempt_at IS NULL AND id <= \(upToId)
+        ORDER BY project_id, id LIMIT \(limit)
+        """
+    }
+
+    /// PhoneClaimsTakeMany: each lead claims its normalized phone in the project. A phone held
+    /// by another lead that is still pending or submitted is not taken: the newcomer is a
+    /// local duplicate (SPEC §3, the earliest lead wins). Returns the leads that hold their phone.
+    public static func claimPhones(project: String, keys: [String], leadIds: [Int64]) -> PostgresQuery {
+        """
+        INSERT INTO leadsync.phone_claims AS c (project_id, phone_key, lead_id)
+        SELECT \(project), k.key, k.lead_id FROM unnest(\(keys)::text[], \(leadIds)::int8[]) AS k(key, lead_id)
+        ON CONFLICT (project_id, phone_key) DO UPDATE SET lead_id = EXCLUDED.lead_id
+        WHERE c.lead_id = EXCLUDED.lead_id
+           OR NOT EXISTS (SELECT 1 FROM leadsync.leads o
+                          WHERE o.id = c.lead_id AND o.status IN ('pending', 'in_flight', 'submitted'))
+        RETURNING lead_id
+        """
+    }
+
+    /// LeadsSetOutcomeMany: every lead of one request to its new state in one statement.
+    /// `delaysMs` applies to leads going back to `pending`. Only rows still `pending` change.
+    public static func setOutcomes(_ rows: OutcomeRows, countsAttempt: Bool) -> PostgresQuery {
+        """
+        UPDATE leadsync.leads AS l SET
+            status = c.status,
+            remote_id = coalesce(nullif(c.remote_id, ''), l.remote_id),
+            held_reason = nullif(c.held_reason, ''),
+            next_attempt_at = CASE WHEN c.status = 'pending'
+                                   THEN now() + c.delay_ms * interval '1 millisecond'
+                                   ELSE l.next_attempt_at END,
+            submitted_at = CASE WHEN c.status = 'submitted' THEN now() ELSE l.submitted_at END,
+            attempt_count = l.attempt_count + \(countsAttempt ? 1 : 0),
+            ambiguous = c.ambiguous,
+            last_error = nullif(c.last_error, ''),
+            updated_at = now()
+        FROM unnest(\(rows.ids)::int8[], \(rows.statuses)::text[], \(rows.remoteIds)::text[], \(rows.heldReasons)::text[], \(rows.delaysMs)::int8[], \(rows.ambiguous)::bool[], \(rows.lastErrors)::text[])
+             AS c(id, status, remote_id, held_reason, delay_ms, ambiguous, last_error)
+        WHERE l.id = c.id AND l.status = 'pending'
+        """
+    }
+
+    /// InvalidLeadsInsertMany: the invalid markers, one per lead, never rewritten.
+    public static func insertInvalid(
+        project: String, leadIds: [Int64], reasons: [String], messages: [String], sources: [String],
+        attemptId: Int64?
+    ) -> PostgresQuery {
+        """
+        INSERT INTO leadsync.invalid_leads (lead_id, project_id, reason, message, source, attempt_id)
+        SELECT i.lead_id, \(project), i.reason, i.message, i.source, \(attemptId)
+        FROM unnest(\(leadIds)::int8[], \(reasons)::text[], \(messages)::text[], \(sources)::text[]) AS i(lead_id, reason, message, source)
+        JOIN leadsync.leads l ON l.id = i.lead_id AND l.status = 'invalid'
+        ON CONFLICT (lead_id) DO NOTHING
+        """
+    }
+
+    /// LeadsHoldPending: every pending lead of a project waits (e.g. `token_missing`).
+    public static func holdPending(project: String, reason: HeldReason, message: String) -> PostgresQuery {
+        """
+        WITH held AS (
+            UPDATE leadsync.leads SET status = 'held', held_reason = \(reason.rawValue), last_error = \(message),
+                                      updated_at = now()
+            WHERE project_id = \(project) AND status = 'pending'
+            RETURNING 1
+        )
+        SELECT count(*) FROM held
+        """
+    }
+
+    /// LeadsRelease: held leads of a project with one reason go back to pending.
+    public static func release(project: String, reason: HeldReason) -> PostgresQuery {
+        """
+        UPDATE leadsync.leads SET status = 'pending', held_reason = NULL, next_attempt_at = NULL, updated_at = now()
+        WHERE project_id = \(project) AND status = 'held' AND held_reason = \(reason.rawValue)
+        """
+    }
+
+    /// LeadsMarkAmbiguous: leads of an abandoned attempt may have reached Uservox; a later
+    /// duplicate answer then confirms them (SPEC §3).
+    public static func markAmbiguous(leadIds: [Int64]) -> PostgresQuery {
+        """
+        UPDATE leadsync.leads SET ambiguous = true, next_attempt_at = coalesce(next_attempt_at, now()), updated_at = now()
+        WHERE id = ANY(\(leadIds)) AND status = 'pending'
+        """
+    }
+}
+
+/// Parallel arrays for `LeadQueries.setOutcomes` (PostgresNIO binds arrays, not tuples;
+/// an empty string stands for NULL).
+public struct OutcomeRows: Sendable {
+    public var ids: [Int64] = []
+    public var statuses: [String] = []
+    public var remoteIds: [String] = []
+    public var heldReasons: [String] = []
+    public var delaysMs: [Int64] = []
+    public var ambiguous: [Bool] = []
+    public var lastErrors: [String] = []
+
+    public init() {}
+
+    public mutating func append(
+        id: Int64, status: LeadState, remoteId: String? = nil, heldReason: HeldReason? = nil,
+        delay: Duration = .zero, ambiguous: Bool = false, lastError: String? = nil
+    ) {
+        ids.append(id)
+        statuses.append(status.rawValue)
+        remoteIds.append(remoteId ?? "")
+        heldReasons.append(heldReason?.rawValue ?? "")
+        delaysMs.append(delay.millisecondsValue)
+        self.ambiguous.append(ambiguous)
+        lastErrors.append(String((lastError ?? "").prefix(1000)))
+    }
+
+    public var isEmpty: Bool { ids.isEmpty }
+}

@@ -1,0 +1,96 @@
+import LeadSyncCore
+import PostgresNIO
+
+/// A `leadsync.projects` row as the worker uses it.
+public struct ProjectSettings: Sendable, Equatable {
+    public var projectId: String
+    public var rateLimitRequests: Int
+    public var rateLimitWindow: Duration
+    public var maxBatchSize: Int
+    public var maxInFlight: Int
+    public var maxAttempts: Int
+    public var paused: Bool
+    public var pauseReason: String?
+
+    public init(
+        projectId: String, rateLimitRequests: Int = 100, rateLimitWindow: Duration = .seconds(5),
+        maxBatchSize: Int = 1000, maxInFlight: Int = 4, maxAttempts: Int = 8, paused: Bool = false,
+        pauseReason: String? = nil
+    ) {
+        self.projectId = projectId
+        self.rateLimitRequests = rateLimitRequests
+        self.rateLimitWindow = rateLimitWindow
+        self.maxBatchSize = maxBatchSize
+        self.maxInFlight = maxInFlight
+        self.maxAttempts = maxAttempts
+        self.paused = paused
+        self.pauseReason = pauseReason
+    }
+}
+
+/// Named queries on `leadsync.projects`.
+public enum ProjectQueries {
+    /// ProjectsGet: settings of one project; a pause whose `paused_until` has passed is over.
+    public static func get(_ projectId: String) -> PostgresQuery {
+        """
+        SELECT project_id, rate_limit_requests, (extract(epoch FROM rate_limit_window) * 1000)::int8,
+               max_batch_size, max_in_flight, max_attempts,
+               paused AND (paused_until IS NULL OR paused_until > now()), pause_reason
+        FROM leadsync.projects WHERE project_id = \(projectId)
+        """
+    }
+
+    public static func decode(_ row: PostgresRow) throws -> ProjectSettings {
+        let (id, requests, windowMs, batch, inFlight, attempts, paused, reason) = try row.decode(
+            (String, Int, Int64, Int, Int, Int, Bool, String?).self)
+        return ProjectSettings(
+            projectId: id, rateLimitRequests: requests, rateLimitWindow: .milliseconds(windowMs),
+            maxBatchSize: batch, maxInFlight: inFlight, maxAttempts: attempts, paused: paused, pauseReason: reason)
+    }
+
+    /// ProjectsListReady: projects with leads ready to send now, one index probe each.
+    public static func listReady(only projects: [String]?) -> PostgresQuery {
+        let filter = projects ?? []
+        let all = projects == nil
+        return """
+            SELECT p.project_id FROM leadsync.projects p
+            WHERE (\(all) OR p.project_id = ANY(\(filter)))
+              AND (EXISTS (SELECT 1 FROM leadsync.leads l
+                           WHERE l.project_id = p.project_id AND l.status = 'pending' AND l.next_attempt_at IS NULL)
+                OR EXISTS (SELECT 1 FROM leadsync.leads l
+                           WHERE l.project_id = p.project_id AND l.status = 'pending'
+                             AND l.next_attempt_at IS NOT NULL AND l.next_attempt_at <= now()))
+            ORDER BY p.project_id
+            """
+    }
+
+    /// ProjectsNextRetry: seconds until the earliest waiting retry of any project (nil: none).
+    public static func nextRetryIn(only projects: [String]?) -> PostgresQuery {
+        let filter = projects ?? []
+        let all = projects == nil
+        return """
+            SELECT extract(epoch FROM min(l.next_attempt_at) - now())::float8 FROM leadsync.projects p
+            CROSS JOIN LATERAL (SELECT next_attempt_at FROM leadsync.leads l
+                                WHERE l.project_id = p.project_id AND l.status = 'pending'
+                                  AND l.next_attempt_at IS NOT NULL
+                                ORDER BY l.project_id, l.next_attempt_at LIMIT 1) l
+            WHERE (\(all) OR p.project_id = ANY(\(filter)))
+            """
+    }
+
+    /// ProjectsPause: SPEC §3, a 403 pauses the project until an operator resumes it.
+    public static func pause(_ projectId: String, reason: String) -> PostgresQuery {
+        """
+        UPDATE leadsync.projects SET paused = true, pause_reason = \(reason), paused_until = NULL
+        WHERE project_id = \(projectId)
+        """
+    }
+
+    /// ProjectsSetBatchSize: a 400 "Maximum of N leads" lowers the batch size.
+    public static func setBatchSize(_ projectId: String, to size: Int) -> PostgresQuery {
+        """
+        UPDATE leadsync.projects SET max_batch_size = least(max_batch_size, \(size))
+        WHERE project_id = \(projectId)
+        """
+    }
+}

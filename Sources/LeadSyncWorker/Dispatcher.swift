@@ -1,0 +1,211 @@
+import LeadSyncCore
+import LeadSyncStore
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+import UservoxClient
+
+/// Finds projects with ready work, takes each one's advisory lock on a dedicated session
+/// (SPEC §5: one worker per project at a time; a dead worker's session ends and its locks
+/// with it), and runs a `ProjectLane` per owned project as a child task. Also the backstop:
+/// sweeps periodically, and recovers attempts of dead workers.
+public final class Dispatcher: Service, Sendable {
+    let database: DatabaseURL
+    let store: LeadStore
+    let client: UservoxClient
+    let tokens: TokenStore
+    let wake: WakeSignal
+    let configuration: WorkerConfiguration
+    let health: WorkerHealth
+    public let progress: WorkerProgress
+    let logger: Logger
+
+    private let limiters = Mutex<[String: LimiterBox]>([:])
+    private let lanes = Mutex<Set<String>>([])
+    private let stopping = Atomic<Bool>(false)
+
+    public init(
+        database: DatabaseURL, store: LeadStore, client: UservoxClient, tokens: TokenStore, wake: WakeSignal,
+        configuration: WorkerConfiguration, health: WorkerHealth, progress: WorkerProgress = WorkerProgress(),
+        logger: Logger
+    ) {
+        self.database = database
+        self.store = store
+        self.client = client
+        self.tokens = tokens
+        self.wake = wake
+        self.configuration = configuration
+        self.health = health
+        self.progress = progress
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await self.serve()
+        } onGracefulShutdown: {
+            // SPEC §5: stop claiming; in-flight requests finish and are written back.
+            self.stopping.store(true, ordering: .relaxed)
+            self.wake.wakeAll()
+        }
+    }
+
+    private var isStopping: Bool { stopping.load(ordering: .relaxed) || Task.isCancelled }
+
+    private func serve() async throws {
+        try await releaseProjectsWithTokens()
+        var backoff = Duration.milliseconds(250)
+        while !isStopping {
+            let session: PostgresConnection
+            do {
+                session = try await database.connect(logger: logger)
+            } catch {
+                health.setLockSession(false)
+                logger.error(
+                    "cannot open the lock session; retrying",
+                    metadata: [
+                        "error": "\(StoreError.from(error, doing: "connect"))",
+                        "retry_in_ms": "\(backoff.millisecondsValue)",
+                    ])
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(10))
+                continue
+            }
+            backoff = .milliseconds(250)
+            let finished = try await serve(session: session)
+            try? await session.close()
+            if finished { return }
+        }
+    }
+
+    /// Runs lanes while `session` holds their locks. Returns true when done (`--once`
+    /// drained, or stopping), false when the session was lost and must be reopened.
+    private func serve(session: PostgresConnection) async throws -> Bool {
+        let pid: Int32
+        do {
+            pid =
+                try await session.query(ProjectLock.backendPid, logger: logger).collect().first?.decode(Int32.self) ?? 0
+        } catch {
+            return false
+        }
+        let lock = ProjectLock(sessionPid: pid)
+        let alive = SessionFlag()
+        health.setLockSession(true)
+        logger.info("worker ready", metadata: ["worker_id": "\(configuration.workerId)"])
+
+        let done: Bool = try await withThrowingTaskGroup(of: Void.self) { group in
+            var result = false
+            while true {
+                if isStopping {
+                    result = true
+                    break
+                }
+                do {
+                    try await session.query("SELECT 1", logger: logger)
+                } catch {
+                    logger.error("lost the lock session; lanes stop and the locks are taken again")
+                    break
+                }
+                do {
+                    try await sweep(session: session, lock: lock, alive: alive, group: &group)
+                } catch {
+                    logger.error(
+                        "sweep failed; retrying", metadata: ["error": "\(StoreError.from(error, doing: "sweep"))"])
+                }
+                if configuration.once && lanes.withLock({ $0.isEmpty }) {
+                    let ready = (try? await store.readyProjects(only: configuration.projects)) ?? ["?"]
+                    if ready.isEmpty {
+                        result = true
+                        break
+                    }
+                }
+                await wake.wait(timeout: configuration.sweepInterval)
+            }
+            alive.set(false)
+            health.setLockSession(false)
+            try await group.waitForAll()
+            return result
+        }
+        return done
+    }
+
+    private func sweep(
+        session: PostgresConnection, lock: ProjectLock, alive: SessionFlag,
+        group: inout ThrowingTaskGroup<Void, any Error>
+    ) async throws {
+        _ = wake.take()
+        for (attempt, project, leads) in try await store.abandonExpiredAttempts() {
+            logger.warning(
+                "recovered an attempt of a dead worker; its leads are pending again, flagged ambiguous",
+                metadata: ["attempt": "\(attempt)", "project": "\(project)", "leads": "\(leads)"])
+        }
+        guard !isStopping else { return }
+        for project in try await store.readyProjects(only: configuration.projects) {
+            guard !lanes.withLock({ $0.contains(project) }) else { continue }
+            let locked =
+                try await session.query(ProjectLock.tryLock(project: project), logger: logger).collect()
+                .first?.decode(Bool.self) ?? false
+            guard locked else { continue }
+            lanes.withLock { _ = $0.insert(project) }
+            let lane = ProjectLane(
+                project: project, store: store, client: client, tokens: tokens, limiter: limiter(for: project),
+                lock: lock, configuration: configuration, progress: progress,
+                logger: logger, mayStart: { [self] in alive.value && !self.isStopping })
+            group.addTask { [self] in
+                defer { lanes.withLock { _ = $0.remove(project) } }
+                do {
+                    let exit = try await lane.run()
+                    logger.debug("lane ended", metadata: ["project": "\(project)", "exit": "\(exit)"])
+                } catch {
+                    logger.error(
+                        "project lane failed; it restarts on the next sweep",
+                        metadata: ["project": "\(project)", "error": "\(StoreError.from(error, doing: "lane"))"])
+                }
+                if alive.value {
+                    _ = try? await session.query(ProjectLock.unlock(project: project), logger: logger)
+                }
+            }
+        }
+    }
+
+    private func limiter(for project: String) -> LimiterBox {
+        limiters.withLock { boxes in
+            if let box = boxes[project] { return box }
+            let box = LimiterBox(settings: .init(requests: 100, window: .seconds(5)))
+            boxes[project] = box
+            return box
+        }
+    }
+
+    /// Projects that have a token now get their `token_missing` leads back (start, SIGHUP).
+    public func releaseProjectsWithTokens() async throws {
+        for project in tokens.projects where configuration.projects?.contains(project) ?? true {
+            try await store.release(project: project, reason: .tokenMissing)
+        }
+        wake.wakeAll()
+    }
+}
+
+/// Whether the lock session that lanes depend on is still the live one.
+final class SessionFlag: Sendable {
+    private let flag = Atomic<Bool>(true)
+    var value: Bool { flag.load(ordering: .relaxed) }
+    func set(_ value: Bool) { flag.store(value, ordering: .relaxed) }
+}
+
+/// What `/healthz` reports.
+public final class WorkerHealth: Sendable {
+    private let lockSession = Atomic<Bool>(false)
+    private let listening = Atomic<Bool>(false)
+
+    public init() {}
+
+    func setLockSession(_ up: Bool) { lockSession.store(up, ordering: .relaxed) }
+    func setListening(_ up: Bool) { listening.store(up, ordering: .relaxed) }
+
+    public var isHealthy: Bool { lockSession.load(ordering: .relaxed) && listening.load(ordering: .relaxed) }
+    public var summary: String {
+        "lock_session=\(lockSession.load(ordering: .relaxed) ? "up" : "down") listen=\(listening.load(ordering: .relaxed) ? "up" : "down")"
+    }
+}

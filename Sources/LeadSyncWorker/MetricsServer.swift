@@ -1,0 +1,39 @@
+import Hummingbird
+import Logging
+import Prometheus
+import ServiceLifecycle
+
+/// `--metrics-port N`: Prometheus `/metrics` and `/healthz` (SPEC §5).
+public struct MetricsServer: Service {
+    let registry: PrometheusCollectorRegistry
+    let health: WorkerHealth
+    let port: Int
+    let logger: Logger
+
+    public init(registry: PrometheusCollectorRegistry, health: WorkerHealth, port: Int, logger: Logger) {
+        self.registry = registry
+        self.health = health
+        self.port = port
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let router = Router()
+        let registry = self.registry
+        let health = self.health
+        router.get("/metrics") { _, _ -> Response in
+            let bytes = registry.emitToBuffer()
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        router.get("/healthz") { _, _ -> Response in
+            Response(
+                status: health.isHealthy ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain"],
+                body: .init(byteBuffer: ByteBuffer(string: health.summary + "\n")))
+        }
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("0.0.0.0", port: port)), logger: logger)
+        try await app.runService()
+    }
+}

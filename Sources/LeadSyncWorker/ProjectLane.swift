@@ -1,0 +1,376 @@
+import LeadSyncCore
+import LeadSyncStore
+import Logging
+import Synchronization
+import UservoxClient
+
+/// A project's rate limiter, kept across lanes so a lane that restarts remembers its
+/// recent request starts.
+public final class LimiterBox: Sendable {
+    let value: Mutex<RateLimiter<ContinuousClock.Instant>>
+    /// Whether it has been seeded from the database since this process took the project.
+    let seeded = Mutex(false)
+
+    init(settings: RateLimiter<ContinuousClock.Instant>.Settings) {
+        value = Mutex(RateLimiter(settings: settings))
+    }
+}
+
+/// What a lane's in-flight requests tell the lane loop.
+final class LaneSignals: Sendable {
+    private struct State {
+        var paused = false
+        var batchSize: Int?
+    }
+    private let state = Mutex(State())
+
+    func pause() { state.withLock { $0.paused = true } }
+    var paused: Bool { state.withLock { $0.paused } }
+    func shrinkBatch(to size: Int) { state.withLock { $0.batchSize = min($0.batchSize ?? size, size) } }
+    var batchSize: Int? { state.withLock { $0.batchSize } }
+}
+
+/// Serves one project while this worker holds its lock: claims ready leads oldest first,
+/// pre-checks them, cuts batches, waits for the rate limiter, records each attempt before
+/// sending, keeps up to `max_in_flight` requests out, and writes every answer back.
+struct ProjectLane: Sendable {
+    let project: String
+    let store: LeadStore
+    let client: UservoxClient
+    let tokens: TokenStore
+    let limiter: LimiterBox
+    let lock: ProjectLock
+    let configuration: WorkerConfiguration
+    let progress: WorkerProgress
+    let logger: Logger
+    /// False once the lock session is lost or a graceful shutdown began: stop starting requests.
+    let mayStart: @Sendable () -> Bool
+
+    enum Exit: Sendable, Equatable {
+        case drained, paused, tokenMissing, stopped, lockLost
+    }
+
+    func run() async throws -> Exit {
+        let clock = ContinuousClock()
+        guard var settings = try await store.project(project) else { return .drained }
+        if settings.paused { return .paused }
+
+        // Requests another worker (or this one's lost lock session) still has out there
+        // must end, or expire and be recovered by the sweep, before this lane sends.
+        while try await store.openAttempts(project: project) > 0 {
+            guard mayStart() else { return .stopped }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        try await seedLimiterIfNeeded(settings)
+
+        let signals = LaneSignals()
+        var exit = Exit.drained
+        try await withThrowingTaskGroup(of: [Int64].self) { group in
+            var inFlight = Set<Int64>()
+            var running = 0
+            var buffer: [Lead] = []
+            var cursor: Int64 = 0
+            var lastGapScan = clock.now
+            var lastSettings = clock.now
+            var finalScanDone = false
+
+            loop: while true {
+                guard mayStart() else {
+                    exit = .stopped
+                    break
+                }
+                if signals.paused {
+                    exit = .paused
+                    break
+                }
+                if clock.now - lastSettings > .seconds(1) {
+                    settings = try await store.project(project) ?? settings
+                    lastSettings = clock.now
+                    updateLimiter(settings)
+                    if settings.paused {
+                        exit = .paused
+                        break
+                    }
+                }
+                guard let token = tokens.token(for: project) else {
+                    exit = .tokenMissing
+                    break
+                }
+                let batchSize = min(settings.maxBatchSize, signals.batchSize ?? .max)
+
+                while running >= settings.maxInFlight, let done = try await group.next() {
+                    inFlight.subtract(done)
+                    running -= 1
+                }
+
+                if buffer.count < batchSize {
+                    let scanGaps = clock.now - lastGapScan >= configuration.gapScanInterval
+                    if scanGaps { lastGapScan = clock.now }
+                    let claimed = try await claim(
+                        cursor: &cursor, want: batchSize, scanGaps: scanGaps, skip: inFlight.union(buffer.map(\.id)))
+                    if !claimed.isEmpty {
+                        buffer = (buffer + (try await vet(claimed))).sorted { $0.id < $1.id }
+                        finalScanDone = false
+                    }
+                }
+
+                if buffer.isEmpty {
+                    if running > 0 {
+                        if let done = try await group.next() {
+                            inFlight.subtract(done)
+                            running -= 1
+                        }
+                        continue
+                    }
+                    // Before leaving, look once more below the cursor for late commits.
+                    if !finalScanDone {
+                        finalScanDone = true
+                        lastGapScan = clock.now - configuration.gapScanInterval
+                        continue
+                    }
+                    break loop
+                }
+
+                guard let batch = BatchPlanner.nextBatch(from: buffer, maxBatchSize: batchSize) else { break }
+                let ids = batch.leads.map(\.id)
+                let taken = Set(ids)
+                buffer.removeAll { taken.contains($0.id) }
+
+                // SPEC §4: never more starts in a window than the project allows.
+                let now = clock.now
+                let earliest = limiter.value.withLock { $0.earliestStart(now: now) }
+                if earliest > now {
+                    WorkerMetrics.rateLimitWait(project: project, duration: earliest - now)
+                    try await Task.sleep(until: earliest, clock: clock)
+                    guard mayStart() else {
+                        exit = .stopped
+                        break
+                    }
+                }
+                limiter.value.withLock { $0.recordStart(at: clock.now) }
+
+                guard
+                    let attemptId = try await store.startAttempt(
+                        project: project, workerId: configuration.workerId, leadIds: ids, lease: configuration.lease,
+                        lock: lock)
+                else {
+                    logger.warning("project lock lost; stopping this project", metadata: ["project": "\(project)"])
+                    exit = .lockLost
+                    break
+                }
+                inFlight.formUnion(ids)
+                running += 1
+                let current = settings
+                group.addTask {
+                    await self.send(batch, attemptId: attemptId, token: token, settings: current, signals: signals)
+                    return ids
+                }
+            }
+            // In-flight requests finish and are written back before the lane ends.
+            while let done = try await group.next() {
+                inFlight.subtract(done)
+            }
+        }
+
+        if exit == .tokenMissing {
+            let held = try await store.holdPending(
+                project: project, reason: .tokenMissing,
+                message: "no token for this project in LEADSYNC_TOKENS_FILE")
+            progress.add(held: held)
+            logger.warning(
+                "no token for project; its pending leads are held until one appears",
+                metadata: ["project": "\(project)", "held": "\(held)"])
+        }
+        return exit
+    }
+
+    /// Ready leads not already buffered or in flight: new ones after the cursor, retries
+    /// whose time has come, and (now and then) new ones below the cursor that committed late.
+    private func claim(cursor: inout Int64, want: Int, scanGaps: Bool, skip: Set<Int64>) async throws -> [Lead] {
+        var found: [Lead] = []
+        var seen = Set<Int64>()
+        func add(_ leads: [Lead]) {
+            for lead in leads where !skip.contains(lead.id) && seen.insert(lead.id).inserted { found.append(lead) }
+        }
+        let fresh = try await store.leads(LeadQueries.claimNew(project: project, afterId: cursor, limit: want))
+        if let last = fresh.last { cursor = max(cursor, last.id) }
+        add(fresh)
+        add(try await store.leads(LeadQueries.claimDueRetries(project: project, limit: want + skip.count)))
+        if scanGaps && cursor > 0 {
+            add(
+                try await store.leads(LeadQueries.claimGaps(project: project, upToId: cursor, limit: want + skip.count))
+            )
+        }
+        return found
+    }
+
+    /// SPEC §3, last paragraph: what the API would reject for its data becomes `invalid`
+    /// locally (no quota spent); of several leads with one phone the earliest wins.
+    private func vet(_ leads: [Lead]) async throws -> [Lead] {
+        var verdicts: [(leadId: Int64, verdict: LeadValidator.Verdict)] = []
+        var passing: [(lead: Lead, key: String?)] = []
+        var keys: [String] = []
+        var keyIds: [Int64] = []
+        var firstWithKey: [String: Int64] = [:]
+        for lead in leads.sorted(by: { $0.id < $1.id }) {
+            if let verdict = LeadValidator.check(lead) {
+                verdicts.append((lead.id, verdict))
+                continue
+            }
+            let key = LeadValidator.phoneKey(lead)
+            if let key {
+                if let first = firstWithKey[key] {
+                    verdicts.append((lead.id, Self.duplicate(of: first)))
+                    continue
+                }
+                firstWithKey[key] = lead.id
+                keys.append(key)
+                keyIds.append(lead.id)
+            }
+            passing.append((lead, key))
+        }
+        let holders = try await store.claimPhones(project: project, keys: keys, leadIds: keyIds)
+        var accepted: [Lead] = []
+        accepted.reserveCapacity(passing.count)
+        for (lead, key) in passing {
+            if key == nil || holders.contains(lead.id) {
+                accepted.append(lead)
+            } else {
+                verdicts.append((lead.id, Self.duplicate(of: nil)))
+            }
+        }
+        if !verdicts.isEmpty {
+            try await store.markLocalInvalid(project: project, verdicts: verdicts)
+            progress.add(invalid: verdicts.count)
+            for (reason, group) in Dictionary(grouping: verdicts, by: { $0.verdict.reason }) {
+                WorkerMetrics.leads(project: project, state: .invalid, reason: reason.rawValue, count: group.count)
+            }
+            logger.info(
+                "leads invalid by the local pre-check",
+                metadata: ["project": "\(project)", "count": "\(verdicts.count)"])
+        }
+        return accepted
+    }
+
+    static func duplicate(of first: Int64?) -> LeadValidator.Verdict {
+        LeadValidator.Verdict(
+            reason: .localDuplicate,
+            message: first.map { "same phone as lead \($0), which is earlier" }
+                ?? "same phone as an earlier lead of this project that is pending or submitted")
+    }
+
+    /// One request: send, decide (SPEC §3), tell the limiter, write back until it sticks.
+    private func send(
+        _ batch: BatchPlanner.Batch, attemptId: Int64, token: String, settings: ProjectSettings, signals: LaneSignals
+    ) async {
+        let clock = ContinuousClock()
+        let body = RequestBody.encode(batch)
+        let exchange = await client.send(batch: batch, body: body, token: token, logger: logger)
+        let plan = OutcomePlanner.plan(
+            answer: exchange.answer, leads: batch.leads,
+            context: .init(
+                maxAttempts: settings.maxAttempts, currentBatchSize: min(settings.maxBatchSize, batch.leads.count),
+                random: { _ in Double.random(in: 0..<1) }))
+
+        switch plan.project {
+        case .rateLimited(let retryAfter):
+            limiter.value.withLock { $0.rateLimited(now: clock.now, retryAfter: retryAfter) }
+            logger.warning(
+                "rate limited by Uservox; backing off",
+                metadata: [
+                    "project": "\(project)", "attempt": "\(attemptId)",
+                    "retry_after_s": "\(retryAfter.map { "\($0.secondsValue)" } ?? "none")",
+                ])
+        case .pause(let reason, let message):
+            limiter.value.withLock { $0.succeeded() }
+            signals.pause()
+            logger.error(
+                "project paused by the API's answer; its leads are held until it is resumed",
+                metadata: ["project": "\(project)", "reason": "\(reason.rawValue)", "message": "\(message)"])
+        case .shrinkBatch(let size):
+            limiter.value.withLock { $0.succeeded() }
+            signals.shrinkBatch(to: size)
+            logger.warning(
+                "batch too large for Uservox; lowering the batch size",
+                metadata: ["project": "\(project)", "max_batch_size": "\(size)"])
+        case .none:
+            limiter.value.withLock { $0.succeeded() }
+        }
+
+        var delay = Duration.milliseconds(200)
+        while true {
+            do {
+                try await store.writeBack(
+                    project: project, attemptId: attemptId, httpStatus: exchange.httpStatus, plan: plan)
+                break
+            } catch {
+                // Nothing of this request is resent meanwhile: its leads stay in flight here.
+                logger.error(
+                    "write-back failed; retrying",
+                    metadata: [
+                        "project": "\(project)", "attempt": "\(attemptId)",
+                        "error": "\(StoreError.from(error, doing: "write-back"))",
+                    ])
+                if Task.isCancelled { return }
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+        record(plan, attemptId: attemptId, duration: exchange.duration, status: exchange.httpStatus)
+    }
+
+    private func record(_ plan: OutcomePlanner.Plan, attemptId: Int64, duration: Duration, status: Int?) {
+        var submitted = 0
+        var invalid: [String: Int] = [:]
+        var held: [String: Int] = [:]
+        var requeued = 0
+        for change in plan.changes {
+            switch change.change {
+            case .submitted: submitted += 1
+            case .invalid(let reason, _): invalid[reason.rawValue, default: 0] += 1
+            case .held(let reason, _): held[reason.rawValue, default: 0] += 1
+            case .requeue: requeued += 1
+            }
+        }
+        WorkerMetrics.request(project: project, outcome: plan.outcome, duration: duration)
+        WorkerMetrics.leads(project: project, state: .submitted, reason: nil, count: submitted)
+        for (reason, count) in invalid {
+            WorkerMetrics.leads(project: project, state: .invalid, reason: reason, count: count)
+        }
+        for (reason, count) in held {
+            WorkerMetrics.leads(project: project, state: .held, reason: reason, count: count)
+        }
+        progress.add(
+            submitted: submitted, invalid: invalid.values.reduce(0, +), held: held.values.reduce(0, +),
+            requeued: requeued)
+        let level: Logger.Level =
+            plan.outcome == .ok || plan.outcome == .partial || plan.outcome == .rejected ? .info : .warning
+        logger.log(
+            level: level, "request finished",
+            metadata: [
+                "project": "\(project)", "attempt": "\(attemptId)", "outcome": "\(plan.outcome.rawValue)",
+                "http_status": "\(status.map(String.init) ?? "none")", "leads": "\(plan.changes.count)",
+                "submitted": "\(submitted)", "invalid": "\(invalid.values.reduce(0, +))",
+                "held": "\(held.values.reduce(0, +))", "requeued": "\(requeued)",
+                "duration_ms": "\(duration.millisecondsValue)",
+            ].merging(plan.error.map { ["error": "\($0)"] } ?? [:]) { a, _ in a })
+    }
+
+    private func updateLimiter(_ settings: ProjectSettings) {
+        limiter.value.withLock {
+            $0.update(settings: .init(requests: settings.rateLimitRequests, window: settings.rateLimitWindow))
+        }
+    }
+
+    /// A project taken over from another worker: its recent starts count toward the window.
+    private func seedLimiterIfNeeded(_ settings: ProjectSettings) async throws {
+        updateLimiter(settings)
+        guard limiter.seeded.withLock({ !$0 }) else { return }
+        let ago = try await store.recentStarts(project: project, within: settings.rateLimitWindow)
+        let now = ContinuousClock.now
+        limiter.value.withLock { limiter in
+            limiter.seed(starts: ago.map { now - .milliseconds(Int64($0 * 1000)) })
+        }
+        limiter.seeded.withLock { $0 = true }
+    }
+}

@@ -1,0 +1,72 @@
+import Synchronization
+
+/// Coalesces wake-ups: many notifications for a project while the dispatcher is busy
+/// become one. `all` means "scan everything" (after a reconnect, a SIGHUP, the sweep).
+public final class WakeSignal: Sendable {
+    private struct State {
+        var projects: Set<String> = []
+        var all = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public func wake(project: String) {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            s.projects.insert(project)
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        waiter?.resume()
+    }
+
+    public func wakeAll() {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            s.all = true
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        waiter?.resume()
+    }
+
+    /// What was signalled since the last call, without waiting.
+    public func take() -> (all: Bool, projects: Set<String>) {
+        state.withLock { s in
+            defer {
+                s.all = false
+                s.projects = []
+            }
+            return (s.all, s.projects)
+        }
+    }
+
+    /// Waits until something is signalled or `timeout` passes (or the task is cancelled).
+    public func wait(timeout: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await withTaskCancellationHandler {
+                    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                        let resumeNow = self.state.withLock { s -> Bool in
+                            if s.all || !s.projects.isEmpty || Task.isCancelled { return true }
+                            s.waiter?.resume()
+                            s.waiter = continuation
+                            return false
+                        }
+                        if resumeNow { continuation.resume() }
+                    }
+                } onCancel: {
+                    let waiter = self.state.withLock { s -> CheckedContinuation<Void, Never>? in
+                        defer { s.waiter = nil }
+                        return s.waiter
+                    }
+                    waiter?.resume()
+                }
+            }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import Foundation
+
+/// How one `leadsync worker` process behaves.
+public struct WorkerConfiguration: Sendable {
+    /// Written on every attempt row; unique per process.
+    public var workerId: String
+    /// Serve only these projects (`--project`); nil = all.
+    public var projects: [String]?
+    /// `--once`: drain everything ready, then stop.
+    public var once: Bool
+    /// The backstop scan for work and dead workers' attempts.
+    public var sweepInterval: Duration
+    /// How long one request may take before it counts as a timeout.
+    public var requestTimeout: Duration
+    /// An open attempt older than this belongs to a dead worker. Longer than a request can
+    /// take, so a live worker's request is never mistaken for a dead one's.
+    public var lease: Duration
+    /// New leads are read again from the start this often, to catch rows whose inserting
+    /// transaction committed after higher ids were read.
+    public var gapScanInterval: Duration
+
+    public init(
+        workerId: String = WorkerConfiguration.defaultWorkerId(), projects: [String]? = nil, once: Bool = false,
+        sweepInterval: Duration = .seconds(1), requestTimeout: Duration = .seconds(30),
+        lease: Duration? = nil, gapScanInterval: Duration = .seconds(2)
+    ) {
+        self.workerId = workerId
+        self.projects = projects
+        self.once = once
+        self.sweepInterval = sweepInterval
+        self.requestTimeout = requestTimeout
+        self.lease = lease ?? requestTimeout + .seconds(15)
+        self.gapScanInterval = gapScanInterval
+    }
+
+    public static func defaultWorkerId() -> String {
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
+        return "\(host)-\(ProcessInfo.processInfo.processIdentifier)-\(UInt16.random(in: 0...UInt16.max))"
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+import LeadSyncCore
+import WireJSON
+
+/// Turns every possible answer of the Bulk Initiate API into one `APIAnswer`: a pure
+/// function of (status, headers, body) and the batch that was sent.
+public enum AnswerClassifier {
+    /// Longest error text kept (attempt rows truncate further).
+    static let maxMessage = 500
+
+    public static func classify(
+        status: Int, headers: [(name: String, value: String)], body: [UInt8], batch: BatchPlanner.Batch
+    ) -> APIAnswer {
+        let json = try? JSONParser.parse(body)
+        let message = errorMessage(json: json, body: body, status: status)
+        switch status {
+        case 200..<300:
+            guard let json else {
+                return .badResponse(status: status, message: "answer is not JSON: \(snippet(body))")
+            }
+            return processed(json, batch: batch)
+                ?? .badResponse(status: status, message: "answer is not the documented shape: \(snippet(body))")
+        case 400, 413:
+            if let maximum = maximumLeads(in: message) { return .batchTooLarge(maximum: maximum, message: message) }
+            if status == 413 { return .batchTooLarge(maximum: nil, message: message) }
+            return .badRequest(message: message, body: String(decoding: body.prefix(2000), as: UTF8.self))
+        case 401:
+            return .forbidden(.unauthorized, message: message)
+        case 403:
+            let lower = message.lowercased()
+            if json?["invalidLeads"] != nil || lower.contains("projectid") {
+                return .forbidden(.projectMismatch, message: message)
+            }
+            if lower.contains("not found") { return .forbidden(.projectNotFound, message: message) }
+            return .forbidden(.projectInactive, message: message)
+        case 404:
+            return .processNotFound(processId: processId(in: message), message: message)
+        case 408:
+            return .timeout(message: message)
+        case 429:
+            return .rateLimited(retryAfter: retryAfter(headers), message: message)
+        case 500...599:
+            return .serverError(status: status, message: message)
+        default:
+            if (400..<500).contains(status) {
+                return .badRequest(message: message, body: String(decoding: body.prefix(2000), as: UTF8.self))
+            }
+            return .badResponse(status: status, message: "unexpected HTTP \(status): \(message)")
+        }
+    }
+
+    /// Matches each answer item back to its row: by `referenceId` (unique within the
+    /// request), then by phone, then (leadIds mode) by lead id.
+    static func processed(_ json: JSONValue, batch: BatchPlanner.Batch) -> APIAnswer? {
+        guard case .object = json else { return nil }
+        let success = json["success"]
+        let errors = json["errors"]
+        if success == nil && errors == nil { return nil }
+        if let success, success.arrayValue == nil, !success.isNull { return nil }
+        if let errors, errors.arrayValue == nil, !errors.isNull { return nil }
+
+        var byReference: [String: Int64] = [:]
+        var byPhone: [String: Int64] = [:]
+        var byRemoteId: [String: Int64] = [:]
+        byReference.reserveCapacity(batch.leads.count)
+        for lead in batch.leads {
+            switch batch.mode {
+            case .leads:
+                byReference[lead.wireReferenceId] = lead.id
+                if let key = LeadValidator.phoneKey(lead) { byPhone[key] = lead.id }
+            case .leadIds:
+                if let remote = lead.remoteLeadId { byRemoteId[remote] = lead.id }
+            }
+        }
+        func match(_ item: JSONValue) -> Int64? {
+            let data = item["data"]
+            if let reference = (item["referenceId"] ?? data?["referenceId"])?.scalarText,
+                let id = byReference[reference]
+            {
+                return id
+            }
+            if let phone = (item["phone"] ?? data?["phone"])?.stringValue,
+                let normalized = PhoneNumber.normalize(phone),
+                let id = byPhone[PhoneNumber.dedupeKey(normalized)]
+            {
+                return id
+            }
+            if batch.mode == .leadIds {
+                for candidate in [item["leadId"], data?["leadId"], item["id"], data] {
+                    if let text = candidate?.scalarText, let id = byRemoteId[text] { return id }
+                }
+            }
+            return nil
+        }
+
+        var answers: [Int64: LeadAnswer] = [:]
+        answers.reserveCapacity(batch.leads.count)
+        for item in success?.arrayValue ?? [] {
+            guard let id = match(item), answers[id] == nil else { continue }
+            let remoteId = (item["id"] ?? item["leadId"] ?? item["_id"])?.scalarText
+            answers[id] = .accepted(remoteId: remoteId)
+        }
+        for item in errors?.arrayValue ?? [] {
+            guard let id = match(item), answers[id] == nil else { continue }
+            let text = (item["error"] ?? item["message"])?.stringValue ?? "rejected without a message"
+            answers[id] = .rejected(message: text)
+        }
+        for lead in batch.leads where answers[lead.id] == nil { answers[lead.id] = .unconfirmed }
+        return .processed(answers)
+    }
+
+    static func errorMessage(json: JSONValue?, body: [UInt8], status: Int) -> String {
+        if let text = (json?["error"] ?? json?["message"])?.stringValue, !text.isEmpty {
+            return String(text.prefix(maxMessage))
+        }
+        return body.isEmpty ? "HTTP \(status) with an empty body" : "HTTP \(status): \(snippet(body))"
+    }
+
+    static func snippet(_ body: [UInt8]) -> String {
+        let text = String(decoding: body.prefix(maxMessage), as: UTF8.self)
+        return text.split(whereSeparator: \.isNewline).joined(separator: " ")
+    }
+
+    /// "Maximum of 1000 leads allowed per request" → 1000.
+    static func maximumLeads(in message: String) -> Int? {
+        guard let range = message.range(of: "Maximum of ", options: .caseInsensitive) else { return nil }
+        let digits = message[range.upperBound...].prefix { $0.isNumber }
+        return Int(digits)
+    }
+
+    /// "Process not found for lead with processId: X" → X.
+    static func processId(in message: String) -> String? {
+        guard let range = message.range(of: "processId:", options: .caseInsensitive) else { return nil }
+        let id = message[range.upperBound...].trimmingCharacters(in: .whitespaces)
+        return id.isEmpty ? nil : id
+    }
+
+    /// Retry-After in seconds (the HTTP-date form is not used by Uservox).
+    static func retryAfter(_ headers: [(name: String, value: String)]) -> Duration? {
+        guard let value = headers.first(where: { $0.name.lowercased() == "retry-after" })?.value else { return nil }
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        if let seconds = Int(trimmed), seconds >= 0 { return .seconds(seconds) }
+        if let seconds = Double(trimmed), seconds >= 0 { return .milliseconds(Int(seconds * 1000)) }
+        return nil
+    }
+}

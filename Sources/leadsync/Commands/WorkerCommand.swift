@@ -1,0 +1,160 @@
+import ArgumentParser
+import Foundation
+import LeadSyncStore
+import LeadSyncWorker
+import Logging
+import Metrics
+import PostgresNIO
+import Prometheus
+import ServiceLifecycle
+import UservoxClient
+
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Send pending leads to Uservox until stopped (or, with --once, until none is ready).",
+        discussion: """
+            Reads DATABASE_URL, USERVOX_BASE_URL (default https://crm.uservox.ai) and
+            LEADSYNC_TOKENS_FILE (a JSON object {"<projectId>": "<token>"}, mode 600; reread on SIGHUP).
+            SIGTERM or SIGINT stops claiming, lets requests in flight finish, writes them back and exits 0.
+
+            Examples:
+              leadsync worker
+              leadsync worker --once --project acme
+              leadsync worker --metrics-port 9464 --log-format json
+            """
+    )
+
+    enum LogFormat: String, ExpressibleByArgument, CaseIterable {
+        case text, json
+    }
+
+    @Flag(help: "Drain everything ready now, then exit 0.")
+    var once = false
+
+    @Option(name: .customLong("project"), help: "Serve only this project (repeatable).")
+    var projects: [String] = []
+
+    @Option(help: "Serve Prometheus /metrics and /healthz on this port.")
+    var metricsPort: Int?
+
+    @Option(help: "Log lines as text or json.")
+    var logFormat: LogFormat = .text
+
+    @Option(help: "Seconds one request may take before it counts as a timeout.")
+    var requestTimeout: Double = 30
+
+    @Option(help: .hidden)
+    var lease: Double?
+
+    @Option(help: .hidden)
+    var sweepInterval: Double = 1
+
+    func validate() throws {
+        if let metricsPort, !(0...65535).contains(metricsPort) {
+            throw ValidationError("--metrics-port must be 0–65535")
+        }
+        guard requestTimeout > 0 else { throw ValidationError("--request-timeout must be positive") }
+    }
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let url = try Environment.databaseURL()
+        let logger = Environment.logger(label: "leadsync.worker", level: .info, json: logFormat == .json)
+        guard let tokensPath = environment["LEADSYNC_TOKENS_FILE"], !tokensPath.isEmpty else {
+            throw CLIError(
+                "LEADSYNC_TOKENS_FILE is not set: point it at a JSON file {\"<projectId>\": \"<token>\"} (mode 600)")
+        }
+        let tokens = try TokenStore(path: tokensPath)
+
+        try await url.withConnection(logger: logger) { connection in
+            let status = try await Migrator(logger: logger).status(on: connection)
+            if !status.pending.isEmpty {
+                throw CLIError(
+                    "the database schema is not up to date (\(status.pending.count) pending): run leadsync migrate")
+            }
+        }
+
+        let registry = PrometheusCollectorRegistry()
+        if metricsPort != nil {
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        }
+
+        let baseURL = environment["USERVOX_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://crm.uservox.ai"
+        let clientConfiguration = UservoxClient.Configuration(
+            baseURL: baseURL, requestTimeout: .milliseconds(Int64(requestTimeout * 1000)))
+        let http = UservoxClient.makeHTTPClient(clientConfiguration)
+        let client = UservoxClient(configuration: clientConfiguration, httpClient: http)
+
+        var poolLogger = logger
+        poolLogger.logLevel = .error
+        let postgres = PostgresClient(
+            configuration: try url.clientConfiguration(maximumConnections: 16), backgroundLogger: poolLogger)
+        let store = LeadStore(client: postgres, logger: poolLogger)
+        let wake = WakeSignal()
+        let health = WorkerHealth()
+        let configuration = WorkerConfiguration(
+            projects: projects.isEmpty ? nil : projects, once: once,
+            sweepInterval: .milliseconds(Int64(sweepInterval * 1000)),
+            requestTimeout: .milliseconds(Int64(requestTimeout * 1000)),
+            lease: lease.map { .milliseconds(Int64($0 * 1000)) })
+        let dispatcher = Dispatcher(
+            database: url, store: store, client: client, tokens: tokens, wake: wake, configuration: configuration,
+            health: health, logger: logger)
+        let listener = Listener(database: url, wake: wake, health: health, logger: logger)
+        let reloader = TokenReloader(tokens: tokens, dispatcher: dispatcher, logger: logger)
+        let progressLine = ProgressLine(progress: dispatcher.progress, enabled: once && isatty(STDERR_FILENO) == 1)
+
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: postgres),
+            .init(service: listener),
+            .init(service: reloader),
+            .init(service: progressLine),
+            .init(service: dispatcher, successTerminationBehavior: .gracefullyShutdownGroup),
+        ]
+        if let metricsPort {
+            services.insert(
+                .init(service: MetricsServer(registry: registry, health: health, port: metricsPort, logger: logger)),
+                at: 1)
+        }
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // In-flight requests end within the request timeout; then their leads are written back.
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(Int64(requestTimeout) + 15)
+        let group = ServiceGroup(configuration: groupConfiguration)
+        do {
+            try await group.run()
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+        try await http.shutdown()
+        progressLine.finish()
+        if once {
+            print("done: \(dispatcher.progress.line)")
+        }
+    }
+}
+
+/// `--once` on a terminal: one progress line, rewritten in place.
+struct ProgressLine: Service {
+    let progress: WorkerProgress
+    let enabled: Bool
+
+    func run() async throws {
+        guard enabled else {
+            try? await gracefulShutdown()
+            return
+        }
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                FileHandle.standardError.write(Data("\r\u{1B}[K\(progress.line)".utf8))
+                try? await Task.sleep(for: .milliseconds(250))
+            }
+        }
+    }
+
+    func finish() {
+        if enabled { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}
