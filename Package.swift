@@ -119,7 +119,7 @@ let package = Package(
         ),
         .testTarget(
             name: "UservoxClientTests",
-            dependencies: ["UservoxClient", "UservoxSimulator", "LeadSyncCore"]
+            dependencies: ["UservoxClient", "UservoxSimulator", "LeadSyncCore", "WireJSON"]
         ),
         .testTarget(
             name: "UservoxSimulatorTests",

@@ -7,6 +7,12 @@ public enum BatchPlanner {
         public var mode: BatchMode
         public var initialize: Bool
         public var leads: [Lead]
+
+        public init(mode: BatchMode, initialize: Bool, leads: [Lead]) {
+            self.mode = mode
+            self.initialize = initialize
+            self.leads = leads
+        }
     }
 
     /// The next request to send from `ready`, or nil when there is nothing.

@@ -87,7 +87,7 @@ public enum OutcomePlanner {
             let size = maximum.map { max(1, $0) } ?? max(1, context.currentBatchSize / 2)
             return uniform(
                 leads, outcome: .batchTooLarge, counts: false, project: .shrinkBatch(to: size), error: message
-            ) { _ in (.requeue(delay: .zero, ambiguous: false), .requeued) }
+            ) { lead in (.requeue(delay: .zero, ambiguous: lead.ambiguous), .requeued) }
 
         case .badRequest(let message, _):
             return uniform(leads, outcome: .badRequest, counts: true, project: .none, error: message) { _ in
@@ -110,7 +110,7 @@ public enum OutcomePlanner {
                 lead in
                 lead.processId == processId
                     ? (.invalid(.apiProcessNotFound, message: message), .rejected)
-                    : (.requeue(delay: .zero, ambiguous: false), .requeued)
+                    : (.requeue(delay: .zero, ambiguous: lead.ambiguous), .requeued)
             }
             plan.errorCount = plan.changes.filter { $0.result == .rejected }.count
             return plan
@@ -119,7 +119,7 @@ public enum OutcomePlanner {
             return uniform(
                 leads, outcome: .rateLimited, counts: false, project: .rateLimited(retryAfter: retryAfter),
                 error: message
-            ) { _ in (.requeue(delay: retryAfter ?? .zero, ambiguous: false), .requeued) }
+            ) { lead in (.requeue(delay: retryAfter ?? .zero, ambiguous: lead.ambiguous), .requeued) }
 
         case .serverError(_, let message), .timeout(let message), .connectionLost(let message),
             .notSent(let message), .badResponse(_, let message):

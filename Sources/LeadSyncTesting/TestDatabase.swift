@@ -60,8 +60,13 @@ public struct TestDatabase: Sendable {
 
     /// Runs `body` on a fresh connection to this test's database.
     @discardableResult
+    /// Server errors come out readable (PSQLError hides its message by design).
     public func withConnection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        try await url.withConnection(logger: logger, body)
+        do {
+            return try await url.withConnection(logger: logger, body)
+        } catch let error as PSQLError {
+            throw StoreError.from(error, doing: "test query")
+        }
     }
 }
 

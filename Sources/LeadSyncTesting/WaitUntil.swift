@@ -2,6 +2,7 @@
 /// so a test takes as long as the system needs and fails clearly when it never happens.
 public struct WaitTimedOut: Error, CustomStringConvertible {
     public let description: String
+    public init(description: String) { self.description = description }
 }
 
 public func waitUntil(

@@ -102,6 +102,11 @@ struct ProjectLane: Sendable {
                     inFlight.subtract(done)
                     running -= 1
                 }
+                // An answer that came back meanwhile may have paused the project.
+                if signals.paused {
+                    exit = .paused
+                    break
+                }
 
                 if buffer.count < batchSize {
                     let scanGaps = clock.now - lastGapScan >= configuration.gapScanInterval
@@ -266,11 +271,14 @@ struct ProjectLane: Sendable {
         let clock = ContinuousClock()
         let body = RequestBody.encode(batch)
         let exchange = await client.send(batch: batch, body: body, token: token, logger: logger)
+        // One jitter for the whole request: its leads come due together and go out as one
+        // batch again instead of trickling out in small requests that waste the rate limit.
+        let jitter = Double.random(in: 0..<1)
         let plan = OutcomePlanner.plan(
             answer: exchange.answer, leads: batch.leads,
             context: .init(
                 maxAttempts: settings.maxAttempts, currentBatchSize: min(settings.maxBatchSize, batch.leads.count),
-                random: { _ in Double.random(in: 0..<1) }))
+                random: { _ in jitter }))
 
         switch plan.project {
         case .rateLimited(let retryAfter):

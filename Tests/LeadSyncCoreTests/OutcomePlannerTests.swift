@@ -62,7 +62,11 @@ import Testing
         let p = plan(.batchTooLarge(maximum: 500, message: "Maximum of 500 leads allowed per request"))
         #expect(p.project == .shrinkBatch(to: 500))
         #expect(!p.countsAttempt)
-        #expect(p.changes.allSatisfy { $0.change == .requeue(delay: .zero, ambiguous: false) })
+        #expect(
+            p.changes.map(\.change) == [
+                .requeue(delay: .zero, ambiguous: false), .requeue(delay: .zero, ambiguous: false),
+                .requeue(delay: .zero, ambiguous: true),
+            ])
         #expect(plan(.batchTooLarge(maximum: nil, message: "too big")).project == .shrinkBatch(to: 500))
     }
 
@@ -87,13 +91,16 @@ import Testing
         #expect(p.change(of: 3) == .invalid(.apiProcessNotFound, message: message))
         #expect(p.change(of: 2) == .requeue(delay: .zero, ambiguous: false))
         #expect(p.errorCount == 2)
+        #expect(!p.countsAttempt)
     }
 
     @Test func rateLimitedRequeuesWithoutCounting() {
         let p = plan(.rateLimited(retryAfter: .seconds(7), message: "Too many requests"))
         #expect(p.project == .rateLimited(retryAfter: .seconds(7)))
         #expect(!p.countsAttempt)
-        #expect(p.changes.allSatisfy { if case .requeue(_, false) = $0.change { true } else { false } })
+        // Requeued leads keep what they were: lead 3's earlier outcome is still unknown.
+        #expect(p.change(of: 1) == .requeue(delay: .seconds(7), ambiguous: false))
+        #expect(p.change(of: 3) == .requeue(delay: .seconds(7), ambiguous: true))
     }
 
     @Test func serverErrorsBackOffAndEndHeld() {

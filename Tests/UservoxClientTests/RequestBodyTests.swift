@@ -25,7 +25,7 @@ import WireJSON
         #expect(lead["lastName"]?.stringValue == "Q")
         #expect(lead["email"]?.stringValue == "a@b.c")
         #expect(lead["referenceId"]?.stringValue == "ls-9")
-        #expect(lead["metadata"]?["tier"] == .number("2"))
+        #expect(lead["metadata"]?["tier"] == JSONValue.number("2"))
     }
 
     @Test func leadIdsMode() throws {

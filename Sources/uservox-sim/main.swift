@@ -1,1 +1,0 @@
-print("uservox-sim: not yet")
