@@ -10,6 +10,12 @@ public struct TestDatabase: Sendable {
     public let url: DatabaseURL
     public let logger: Logger
 
+    /// An existing database (e.g. on a `PrivateServer`).
+    public init(url: DatabaseURL, logger: Logger) {
+        self.url = url
+        self.logger = logger
+    }
+
     /// The server the tests use: `DATABASE_URL`, as `scripts/test.sh` sets it.
     public static func serverURL() throws -> DatabaseURL {
         guard ProcessInfo.processInfo.environment["DATABASE_URL"] != nil else {

@@ -74,7 +74,7 @@ public final class Dispatcher: Service, Sendable {
             }
             backoff = .milliseconds(250)
             let finished = try await serve(session: session)
-            try? await session.close()
+            try? await withTimeout(.seconds(2), "closing the lock session") { try await session.close() }
             if finished { return }
         }
     }
@@ -101,12 +101,16 @@ public final class Dispatcher: Service, Sendable {
                     result = true
                     break
                 }
+                logger.trace("dispatcher: heartbeat")
                 do {
-                    try await session.query("SELECT 1", logger: logger)
+                    try await withTimeout(.seconds(2), "lock session heartbeat") { [logger] in
+                        try await session.query("SELECT 1", logger: logger)
+                    }
                 } catch {
                     logger.error("lost the lock session; lanes stop and the locks are taken again")
                     break
                 }
+                logger.trace("dispatcher: sweep")
                 do {
                     try await sweep(session: session, lock: lock, alive: alive, group: &group)
                 } catch {
@@ -120,6 +124,7 @@ public final class Dispatcher: Service, Sendable {
                         break
                     }
                 }
+                logger.trace("dispatcher: wait")
                 await wake.wait(timeout: configuration.sweepInterval)
             }
             alive.set(false)
@@ -135,12 +140,14 @@ public final class Dispatcher: Service, Sendable {
         group: inout ThrowingTaskGroup<Void, any Error>
     ) async throws {
         _ = wake.take()
+        logger.trace("dispatcher: abandon expired")
         for (attempt, project, leads) in try await store.abandonExpiredAttempts() {
             logger.warning(
                 "recovered an attempt of a dead worker; its leads are pending again, flagged ambiguous",
                 metadata: ["attempt": "\(attempt)", "project": "\(project)", "leads": "\(leads)"])
         }
         guard !isStopping else { return }
+        logger.trace("dispatcher: ready projects")
         for project in try await store.readyProjects(only: configuration.projects) {
             guard !lanes.withLock({ $0.contains(project) }) else { continue }
             let locked =
@@ -163,7 +170,9 @@ public final class Dispatcher: Service, Sendable {
                         metadata: ["project": "\(project)", "error": "\(StoreError.from(error, doing: "lane"))"])
                 }
                 if alive.value {
-                    _ = try? await session.query(ProjectLock.unlock(project: project), logger: logger)
+                    _ = try? await withTimeout(.seconds(2), "project unlock") { [logger] in
+                        try await session.query(ProjectLock.unlock(project: project), logger: logger)
+                    }
                 }
             }
         }

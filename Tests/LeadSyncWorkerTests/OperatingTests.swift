@@ -1,0 +1,121 @@
+import AsyncHTTPClient
+import Foundation
+import LeadSyncStore
+import LeadSyncTesting
+import PostgresNIO
+import Testing
+import UservoxSimulator
+import WireJSON
+
+/// Running the worker for real: --once, JSON logs, metrics, a PostgreSQL restart.
+@Suite(.serialized) struct OperatingTests {
+    @Test func onceDrainsAndExitsZeroWithJSONLogsAndNoToken() async throws {
+        try await TestDatabase.with { db in
+            try await UservoxSimulator.withRunning(.projects(["p1"])) { sim in
+                let f = Fixture(db: db)
+                try await f.insert(project: "p1", count: 1500)
+                try await f.execute("INSERT INTO leadsync.leads (project_id, phone) VALUES ('p1', 'nope')")
+                let worker = try WorkerProcess.start(
+                    database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]),
+                    arguments: ["--once", "--log-format", "json"])
+                #expect(try await worker.waitForExit() == 0)
+                #expect(try await f.states() == ["submitted": 1500, "invalid": 1])
+                #expect(worker.standardOutput.contains("submitted 1500"))
+                let lines = worker.standardError.split(separator: "\n")
+                #expect(!lines.isEmpty)
+                for line in lines {
+                    let json = try JSONParser.parse(Array(line.utf8))
+                    #expect(json["level"]?.stringValue != nil && json["msg"]?.stringValue != nil)
+                }
+                #expect(!worker.standardError.contains("tok-p1") && !worker.standardOutput.contains("tok-p1"))
+            }
+        }
+    }
+
+    @Test func tokensFileReadableByOthersIsRefused() async throws {
+        try await TestDatabase.with { db in
+            let path = try WorkerProcess.writeTokens(["p1": "tok-secret"])
+            try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
+            let worker = try ManagedProcess(
+                ProductBinary.path("leadsync"), arguments: ["worker", "--once"],
+                environment: ["DATABASE_URL": db.url.urlString, "LEADSYNC_TOKENS_FILE": path])
+            #expect(try await worker.waitForExit() == 1)
+            let lines = worker.standardError.split(separator: "\n")
+            #expect(lines.count == 1)
+            #expect(lines.first?.contains("chmod 600") == true)
+            #expect(!worker.standardError.contains("tok-secret"))
+        }
+    }
+
+    @Test func metricsAndHealth() async throws {
+        try await TestDatabase.with { db in
+            try await UservoxSimulator.withRunning(.projects(["p1"])) { sim in
+                let f = Fixture(db: db)
+                let port = try PrivateServer.freePort()
+                let worker = try WorkerProcess.start(
+                    database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]),
+                    arguments: ["--metrics-port", "\(port)"])
+                try await f.insert(project: "p1", count: 120)
+                try await f.waitUntilNothingPending(worker)
+                let http = HTTPClient(eventLoopGroupProvider: .singleton)
+                func get(_ path: String) async throws -> (Int, String) {
+                    let response = try await http.execute(
+                        HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)"), timeout: .seconds(5))
+                    let body = try await response.body.collect(upTo: 1 << 20)
+                    return (Int(response.status.code), String(buffer: body))
+                }
+                do {
+                    try await waitUntil("healthy") { (try? await get("/healthz"))?.0 == 200 }
+                    try await waitUntil("metrics counted") {
+                        let text = (try? await get("/metrics"))?.1 ?? ""
+                        return text.contains(#"leadsync_leads_total{project="p1",state="submitted"} 120"#)
+                    }
+                    let (_, text) = try await get("/metrics")
+                    #expect(text.contains(#"leadsync_requests_total{project="p1",outcome="ok"}"#))
+                    #expect(text.contains("leadsync_request_duration_seconds_bucket"))
+                    try await http.shutdown()
+                } catch {
+                    try? await http.shutdown()
+                    throw error
+                }
+                worker.signal(SIGTERM)
+                #expect(try await worker.waitForExit() == 0)
+            }
+        }
+    }
+
+    @Test func survivesAPostgreSQLRestart() async throws {
+        let server = try await PrivateServer()
+        do {
+            try await server.url.withConnection(logger: TestDatabase.logger) { c in
+                try await Migrator(logger: TestDatabase.logger).migrate(on: c)
+            }
+            var config = SimulatorConfiguration.projects(["p1"])
+            config.faults.latency = .milliseconds(30)
+            try await UservoxSimulator.withRunning(config) { sim in
+                let db = TestDatabase(url: server.url, logger: TestDatabase.logger)
+                let f = Fixture(db: db)
+                try await f.execute(
+                    "INSERT INTO leadsync.projects (project_id, max_batch_size, max_in_flight) VALUES ('p1', 50, 1)")
+                try await f.insert(project: "p1", count: 2000)
+                let worker = try WorkerProcess.start(database: server.url, baseURL: sim.baseURL, tokens: tokens(["p1"]))
+                try await waitUntil("some leads submitted") {
+                    (sim.simulator.stats().projects["p1"]?.accepted ?? 0) >= 200
+                }
+                try await server.stop()
+                try await server.start()
+                try await f.waitUntilNothingPending(timeout: .seconds(90), worker)
+                worker.signal(SIGTERM)
+                #expect(try await worker.waitForExit() == 0)
+                #expect(try await f.states() == ["submitted": 2000])
+                let stats = try #require(sim.simulator.stats().projects["p1"])
+                #expect(stats.accepted == 2000)
+                #expect(stats.resentAfterFinal == 0)
+            }
+        } catch {
+            await server.destroy()
+            throw error
+        }
+        await server.destroy()
+    }
+}
