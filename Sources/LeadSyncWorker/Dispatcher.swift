@@ -22,7 +22,8 @@ public final class Dispatcher: Service, Sendable {
     let logger: Logger
 
     private let limiters = Mutex<[String: LimiterBox]>([:])
-    private let lanes = Mutex<Set<String>>([])
+    /// Projects this worker serves now, each with its lane's wake-up.
+    private let lanes = Mutex<[String: WakeSignal]>([:])
     private let stopping = Atomic<Bool>(false)
 
     public init(
@@ -48,6 +49,7 @@ public final class Dispatcher: Service, Sendable {
             // SPEC §5: stop claiming; in-flight requests finish and are written back.
             self.stopping.store(true, ordering: .relaxed)
             self.wake.wakeAll()
+            for signal in self.lanes.withLock({ Array($0.values) }) { signal.wakeAll() }
         }
     }
 
@@ -129,6 +131,7 @@ public final class Dispatcher: Service, Sendable {
             }
             alive.set(false)
             health.setLockSession(false)
+            for signal in lanes.withLock({ Array($0.values) }) { signal.wakeAll() }
             try await group.waitForAll()
             return result
         }
@@ -139,7 +142,11 @@ public final class Dispatcher: Service, Sendable {
         session: PostgresConnection, lock: ProjectLock, alive: SessionFlag,
         group: inout ThrowingTaskGroup<Void, any Error>
     ) async throws {
-        _ = wake.take()
+        // A notification wakes only its project's lane; the rest of the sweep looks for
+        // projects nobody serves yet.
+        let woken = wake.take()
+        let laneSignals = lanes.withLock { $0 }
+        for project in woken.projects { laneSignals[project]?.wake(project: project) }
         logger.trace("dispatcher: abandon expired")
         for (attempt, project, leads) in try await store.abandonExpiredAttempts() {
             logger.warning(
@@ -149,18 +156,20 @@ public final class Dispatcher: Service, Sendable {
         guard !isStopping else { return }
         logger.trace("dispatcher: ready projects")
         for project in try await store.readyProjects(only: configuration.projects) {
-            guard !lanes.withLock({ $0.contains(project) }) else { continue }
-            let locked =
+            guard lanes.withLock({ $0[project] == nil }) else { continue }
+            let locked = try await withTimeout(.seconds(2), "project lock") { [logger] in
                 try await session.query(ProjectLock.tryLock(project: project), logger: logger).collect()
-                .first?.decode(Bool.self) ?? false
+                    .first?.decode(Bool.self) ?? false
+            }
             guard locked else { continue }
-            lanes.withLock { _ = $0.insert(project) }
+            let laneWake = WakeSignal()
+            lanes.withLock { $0[project] = laneWake }
             let lane = ProjectLane(
                 project: project, store: store, client: client, tokens: tokens, limiter: limiter(for: project),
-                lock: lock, configuration: configuration, progress: progress,
+                lock: lock, configuration: configuration, progress: progress, wake: laneWake,
                 logger: logger, mayStart: { [self] in alive.value && !self.isStopping })
             group.addTask { [self] in
-                defer { lanes.withLock { _ = $0.remove(project) } }
+                defer { lanes.withLock { _ = $0.removeValue(forKey: project) } }
                 do {
                     let exit = try await lane.run()
                     logger.debug("lane ended", metadata: ["project": "\(project)", "exit": "\(exit)"])

@@ -42,6 +42,8 @@ struct ProjectLane: Sendable {
     let lock: ProjectLock
     let configuration: WorkerConfiguration
     let progress: WorkerProgress
+    /// Signalled by the dispatcher when a notification names this project.
+    let wake: WakeSignal
     let logger: Logger
     /// False once the lock session is lost or a graceful shutdown began: stop starting requests.
     let mayStart: @Sendable () -> Bool
@@ -73,6 +75,7 @@ struct ProjectLane: Sendable {
             var lastGapScan = clock.now
             var lastSettings = clock.now
             var finalScanDone = false
+            var idleSince: ContinuousClock.Instant?
 
             loop: while true {
                 guard mayStart() else {
@@ -127,14 +130,23 @@ struct ProjectLane: Sendable {
                         }
                         continue
                     }
-                    // Before leaving, look once more below the cursor for late commits.
+                    // Before idling, look once more below the cursor for late commits.
                     if !finalScanDone {
                         finalScanDone = true
                         lastGapScan = clock.now - configuration.gapScanInterval
                         continue
                     }
-                    break loop
+                    if configuration.once { break loop }
+                    // Idle: keep the project (and the lock) for a while, so the next
+                    // notification of this project is served at once, then let it go.
+                    let since = idleSince ?? clock.now
+                    idleSince = since
+                    if clock.now - since >= configuration.idleLinger { break loop }
+                    await wake.wait(timeout: configuration.sweepInterval)
+                    _ = wake.take()
+                    continue
                 }
+                idleSince = nil
 
                 guard let batch = BatchPlanner.nextBatch(from: buffer, maxBatchSize: batchSize) else { break }
                 let ids = batch.leads.map(\.id)

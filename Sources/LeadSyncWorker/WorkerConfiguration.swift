@@ -18,11 +18,13 @@ public struct WorkerConfiguration: Sendable {
     /// New leads are read again from the start this often, to catch rows whose inserting
     /// transaction committed after higher ids were read.
     public var gapScanInterval: Duration
+    /// How long an idle lane keeps its project before letting another worker have it.
+    public var idleLinger: Duration
 
     public init(
         workerId: String = WorkerConfiguration.defaultWorkerId(), projects: [String]? = nil, once: Bool = false,
         sweepInterval: Duration = .seconds(1), requestTimeout: Duration = .seconds(30),
-        lease: Duration? = nil, gapScanInterval: Duration = .seconds(2)
+        lease: Duration? = nil, gapScanInterval: Duration = .seconds(2), idleLinger: Duration = .seconds(10)
     ) {
         self.workerId = workerId
         self.projects = projects
@@ -31,6 +33,7 @@ public struct WorkerConfiguration: Sendable {
         self.requestTimeout = requestTimeout
         self.lease = lease ?? requestTimeout + .seconds(15)
         self.gapScanInterval = gapScanInterval
+        self.idleLinger = idleLinger
     }
 
     public static func defaultWorkerId() -> String {

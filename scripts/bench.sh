@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# End-to-end benchmarks (issue 6): release build, a throwaway PostgreSQL of its own, the
+# release uservox-sim with no added latency. Prints a table and writes it to
+# .tmp/bench-results.md. Every step is bounded by `timeout`.
+#
+#   scripts/bench.sh           the full sizes (about 15 minutes after the release build)
+#   scripts/bench.sh --quick   small sizes, under 2 minutes after the build: keeps it from rotting
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+if [ $quick = 1 ]; then
+    one_project=5000 many_leads=20000 inserts=50 rss_small=5000 report_rows=100000
+else
+    one_project=200000 many_leads=1000000 inserts=500 rss_small=100000 report_rows=10000000
+fi
+projects=20
+
+export LEADSYNC_PG_PORT=${LEADSYNC_BENCH_PG_PORT:-54339}
+export LEADSYNC_PG_DIR=$root/.pgdata-bench
+mkdir -p .tmp
+results=.tmp/bench-results.md
+log=.tmp/bench.log
+: >"$log"
+
+say() { printf '%s\n' "$*" >&2; }
+
+for tool in bc:bc time:/usr/bin/time; do
+    command -v "${tool#*:}" >/dev/null || { apt-get update -qq && apt-get install -y -qq "${tool%%:*}"; } >>"$log" 2>&1
+done
+
+say "bench: release build"
+swift build -c release --scratch-path .build-release --product leadsync >>"$log" 2>&1
+swift build -c release --scratch-path .build-release --product uservox-sim >>"$log" 2>&1
+bin=$(swift build -c release --scratch-path .build-release --show-bin-path)
+
+server=$(scripts/db.sh start)
+admin="${server%/*}/postgres"
+bench_url="${server%/*}/leadsync_bench"
+psql_admin() { psql -X -q -v ON_ERROR_STOP=1 "$admin" "$@"; }
+psql_bench() { psql -X -q -At -v ON_ERROR_STOP=1 "$bench_url" "$@"; }
+
+sim_pid=
+worker_pid=
+cleanup() {
+    [ -n "$worker_pid" ] && kill "$worker_pid" 2>/dev/null || true
+    [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+# The simulator: one token per project, no duplicate-protection blocks.
+sim_args=(--port 0 --block-strikes 0)
+tokens="{"
+for i in $(seq 1 $projects); do
+    sim_args+=(--project "p$i=tok-p$i")
+    tokens+="\"p$i\": \"tok-p$i\","
+done
+tokens="${tokens%,}}"
+tokens_file=$root/.tmp/bench-tokens.json
+printf '%s' "$tokens" >"$tokens_file"
+chmod 600 "$tokens_file"
+
+start_sim() {
+    [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null || true
+    "$bin/uservox-sim" "${sim_args[@]}" >.tmp/bench-sim.out 2>>"$log" &
+    sim_pid=$!
+    for _ in $(seq 1 100); do
+        grep -q "listening on" .tmp/bench-sim.out 2>/dev/null && break
+        sleep 0.1
+    done
+    sim_url=$(grep -o 'http://[0-9.:]*' .tmp/bench-sim.out | head -1)
+    [ -n "$sim_url" ] || { say "bench: uservox-sim did not start"; exit 1; }
+}
+
+fresh_db() {
+    psql_admin -c "DROP DATABASE IF EXISTS leadsync_bench WITH (FORCE)" -c "CREATE DATABASE leadsync_bench"
+    DATABASE_URL=$bench_url "$bin/leadsync" migrate >>"$log"
+}
+
+# insert N leads over P projects, in statements of at most 500k rows
+insert_leads() {
+    local n=$1 p=$2 done_=0 chunk
+    while [ "$done_" -lt "$n" ]; do
+        chunk=$((n - done_ > 500000 ? 500000 : n - done_))
+        psql_bench -c "INSERT INTO leadsync.leads (project_id, phone, process_id)
+            SELECT 'p' || (1 + i % $p), '+1' || (2000000000 + i)::text, 'bench'
+            FROM generate_series($done_ + 1, $done_ + $chunk) AS i"
+        done_=$((done_ + chunk))
+    done
+    psql_bench -c "ANALYZE leadsync.leads"
+}
+
+worker_env=(env DATABASE_URL="$bench_url" LEADSYNC_TOKENS_FILE="$tokens_file" LOG_LEVEL=warning)
+
+# Runs `worker --once`; sets elapsed (s) and rss (KiB, peak).
+drain() {
+    local started ended
+    started=$(date +%s.%N)
+    USERVOX_BASE_URL=$sim_url timeout 1200 /usr/bin/time -f "%M" -o .tmp/bench-rss \
+        "${worker_env[@]}" "$bin/leadsync" worker --once >>"$log" 2>&1
+    ended=$(date +%s.%N)
+    elapsed=$(echo "$ended - $started" | bc -l)
+    rss=$(tail -1 .tmp/bench-rss)
+    local left
+    left=$(psql_bench -c "SELECT count(*) FROM leadsync.leads WHERE status <> 'submitted'")
+    [ "$left" = 0 ] || say "bench: warning: $left leads not submitted"
+}
+
+rows=()
+row() { rows+=("| $1 | $2 | $3 |"); say "bench: $1: $2"; }
+
+# 1. One project, backlog: the ceiling is 100 requests / 5 s of 1000 leads = 20,000 leads/s.
+start_sim
+fresh_db
+insert_leads "$one_project" 1
+drain
+rate=$(echo "$one_project / $elapsed" | bc -l)
+row "1 project, $one_project leads backlog" \
+    "$(printf '%.0f leads/s = %.1f %% of 20,000/s' "$rate" "$(echo "$rate / 200" | bc -l)")" "≥ 95 %"
+rss_one=$rss
+
+# 2. Many projects, backlog.
+start_sim
+fresh_db
+insert_leads "$many_leads" $projects
+drain
+rate=$(echo "$many_leads / $elapsed" | bc -l)
+row "$projects projects, $many_leads leads backlog" "$(printf '%.0f leads/s' "$rate")" "≥ 100,000 leads/s"
+rss_many=$rss
+
+# 3. Latency of single inserts into an idle worker.
+start_sim
+fresh_db
+USERVOX_BASE_URL=$sim_url "${worker_env[@]}" "$bin/leadsync" worker >>"$log" 2>&1 &
+worker_pid=$!
+sleep 1
+psql_bench -c "DO \$\$ BEGIN
+    FOR i IN 1..$inserts LOOP
+        INSERT INTO leadsync.leads (project_id, phone) VALUES ('p1', '+1' || (3000000000 + i)::text);
+        COMMIT;
+        PERFORM pg_sleep(0.02);
+    END LOOP; END \$\$"
+for _ in $(seq 1 200); do
+    [ "$(psql_bench -c "SELECT count(*) FROM leadsync.leads WHERE status = 'pending'")" = 0 ] && break
+    sleep 0.1
+done
+kill -TERM "$worker_pid"
+wait "$worker_pid" || true
+worker_pid=
+latency=$(psql_bench -F ' ' -c "
+    SELECT round(1000 * percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM a.started_at - l.created_at))::numeric, 1),
+           round(1000 * percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM a.started_at - l.created_at))::numeric, 1),
+           round(1000 * percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM l.submitted_at - l.created_at))::numeric, 1),
+           round(1000 * percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM l.submitted_at - l.created_at))::numeric, 1)
+    FROM leadsync.leads l
+    JOIN leadsync.attempt_leads al ON al.lead_id = l.id
+    JOIN leadsync.submission_attempts a ON a.id = al.attempt_id")
+read -r sent50 sent99 done50 done99 <<<"$latency"
+row "$inserts single INSERTs 20 ms apart: INSERT → sent" "p50 $sent50 ms, p99 $sent99 ms" "p50 ≤ 10 ms"
+row "$inserts single INSERTs 20 ms apart: INSERT → submitted" "p50 $done50 ms, p99 $done99 ms" ""
+
+# 4. Worker memory, flat in backlog size.
+start_sim
+fresh_db
+insert_leads "$rss_small" 1
+drain
+row "worker peak RSS, $rss_small leads pending" "$((rss / 1024)) MB" "≤ 64 MB"
+row "worker peak RSS, $one_project leads pending (scenario 1)" "$((rss_one / 1024)) MB" "≤ 64 MB"
+row "worker peak RSS, $many_leads leads pending (scenario 2)" "$((rss_many / 1024)) MB" "≤ 64 MB, flat"
+
+# 5. The report on a big table.
+fresh_db
+insert_leads "$report_rows" $projects
+psql_bench -c "UPDATE leadsync.leads SET status = 'submitted', submitted_at = now() WHERE id % 10 <> 0"
+psql_bench -c "VACUUM ANALYZE leadsync.leads"
+if "$bin/leadsync" help report >/dev/null 2>&1; then
+    started=$(date +%s.%N)
+    DATABASE_URL=$bench_url timeout 600 "$bin/leadsync" report >>"$log" 2>&1
+    ended=$(date +%s.%N)
+    row "leadsync report, $report_rows leads" "$(printf '%.2f s' "$(echo "$ended - $started" | bc -l)")" "≤ 1 s"
+else
+    row "leadsync report, $report_rows leads" "no report command yet" "≤ 1 s"
+fi
+
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+{
+    echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, commit $commit, \`scripts/bench.sh${1:+ $1}\`:"
+    echo
+    echo "| scenario | result | goal |"
+    echo "|---|---|---|"
+    printf '%s\n' "${rows[@]}"
+} | tee "$results"
