@@ -16,6 +16,12 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 port=${LEADSYNC_PG_PORT:-54329}
 data=${LEADSYNC_PG_DIR:-$root/.pgdata}
+# The server runs as `postgres`; when it cannot reach this checkout (e.g. under a
+# mode-700 home), the data goes to a folder of its own under /tmp instead.
+if [ -z "${LEADSYNC_PG_DIR:-}" ] && [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 \
+    && ! runuser -u postgres -- test -x "$root" 2>/dev/null; then
+    data=/tmp/leadsync-pgdata-$(printf '%s' "$root" | md5sum | cut -c1-12)
+fi
 db=leadsync
 url="postgres://postgres@127.0.0.1:$port/$db"
 
