@@ -7,6 +7,10 @@ let package = Package(
     products: [
         .executable(name: "leadsync", targets: ["leadsync"]),
         .executable(name: "uservox-sim", targets: ["uservox-sim"]),
+        // For Benchmarks/ (a package of its own) and embedders.
+        .library(name: "LeadSyncCore", targets: ["LeadSyncCore"]),
+        .library(name: "WireJSON", targets: ["WireJSON"]),
+        .library(name: "UservoxClient", targets: ["UservoxClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
@@ -74,9 +78,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The admin commands' work: report building, listings, operations, output formats.
+        .target(
+            name: "LeadSyncAdmin",
+            dependencies: [
+                "LeadSyncCore",
+                "LeadSyncStore",
+                "WireJSON",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "leadsync",
             dependencies: [
+                "LeadSyncAdmin",
                 "LeadSyncCore",
                 "LeadSyncStore",
                 "LeadSyncWorker",
@@ -128,6 +144,13 @@ let package = Package(
                 "WireJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(
+            name: "LeadSyncAdminTests",
+            dependencies: [
+                "LeadSyncAdmin", "LeadSyncCore", "LeadSyncStore", "LeadSyncTesting",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         .testTarget(

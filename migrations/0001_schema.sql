@@ -82,6 +82,9 @@ CREATE INDEX leads_project_status ON leadsync.leads (project_id, status);
 -- Held leads by reason (report, release); small by nature.
 CREATE INDEX leads_held_by_reason ON leadsync.leads (project_id, held_reason) WHERE status = 'held';
 
+-- `leadsync lead show|resubmit`: what replaced a lead.
+CREATE INDEX leads_resubmit_of ON leadsync.leads (resubmit_of) WHERE resubmit_of IS NOT NULL;
+
 -- A hot queue table: vacuum and analyze early so dead tuples and stale statistics
 -- never steer the claim query off its index.
 ALTER TABLE leadsync.leads SET (

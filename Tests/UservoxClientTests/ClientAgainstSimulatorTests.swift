@@ -11,7 +11,8 @@ import UservoxSimulator
 @Suite struct ClientAgainstSimulatorTests {
     static let logger = Logger(label: "test")
 
-    func leads(_ project: String, _ phones: [String], process: String? = nil, from id: Int64 = 1) -> BatchPlanner.Batch {
+    func leads(_ project: String, _ phones: [String], process: String? = nil, from id: Int64 = 1) -> BatchPlanner.Batch
+    {
         BatchPlanner.Batch(
             mode: .leads, initialize: true,
             leads: phones.enumerated().map {
@@ -50,7 +51,8 @@ import UservoxSimulator
     @Test func acceptedAndRejectedLeadsMatchTheirRows() async throws {
         try await withClient(Self.config) { client, _ in
             // First call: accepted, each with the id Uservox gave it.
-            let first = await send(client, leads("p1", ["+14155550001", "+14155550002"], process: "a"), token: "tok-p1")
+            let first = await send(
+                client, leads("p1", ["+14155550001", "+14155550002"], process: "a"), token: "tok-p1")
             guard case .processed(let answers) = first else { Issue.record("\(first)"); return }
             #expect(answers.count == 2)
             for answer in answers.values {
@@ -62,10 +64,14 @@ import UservoxSimulator
             // Then the rejections, with the API's messages verbatim.
             let second = await send(
                 client,
-                leads("p1", ["+14155550001", "+14155550002", "+14150000000", "not-a-phone", "+14155559999"], process: "b", from: 10),
+                leads(
+                    "p1", ["+14155550001", "+14155550002", "+14150000000", "not-a-phone", "+14155559999"], process: "b",
+                    from: 10),
                 token: "tok-p1")
             guard case .processed(let verdicts) = second else { Issue.record("\(second)"); return }
-            #expect(verdicts[10] == .rejected(message: "A call attempt has already been made to this phone number for this project"))
+            #expect(
+                verdicts[10]
+                    == .rejected(message: "A call attempt has already been made to this phone number for this project"))
             #expect(verdicts[12] == .rejected(message: "Phone number contains repeating digits pattern"))
             #expect(verdicts[13].map { if case .rejected = $0 { true } else { false } } == true)
             #expect(verdicts[14].map { if case .accepted = $0 { true } else { false } } == true)
@@ -87,7 +93,9 @@ import UservoxSimulator
         try await withClient(Self.config) { client, _ in
             let mismatch = await send(client, leads("p1", ["+14155552001"]), token: "tok-p2")
             #expect(mismatch == .forbidden(.projectMismatch, message: "Some leads have missing or invalid projectId"))
-            guard case .forbidden(.projectInactive, _) = await send(client, leads("off", ["+14155552002"]), token: "tok-off")
+            guard
+                case .forbidden(.projectInactive, _) = await send(
+                    client, leads("off", ["+14155552002"]), token: "tok-off")
             else {
                 Issue.record("inactive project")
                 return
@@ -103,7 +111,10 @@ import UservoxSimulator
     @Test func unknownProcess() async throws {
         try await withClient(Self.config) { client, _ in
             let answer = await send(client, leads("p1", ["+14155553001"], process: "ghost"), token: "tok-p1")
-            #expect(answer == .processNotFound(processId: "ghost", message: "Process not found for lead with processId: ghost"))
+            #expect(
+                answer
+                    == .processNotFound(processId: "ghost", message: "Process not found for lead with processId: ghost")
+            )
         }
     }
 
@@ -144,7 +155,8 @@ import UservoxSimulator
     @Test func nothingListeningIsNotSent() async throws {
         let configuration = UservoxClient.Configuration(baseURL: "http://127.0.0.1:1", requestTimeout: .seconds(2))
         let http = UservoxClient.makeHTTPClient(configuration)
-        let answer = await send(UservoxClient(configuration: configuration, httpClient: http), leads("p", ["+14155556001"]), token: "t")
+        let answer = await send(
+            UservoxClient(configuration: configuration, httpClient: http), leads("p", ["+14155556001"]), token: "t")
         try await http.shutdown()
         guard case .notSent = answer else { Issue.record("\(answer)"); return }
         #expect(!answer.isAmbiguous)

@@ -1,0 +1,265 @@
+import Foundation
+import LeadSyncCore
+import LeadSyncStore
+import Logging
+import PostgresNIO
+import WireJSON
+
+/// A `leadsync.leads` row with every column, as `lead show` and `lead resubmit` read it.
+public struct LeadRecord: Sendable, Equatable {
+    public var lead: Lead
+    public var status: String
+    public var nextAttemptAt: Date?
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var submittedAt: Date?
+    public var remoteId: String?
+    public var lastError: String?
+    public var heldReason: String?
+    public var resubmitOf: Int64?
+
+    static func decode(_ row: PostgresRow) throws -> LeadRecord {
+        let r = row.makeRandomAccess()
+        let lead = Lead(
+            id: try r[0].decode(Int64.self), projectId: try r[1].decode(String.self),
+            processId: try r[2].decode(String?.self), groupId: try r[3].decode(String?.self),
+            phone: try r[4].decode(String?.self), email: try r[5].decode(String?.self),
+            name: try r[6].decode(String?.self), firstName: try r[7].decode(String?.self),
+            lastName: try r[8].decode(String?.self), referenceId: try r[9].decode(String?.self),
+            metadata: try r[10].decode(String.self), initialize: try r[11].decode(Bool.self),
+            remoteLeadId: try r[12].decode(String?.self), attemptCount: try r[14].decode(Int.self),
+            ambiguous: try r[22].decode(Bool.self))
+        return LeadRecord(
+            lead: lead, status: try r[13].decode(String.self), nextAttemptAt: try r[15].decode(Date?.self),
+            createdAt: try r[16].decode(Date.self), updatedAt: try r[17].decode(Date.self),
+            submittedAt: try r[18].decode(Date?.self), remoteId: try r[19].decode(String?.self),
+            lastError: try r[20].decode(String?.self), heldReason: try r[21].decode(String?.self),
+            resubmitOf: try r[23].decode(Int64?.self))
+    }
+}
+
+/// `leadsync lead show ID`: the lead, its whole history, its marker or held reason, and
+/// the leads that replaced it or that it replaced.
+public struct LeadDetail: Sendable, Equatable {
+    public struct HistoryRow: Sendable, Equatable {
+        public var attemptId: Int64
+        public var startedAt: Date
+        public var finishedAt: Date?
+        public var httpStatus: Int?
+        public var outcome: String?
+        public var result: String
+        public var message: String?
+    }
+
+    public struct Marker: Sendable, Equatable {
+        public var reason: String
+        public var source: String
+        public var message: String
+        public var attemptId: Int64?
+        public var markedAt: Date
+    }
+
+    public var record: LeadRecord
+    public var history: [HistoryRow]
+    /// The request carrying the lead right now (the worker keeps it `pending` meanwhile).
+    public var openAttempt: (id: Int64, startedAt: Date)?
+    public var marker: Marker?
+    /// Corrected copies of this lead (`resubmit_of` = this id), oldest first.
+    public var replacedBy: [(id: Int64, status: String)]
+    /// Which lead holds this lead's normalized phone in its project (local dedupe), if any.
+    public var phoneHolder: (id: Int64, status: String)?
+
+    public static func == (a: LeadDetail, b: LeadDetail) -> Bool {
+        a.record == b.record && a.history == b.history && a.openAttempt?.id == b.openAttempt?.id
+            && a.marker == b.marker && a.replacedBy.map(\.id) == b.replacedBy.map(\.id)
+            && a.phoneHolder?.id == b.phoneHolder?.id
+    }
+
+    /// The state as the report counts it: `in_flight` while a request carries it.
+    public var displayStatus: String {
+        if record.status == LeadState.pending.rawValue {
+            if openAttempt != nil { return "pending (in flight)" }
+            if record.nextAttemptAt != nil { return "pending (retry)" }
+        }
+        return record.status
+    }
+
+    public static func load(_ id: Int64, on connection: PostgresConnection, logger: Logger) async throws -> LeadDetail {
+        guard let row = try await connection.query(ReportQueries.lead(id), logger: logger).collect().first else {
+            throw AdminError(.notFound, "no lead \(id)")
+        }
+        let record = try LeadRecord.decode(row)
+        var history: [HistoryRow] = []
+        for try await (attempt, started, finished, http, outcome, result, message) in try await connection.query(
+            ReportQueries.leadHistory(id), logger: logger
+        ).decode((Int64, Date, Date?, Int?, String?, String, String?).self) {
+            history.append(
+                HistoryRow(
+                    attemptId: attempt, startedAt: started, finishedAt: finished, httpStatus: http, outcome: outcome,
+                    result: result, message: message))
+        }
+        let open = try await connection.query(ReportQueries.openAttempt(carrying: id), logger: logger).collect().first
+            .map { try $0.decode((Int64, Date).self) }
+        let marker = try await connection.query(ReportQueries.invalidMarker(id), logger: logger).collect().first.map {
+            row in
+            let (reason, source, message, attempt, at) = try row.decode((String, String, String, Int64?, Date).self)
+            return Marker(reason: reason, source: source, message: message, attemptId: attempt, markedAt: at)
+        }
+        var replacedBy: [(Int64, String)] = []
+        for try await pair in try await connection.query(ReportQueries.resubmits(of: id), logger: logger).decode(
+            (Int64, String).self)
+        {
+            replacedBy.append(pair)
+        }
+        var holder: (Int64, String)?
+        if let key = LeadValidator.phoneKey(record.lead) {
+            holder = try await connection.query(
+                ReportQueries.phoneHolder(project: record.lead.projectId, key: key), logger: logger
+            ).collect().first.map { try $0.decode((Int64, String).self) }
+        }
+        return LeadDetail(
+            record: record, history: history, openAttempt: open.map { (id: $0.0, startedAt: $0.1) }, marker: marker,
+            replacedBy: replacedBy.map { (id: $0.0, status: $0.1) },
+            phoneHolder: holder.map { (id: $0.0, status: $0.1) })
+    }
+
+    // MARK: formats
+
+    public func table(style: TerminalStyle = .plain) -> String {
+        let lead = record.lead
+        var fields = TextTable([.init("FIELD"), .init("VALUE")])
+        func add(_ name: String, _ value: String?, _ color: TerminalStyle.Color? = nil) {
+            fields.append([.init(name), .init(value ?? "-", value == nil ? nil : color)])
+        }
+        let statusColor: TerminalStyle.Color? =
+            switch record.status {
+            case "submitted": .green
+            case "invalid": .red
+            case "held", "cancelled": .yellow
+            default: nil
+            }
+        add("status", displayStatus, statusColor)
+        add("project", lead.projectId)
+        add("process_id", lead.processId)
+        add("group_id", lead.groupId)
+        add("phone", lead.phone)
+        add("email", lead.email)
+        add("name", lead.name)
+        add("first_name", lead.firstName)
+        add("last_name", lead.lastName)
+        add("reference_id", lead.referenceId)
+        add("metadata", lead.metadata)
+        add("init", lead.initialize ? "true" : "false")
+        add("remote_lead_id", lead.remoteLeadId)
+        add("attempt_count", "\(lead.attemptCount)")
+        add("ambiguous", lead.ambiguous ? "true (an earlier request's outcome is unknown)" : "false")
+        add("next_attempt_at", record.nextAttemptAt.map(Timestamp.format))
+        add("created_at", Timestamp.format(record.createdAt))
+        add("updated_at", Timestamp.format(record.updatedAt))
+        add("submitted_at", record.submittedAt.map(Timestamp.format))
+        add("remote_id", record.remoteId)
+        add("held_reason", record.heldReason, .yellow)
+        add("last_error", record.lastError)
+        if let open = openAttempt { add("in_flight", "attempt \(open.id) since \(Timestamp.format(open.startedAt))") }
+        if let m = marker {
+            add("invalid", "\(m.reason) (\(m.source)) at \(Timestamp.format(m.markedAt))", .red)
+            add("invalid_message", m.message)
+            add("invalid_attempt", m.attemptId.map { "\($0)" })
+        }
+        add("resubmit_of", record.resubmitOf.map { "lead \($0)" })
+        add(
+            "replaced_by",
+            replacedBy.isEmpty ? nil : replacedBy.map { "lead \($0.id) (\($0.status))" }.joined(separator: ", "))
+        if let holder = phoneHolder, holder.id != lead.id {
+            add("phone_held_by", "lead \(holder.id) (\(holder.status.isEmpty ? "deleted" : holder.status))")
+        }
+        var out = style.apply(.bold, "Lead \(lead.id)") + "\n" + fields.render(style: style)
+        out += "\n" + style.apply(.bold, "Attempts") + "\n"
+        if history.isEmpty {
+            out += "none\n"
+        } else {
+            var t = TextTable([
+                .init("ATTEMPT", .right), .init("STARTED"), .init("HTTP", .right), .init("OUTCOME"), .init("RESULT"),
+                .init("MESSAGE"),
+            ])
+            for h in history {
+                t.append([
+                    "\(h.attemptId)", Timestamp.format(h.startedAt), h.httpStatus.map { "\($0)" } ?? "-",
+                    h.outcome ?? "open", h.result, h.message ?? "",
+                ])
+            }
+            out += t.render(style: style)
+        }
+        return out
+    }
+
+    public func json() -> String {
+        let lead = record.lead
+        var w = JSONWriter(reservingCapacity: 1024)
+        w.beginObject()
+        w.field("id", int64: lead.id)
+        w.field("project_id", string: lead.projectId)
+        w.field("status", string: record.status)
+        w.field("in_flight_attempt_id", int64: openAttempt?.id)
+        w.field("process_id", string: lead.processId)
+        w.field("group_id", string: lead.groupId)
+        w.field("phone", string: lead.phone)
+        w.field("email", string: lead.email)
+        w.field("name", string: lead.name)
+        w.field("first_name", string: lead.firstName)
+        w.field("last_name", string: lead.lastName)
+        w.field("reference_id", string: lead.referenceId)
+        w.key("metadata")
+        w.raw(lead.metadata.utf8)
+        w.field("init", bool: lead.initialize)
+        w.field("remote_lead_id", string: lead.remoteLeadId)
+        w.field("attempt_count", int: lead.attemptCount)
+        w.field("ambiguous", bool: lead.ambiguous)
+        w.field("next_attempt_at", date: record.nextAttemptAt)
+        w.field("created_at", date: record.createdAt)
+        w.field("updated_at", date: record.updatedAt)
+        w.field("submitted_at", date: record.submittedAt)
+        w.field("remote_id", string: record.remoteId)
+        w.field("held_reason", string: record.heldReason)
+        w.field("last_error", string: record.lastError)
+        w.key("invalid")
+        if let m = marker {
+            w.beginObject()
+            w.field("reason", string: m.reason)
+            w.field("source", string: m.source)
+            w.field("message", string: m.message)
+            w.field("attempt_id", int64: m.attemptId)
+            w.field("marked_at", date: m.markedAt)
+            w.endObject()
+        } else {
+            w.null()
+        }
+        w.field("resubmit_of", int64: record.resubmitOf)
+        w.key("replaced_by")
+        w.beginArray()
+        for r in replacedBy {
+            w.beginObject()
+            w.field("id", int64: r.id)
+            w.field("status", string: r.status)
+            w.endObject()
+        }
+        w.endArray()
+        w.field("phone_held_by", int64: phoneHolder.flatMap { $0.id == lead.id ? nil : $0.id })
+        w.key("attempts")
+        w.beginArray()
+        for h in history {
+            w.beginObject()
+            w.field("attempt_id", int64: h.attemptId)
+            w.field("started_at", date: h.startedAt)
+            w.field("finished_at", date: h.finishedAt)
+            w.field("http_status", int: h.httpStatus)
+            w.field("outcome", string: h.outcome)
+            w.field("result", string: h.result)
+            w.field("message", string: h.message)
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        return w.text + "\n"
+    }
+}
