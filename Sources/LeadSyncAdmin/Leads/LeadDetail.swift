@@ -20,21 +20,12 @@ public struct LeadRecord: Sendable, Equatable {
 
     static func decode(_ row: PostgresRow) throws -> LeadRecord {
         let r = row.makeRandomAccess()
-        let lead = Lead(
-            id: try r[0].decode(Int64.self), projectId: try r[1].decode(String.self),
-            processId: try r[2].decode(String?.self), groupId: try r[3].decode(String?.self),
-            phone: try r[4].decode(String?.self), email: try r[5].decode(String?.self),
-            name: try r[6].decode(String?.self), firstName: try r[7].decode(String?.self),
-            lastName: try r[8].decode(String?.self), referenceId: try r[9].decode(String?.self),
-            metadata: try r[10].decode(String.self), initialize: try r[11].decode(Bool.self),
-            remoteLeadId: try r[12].decode(String?.self), attemptCount: try r[14].decode(Int.self),
-            ambiguous: try r[22].decode(Bool.self))
         return LeadRecord(
-            lead: lead, status: try r[13].decode(String.self), nextAttemptAt: try r[15].decode(Date?.self),
-            createdAt: try r[16].decode(Date.self), updatedAt: try r[17].decode(Date.self),
-            submittedAt: try r[18].decode(Date?.self), remoteId: try r[19].decode(String?.self),
-            lastError: try r[20].decode(String?.self), heldReason: try r[21].decode(String?.self),
-            resubmitOf: try r[23].decode(Int64?.self))
+            lead: try LeadQueries.decodeLead(row), status: try r[15].decode(String.self),
+            nextAttemptAt: try r[16].decode(Date?.self), createdAt: try r[17].decode(Date.self),
+            updatedAt: try r[18].decode(Date.self), submittedAt: try r[19].decode(Date?.self),
+            remoteId: try r[20].decode(String?.self), lastError: try r[21].decode(String?.self),
+            heldReason: try r[22].decode(String?.self), resubmitOf: try r[23].decode(Int64?.self))
     }
 }
 

@@ -161,10 +161,10 @@ public enum ReportQueries {
         """
     }
 
+    /// The worker's columns (`LeadQueries.decodeLead` reads 0–14), then the rest (15–23).
     static let leadDetailColumns = """
-        id, project_id, process_id, group_id, phone, email, name, first_name, last_name, reference_id,
-        metadata::text, init, remote_lead_id, status, attempt_count, next_attempt_at, created_at, updated_at,
-        submitted_at, remote_id, last_error, held_reason, ambiguous, resubmit_of
+        \(LeadQueries.columns),
+        status, next_attempt_at, created_at, updated_at, submitted_at, remote_id, last_error, held_reason, resubmit_of
         """
 
     /// LeadsGet: one lead, every column (24, in `leadDetailColumns` order).
