@@ -179,6 +179,17 @@ public struct LeadStore: Sendable {
         try await client.query(AttemptQueries.abandonOwn(workerId: workerId), logger: logger)
     }
 
+    /// Pending leads per project and the age of each project's oldest, in seconds.
+    public func backlog() async throws -> [(project: String, pending: Int, oldestAge: Double)] {
+        var result: [(String, Int, Double)] = []
+        for try await (project, pending, age) in try await client.query(ProjectQueries.backlog, logger: logger)
+            .decode((String, Int64, Double).self)
+        {
+            result.append((project, Int(pending), age))
+        }
+        return result
+    }
+
     /// Seconds until the earliest waiting retry (nil: none waiting).
     public func nextRetryIn(only: [String]?) async throws -> Double? {
         try await client.query(ProjectQueries.nextRetryIn(only: only), logger: logger).collect().first?.decode(

@@ -142,6 +142,7 @@ public final class Dispatcher: Service, Sendable {
         session: PostgresConnection, lock: ProjectLock, alive: SessionFlag,
         group: inout ThrowingTaskGroup<Void, any Error>
     ) async throws {
+        try await refreshBacklogMetrics()
         // A notification wakes only its project's lane; the rest of the sweep looks for
         // projects nobody serves yet.
         let woken = wake.take()
@@ -184,6 +185,23 @@ public final class Dispatcher: Service, Sendable {
                     }
                 }
             }
+        }
+    }
+
+    private let lastBacklogMetrics = Mutex<ContinuousClock.Instant?>(nil)
+
+    /// The pending gauge and oldest pending age, now and then (a scan of the pending index).
+    private func refreshBacklogMetrics() async throws {
+        guard let interval = configuration.backlogMetricsInterval else { return }
+        let now = ContinuousClock.now
+        let due = lastBacklogMetrics.withLock { last in
+            guard last.map({ now - $0 >= interval }) ?? true else { return false }
+            last = now
+            return true
+        }
+        guard due else { return }
+        for (project, pending, age) in try await store.backlog() {
+            WorkerMetrics.backlog(project: project, pending: pending, oldestAge: age)
         }
     }
 

@@ -20,11 +20,14 @@ public struct WorkerConfiguration: Sendable {
     public var gapScanInterval: Duration
     /// How long an idle lane keeps its project before letting another worker have it.
     public var idleLinger: Duration
+    /// How often the pending-leads gauges are refreshed; nil when nobody reads metrics.
+    public var backlogMetricsInterval: Duration?
 
     public init(
         workerId: String = WorkerConfiguration.defaultWorkerId(), projects: [String]? = nil, once: Bool = false,
         sweepInterval: Duration = .seconds(1), requestTimeout: Duration = .seconds(30),
-        lease: Duration? = nil, gapScanInterval: Duration = .seconds(2), idleLinger: Duration = .seconds(10)
+        lease: Duration? = nil, gapScanInterval: Duration = .seconds(2), idleLinger: Duration = .seconds(10),
+        backlogMetricsInterval: Duration? = nil
     ) {
         self.workerId = workerId
         self.projects = projects
@@ -34,6 +37,7 @@ public struct WorkerConfiguration: Sendable {
         self.lease = lease ?? requestTimeout + .seconds(15)
         self.gapScanInterval = gapScanInterval
         self.idleLinger = idleLinger
+        self.backlogMetricsInterval = backlogMetricsInterval
     }
 
     public static func defaultWorkerId() -> String {

@@ -52,10 +52,11 @@ import WireJSON
             try await UservoxSimulator.withRunning(.projects(["p1"])) { sim in
                 let f = Fixture(db: db)
                 let port = try PrivateServer.freePort()
+                // Inserted first: the worker's first sweep sets the pending gauge before sending.
+                try await f.insert(project: "p1", count: 120)
                 let worker = try WorkerProcess.start(
                     database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]),
                     arguments: ["--metrics-port", "\(port)"])
-                try await f.insert(project: "p1", count: 120)
                 try await f.waitUntilNothingPending(worker)
                 let http = HTTPClient(eventLoopGroupProvider: .singleton)
                 func get(_ path: String) async throws -> (Int, String) {
@@ -73,6 +74,8 @@ import WireJSON
                     let (_, text) = try await get("/metrics")
                     #expect(text.contains(#"leadsync_requests_total{project="p1",outcome="ok"}"#))
                     #expect(text.contains("leadsync_request_duration_seconds_bucket"))
+                    #expect(text.contains(#"leadsync_pending_leads{project="p1"}"#))
+                    #expect(text.contains(#"leadsync_oldest_pending_age_seconds{project="p1"}"#))
                     try await http.shutdown()
                 } catch {
                     try? await http.shutdown()

@@ -79,6 +79,12 @@ public enum ProjectQueries {
             """
     }
 
+    /// LeadsBacklog: per project, pending leads and the age in seconds of the oldest (metrics).
+    public static let backlog: PostgresQuery = """
+        SELECT project_id, count(*)::int8, extract(epoch FROM now() - min(created_at))::float8
+        FROM leadsync.leads WHERE status = 'pending' GROUP BY project_id
+        """
+
     /// ProjectsPause: SPEC §3, a 403 pauses the project until an operator resumes it.
     public static func pause(_ projectId: String, reason: String) -> PostgresQuery {
         """

@@ -97,7 +97,8 @@ struct WorkerCommand: AsyncParsableCommand {
             projects: projects.isEmpty ? nil : projects, once: once,
             sweepInterval: .milliseconds(Int64(sweepInterval * 1000)),
             requestTimeout: .milliseconds(Int64(requestTimeout * 1000)),
-            lease: lease.map { .milliseconds(Int64($0 * 1000)) })
+            lease: lease.map { .milliseconds(Int64($0 * 1000)) },
+            backlogMetricsInterval: metricsPort == nil ? nil : .seconds(10))
         let dispatcher = Dispatcher(
             database: url, store: store, client: client, tokens: tokens, wake: wake, configuration: configuration,
             health: health, logger: logger)
