@@ -114,10 +114,14 @@ struct ProjectLane: Sendable {
                 if buffer.count < batchSize {
                     let scanGaps = clock.now - lastGapScan >= configuration.gapScanInterval
                     if scanGaps { lastGapScan = clock.now }
+                    let claimStarted = clock.now
                     let claimed = try await claim(
                         cursor: &cursor, want: batchSize, scanGaps: scanGaps, skip: inFlight.union(buffer.map(\.id)))
                     if !claimed.isEmpty {
+                        progress.add(.claim, clock.now - claimStarted)
+                        let vetStarted = clock.now
                         buffer = (buffer + (try await vet(claimed))).sorted { $0.id < $1.id }
+                        progress.add(.vet, clock.now - vetStarted)
                         finalScanDone = false
                     }
                 }
@@ -166,11 +170,12 @@ struct ProjectLane: Sendable {
                 }
                 limiter.value.withLock { $0.recordStart(at: clock.now) }
 
-                guard
-                    let attemptId = try await store.startAttempt(
-                        project: project, workerId: configuration.workerId, leadIds: ids, lease: configuration.lease,
-                        lock: lock)
-                else {
+                let recordStarted = clock.now
+                let recorded = try await store.startAttempt(
+                    project: project, workerId: configuration.workerId, leadIds: ids, lease: configuration.lease,
+                    lock: lock)
+                progress.add(.record, clock.now - recordStarted)
+                guard let attemptId = recorded else {
                     logger.warning("project lock lost; stopping this project", metadata: ["project": "\(project)"])
                     exit = .lockLost
                     break
@@ -281,8 +286,12 @@ struct ProjectLane: Sendable {
         _ batch: BatchPlanner.Batch, attemptId: Int64, token: String, settings: ProjectSettings, signals: LaneSignals
     ) async {
         let clock = ContinuousClock()
+        let encodeStarted = clock.now
         let body = RequestBody.encode(batch)
+        progress.add(.encode, clock.now - encodeStarted)
         let exchange = await client.send(batch: batch, body: body, token: token, logger: logger)
+        progress.add(.http, exchange.duration - exchange.classifyDuration)
+        progress.add(.classify, exchange.classifyDuration)
         // One jitter for the whole request: its leads come due together and go out as one
         // batch again instead of trickling out in small requests that waste the rate limit.
         let jitter = Double.random(in: 0..<1)
@@ -317,6 +326,8 @@ struct ProjectLane: Sendable {
             limiter.value.withLock { $0.succeeded() }
         }
 
+        let writeBackStarted = clock.now
+        defer { progress.add(.writeBack, clock.now - writeBackStarted) }
         var delay = Duration.milliseconds(200)
         while true {
             do {

@@ -37,6 +37,8 @@ public struct UservoxClient: Sendable {
         public var answer: APIAnswer
         public var httpStatus: Int?
         public var duration: Duration
+        /// The part of `duration` spent reading the answer (parsing and matching).
+        public var classifyDuration: Duration = .zero
     }
 
     public let configuration: Configuration
@@ -84,8 +86,12 @@ public struct UservoxClient: Sendable {
             let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
             let status = Int(response.status.code)
             let headers = response.headers.map { (name: $0.name, value: $0.value) }
+            let classifyStarted = clock.now
             let answer = AnswerClassifier.classify(status: status, headers: headers, body: bytes, batch: batch)
-            return Exchange(answer: answer, httpStatus: status, duration: clock.now - started)
+            let finished = clock.now
+            return Exchange(
+                answer: answer, httpStatus: status, duration: finished - started,
+                classifyDuration: finished - classifyStarted)
         } catch {
             return Exchange(answer: Self.classify(error: error), httpStatus: nil, duration: clock.now - started)
         }

@@ -133,6 +133,7 @@ struct WorkerCommand: AsyncParsableCommand {
         progressLine.finish()
         if once {
             print("done: \(dispatcher.progress.line)")
+            logger.info("time per 1000 leads", metadata: ["phases": "\(dispatcher.progress.phaseSummary)"])
         }
     }
 }
