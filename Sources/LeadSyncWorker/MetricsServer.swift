@@ -34,6 +34,7 @@ public struct MetricsServer: Service {
         }
         let app = Application(
             router: router, configuration: .init(address: .hostname("0.0.0.0", port: port)), logger: logger)
-        try await app.runService()
+        // run(), not runService(): the worker's service group owns the signals and the order of shutdown.
+        try await app.run()
     }
 }

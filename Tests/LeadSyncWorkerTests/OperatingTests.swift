@@ -82,7 +82,8 @@ import WireJSON
                     throw error
                 }
                 worker.signal(SIGTERM)
-                #expect(try await worker.waitForExit() == 0)
+                let status = try await worker.waitForExit()
+                #expect(status == 0, "\(worker.standardError.suffix(2000))")
             }
         }
     }
