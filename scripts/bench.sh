@@ -79,30 +79,39 @@ fresh_db() {
     DATABASE_URL=$bench_url "$bin/leadsync" migrate >>"$log"
 }
 
+# SQL for a distinct, valid phone from integer expression $1 (< 10^8): a 5 between two
+# groups of four digits, so no run of 7 equal digits makes it "repeating".
+phone() { echo "'+14' || substr(lpad(($1)::text, 8, '0'), 1, 4) || '5' || substr(lpad(($1)::text, 8, '0'), 5, 4)"; }
+
 # insert N leads over P projects, in statements of at most 500k rows
 insert_leads() {
     local n=$1 p=$2 done_=0 chunk
     while [ "$done_" -lt "$n" ]; do
         chunk=$((n - done_ > 500000 ? 500000 : n - done_))
         psql_bench -c "INSERT INTO leadsync.leads (project_id, phone, process_id)
-            SELECT 'p' || (1 + i % $p), '+1' || (2000000000 + i)::text, 'bench'
+            SELECT 'p' || (1 + i % $p), $(phone i), 'bench'
             FROM generate_series($done_ + 1, $done_ + $chunk) AS i"
         done_=$((done_ + chunk))
     done
     psql_bench -c "ANALYZE leadsync.leads"
 }
 
-worker_env=(env DATABASE_URL="$bench_url" LEADSYNC_TOKENS_FILE="$tokens_file" LOG_LEVEL=warning)
+worker_env=(env DATABASE_URL="$bench_url" LEADSYNC_TOKENS_FILE="$tokens_file")
 
 # Runs `worker --once`; sets elapsed (s) and rss (KiB, peak).
 drain() {
     local started ended
     started=$(date +%s.%N)
     USERVOX_BASE_URL=$sim_url timeout 1200 /usr/bin/time -f "%M" -o .tmp/bench-rss \
-        "${worker_env[@]}" "$bin/leadsync" worker --once >>"$log" 2>&1
+        "${worker_env[@]}" LOG_LEVEL=info "$bin/leadsync" worker --once 2>&1 | grep -v "request finished" >>"$log"
     ended=$(date +%s.%N)
-    elapsed=$(echo "$ended - $started" | bc -l)
+    wall=$(echo "$ended - $started" | bc -l)
+    # Throughput from the first request's start to the last answer written back, so the
+    # process start-up does not count.
+    elapsed=$(psql_bench -c "SELECT extract(epoch FROM max(finished_at) - min(started_at)) FROM leadsync.submission_attempts")
     rss=$(tail -1 .tmp/bench-rss)
+    phases=$(grep -o 'phases=[^[]*' "$log" | tail -1 | sed 's/phases=//')
+    say "bench: wall $(printf '%.1f' "$wall") s, sending $(printf '%.1f' "$elapsed") s; per 1000 leads: $phases"
     local left
     left=$(psql_bench -c "SELECT count(*) FROM leadsync.leads WHERE status <> 'submitted'")
     [ "$left" = 0 ] || say "bench: warning: $left leads not submitted"
@@ -138,9 +147,10 @@ worker_pid=$!
 sleep 1
 psql_bench -c "DO \$\$ BEGIN
     FOR i IN 1..$inserts LOOP
-        INSERT INTO leadsync.leads (project_id, phone) VALUES ('p1', '+1' || (3000000000 + i)::text);
-        COMMIT;
         PERFORM pg_sleep(0.02);
+        -- clock_timestamp(): now() would be the start of the transaction, before the sleep.
+        INSERT INTO leadsync.leads (project_id, phone, created_at) VALUES ('p1', $(phone "90000000 + i"), clock_timestamp());
+        COMMIT;
     END LOOP; END \$\$"
 for _ in $(seq 1 200); do
     [ "$(psql_bench -c "SELECT count(*) FROM leadsync.leads WHERE status = 'pending'")" = 0 ] && break
