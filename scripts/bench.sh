@@ -18,7 +18,7 @@ else
 fi
 projects=20
 
-export LEADSYNC_PG_PORT=${LEADSYNC_BENCH_PG_PORT:-54339}
+export LEADSYNC_PG_PORT=${LEADSYNC_BENCH_PG_PORT:-25439}
 export LEADSYNC_PG_DIR=$root/.pgdata-bench
 mkdir -p .tmp
 results=.tmp/bench-results.md

@@ -10,11 +10,12 @@
 # Data lives in .pgdata/ (git-ignored) beside this repository's root, owned by the
 # `postgres` user because initdb refuses root. Tuned for speed, not durability
 # (fsync off): never point it at data you care about.
-# LEADSYNC_PG_PORT picks the port (default 54329); LEADSYNC_PG_DIR the data folder.
+# LEADSYNC_PG_PORT picks the port (default 25432: below the ephemeral range, so no outgoing
+# connection can be holding it); LEADSYNC_PG_DIR the data folder.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-port=${LEADSYNC_PG_PORT:-54329}
+port=${LEADSYNC_PG_PORT:-25432}
 data=${LEADSYNC_PG_DIR:-$root/.pgdata}
 # The server runs as `postgres`; when it cannot reach this checkout (e.g. under a
 # mode-700 home), the data goes to a folder of its own under /tmp instead.
@@ -89,7 +90,8 @@ logging_collector = off
 EOF
     fi
     if ! running; then
-        as_postgres "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start >/dev/null \
+        # The port is given on every start, so an older data folder follows LEADSYNC_PG_PORT.
+        as_postgres "$bin/pg_ctl" -D "$data" -l "$data/server.log" -o "-p $port" -w -t 60 start >/dev/null \
             || { tail -20 "$data/server.log" >&2 || true; die "PostgreSQL did not start (log: $data/server.log)"; }
     fi
     if ! as_postgres "$bin/psql" -h "$data" -p "$port" -U postgres -Atqc "select 1 from pg_database where datname = '$db'" postgres | grep -q 1; then
