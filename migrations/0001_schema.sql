@@ -77,8 +77,6 @@ CREATE INDEX leads_pending_new ON leadsync.leads (project_id, id)
     WHERE status = 'pending' AND next_attempt_at IS NULL;
 CREATE INDEX leads_pending_retry ON leadsync.leads (project_id, next_attempt_at, id)
     WHERE status = 'pending' AND next_attempt_at IS NOT NULL;
--- Per-project counts by state (report).
-CREATE INDEX leads_project_status ON leadsync.leads (project_id, status);
 -- Held leads by reason (report, release); small by nature.
 CREATE INDEX leads_held_by_reason ON leadsync.leads (project_id, held_reason) WHERE status = 'held';
 
@@ -124,16 +122,18 @@ CREATE INDEX submission_attempts_project_started ON leadsync.submission_attempts
 CREATE INDEX submission_attempts_open ON leadsync.submission_attempts (lease_expires_at) WHERE finished_at IS NULL;
 
 -- Each lead's result in each attempt: history, appended, never rewritten.
+-- A lead's history is read by lead (`lead show`), so that is the key; `prune` finds old
+-- attempts' rows through a BRIN index, nearly free to keep since ids only grow.
 CREATE TABLE leadsync.attempt_leads (
     attempt_id bigint NOT NULL REFERENCES leadsync.submission_attempts (id) ON DELETE CASCADE,
     lead_id    bigint NOT NULL,
     result     text NOT NULL,
     message    text,
-    PRIMARY KEY (attempt_id, lead_id),
+    PRIMARY KEY (lead_id, attempt_id),
     CONSTRAINT attempt_leads_result_known
         CHECK (result IN ('accepted', 'rejected', 'unconfirmed', 'requeued', 'held', 'failed'))
 );
-CREATE INDEX attempt_leads_lead ON leadsync.attempt_leads (lead_id);
+CREATE INDEX attempt_leads_attempt ON leadsync.attempt_leads USING brin (attempt_id);
 
 -- The invalid marker: one row per invalid lead, never sent again.
 CREATE TABLE leadsync.invalid_leads (
@@ -161,6 +161,25 @@ CREATE TABLE leadsync.phone_claims (
     lead_id    bigint NOT NULL,
     PRIMARY KEY (project_id, phone_key)
 );
+
+-- Leads per project and state, for `leadsync report`: an index on (project_id, status)
+-- would cost every state change one more index entry and still make the report read
+-- every lead. Instead each statement appends its net change here (insert-only, so
+-- concurrent writers never wait on one counter row), and `compact_lead_counts()` folds
+-- the rows now and then. The count is sum(delta) per (project_id, status).
+CREATE TABLE leadsync.lead_counts (
+    project_id text NOT NULL,
+    status     text NOT NULL,
+    delta      bigint NOT NULL
+);
+ALTER TABLE leadsync.lead_counts SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000);
+
+CREATE FUNCTION leadsync.compact_lead_counts() RETURNS void
+LANGUAGE sql AS $$
+    WITH folded AS (DELETE FROM leadsync.lead_counts RETURNING project_id, status, delta)
+    INSERT INTO leadsync.lead_counts (project_id, status, delta)
+    SELECT project_id, status, sum(delta) FROM folded GROUP BY project_id, status HAVING sum(delta) <> 0;
+$$;
 
 -- updated_at: writers that set it themselves (the worker does) skip the function call.
 CREATE FUNCTION leadsync.touch_updated_at() RETURNS trigger
@@ -191,6 +210,9 @@ BEGIN
     SELECT DISTINCT project_id FROM new_leads
     ON CONFLICT (project_id) DO NOTHING;
 
+    INSERT INTO leadsync.lead_counts (project_id, status, delta)
+    SELECT project_id, status, count(*) FROM new_leads GROUP BY project_id, status;
+
     PERFORM pg_notify('leadsync_pending', p.project_id)
     FROM (SELECT DISTINCT project_id FROM new_leads WHERE status = 'pending') AS p;
     RETURN NULL;
@@ -213,6 +235,14 @@ BEGIN
     WHERE n.project_id IS DISTINCT FROM o.project_id
     ON CONFLICT (project_id) DO NOTHING;
 
+    INSERT INTO leadsync.lead_counts (project_id, status, delta)
+    SELECT project_id, status, sum(d) FROM (
+        SELECT project_id, status, -1 AS d FROM old_leads
+        UNION ALL
+        SELECT project_id, status, 1 FROM new_leads
+    ) AS c
+    GROUP BY project_id, status HAVING sum(d) <> 0;
+
     PERFORM pg_notify('leadsync_pending', p.project_id)
     FROM (
         SELECT DISTINCT n.project_id
@@ -228,3 +258,29 @@ CREATE TRIGGER leads_after_update
     AFTER UPDATE ON leadsync.leads
     REFERENCING OLD TABLE AS old_leads NEW TABLE AS new_leads
     FOR EACH STATEMENT EXECUTE FUNCTION leadsync.leads_after_update();
+
+CREATE FUNCTION leadsync.leads_after_delete() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO leadsync.lead_counts (project_id, status, delta)
+    SELECT project_id, status, -count(*) FROM old_leads GROUP BY project_id, status;
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER leads_after_delete
+    AFTER DELETE ON leadsync.leads
+    REFERENCING OLD TABLE AS old_leads
+    FOR EACH STATEMENT EXECUTE FUNCTION leadsync.leads_after_delete();
+
+CREATE FUNCTION leadsync.leads_after_truncate() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM leadsync.lead_counts;
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER leads_after_truncate
+    AFTER TRUNCATE ON leadsync.leads
+    FOR EACH STATEMENT EXECUTE FUNCTION leadsync.leads_after_truncate();

@@ -179,6 +179,10 @@ public struct LeadStore: Sendable {
         try await client.query(AttemptQueries.abandonOwn(workerId: workerId), logger: logger)
     }
 
+    public func compactLeadCounts() async throws {
+        try await client.query(ProjectQueries.compactLeadCounts, logger: logger)
+    }
+
     /// Pending leads per project and the age of each project's oldest, in seconds.
     public func backlog() async throws -> [(project: String, pending: Int, oldestAge: Double)] {
         var result: [(String, Int, Double)] = []

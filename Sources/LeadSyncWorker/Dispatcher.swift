@@ -143,6 +143,7 @@ public final class Dispatcher: Service, Sendable {
         group: inout ThrowingTaskGroup<Void, any Error>
     ) async throws {
         try await refreshBacklogMetrics()
+        try await compactLeadCountsIfDue()
         // A notification wakes only its project's lane; the rest of the sweep looks for
         // projects nobody serves yet.
         let woken = wake.take()
@@ -186,6 +187,20 @@ public final class Dispatcher: Service, Sendable {
                 }
             }
         }
+    }
+
+    private let lastCompaction = Mutex<ContinuousClock.Instant?>(nil)
+
+    /// Every 10 s: `lead_counts` gains rows with every statement on `leads`; folding them
+    /// keeps `leadsync report` instant however big the table.
+    private func compactLeadCountsIfDue() async throws {
+        let now = ContinuousClock.now
+        let due = lastCompaction.withLock { last in
+            guard last.map({ now - $0 >= .seconds(10) }) ?? true else { return false }
+            last = now
+            return true
+        }
+        if due { try await store.compactLeadCounts() }
     }
 
     private let lastBacklogMetrics = Mutex<ContinuousClock.Instant?>(nil)

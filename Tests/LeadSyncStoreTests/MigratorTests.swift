@@ -32,6 +32,7 @@ import Testing
                 let before = try await schemaFingerprint(connection)
                 #expect(before.contains("r leads"))
                 #expect(before.contains("i leads_pending_new"))
+                #expect(before.contains("r lead_counts"))
 
                 let second = try await migrator.migrate(on: connection)
                 #expect(second.isEmpty)

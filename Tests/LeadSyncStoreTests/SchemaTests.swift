@@ -154,4 +154,49 @@ import Testing
             #expect(received == ["p1"])
         }
     }
+
+    /// `lead_counts` always agrees with the leads themselves, through every kind of write.
+    @Test func leadCountsFollowEveryWrite() async throws {
+        try await TestDatabase.with { db in
+            try await db.withConnection { c in
+                func agree() async throws -> Bool {
+                    let rows = try await c.query(
+                        """
+                        SELECT count(*) FROM (
+                            (SELECT project_id, status, count(*) AS n FROM leadsync.leads GROUP BY 1, 2
+                             EXCEPT
+                             SELECT project_id, status, sum(delta) FROM leadsync.lead_counts GROUP BY 1, 2 HAVING sum(delta) <> 0)
+                            UNION ALL
+                            (SELECT project_id, status, sum(delta) FROM leadsync.lead_counts GROUP BY 1, 2 HAVING sum(delta) <> 0
+                             EXCEPT
+                             SELECT project_id, status, count(*) FROM leadsync.leads GROUP BY 1, 2)
+                        ) AS difference
+                        """, logger: logger
+                    ).collect()
+                    return try rows.first?.decode(Int.self) == 0
+                }
+                try await c.query(
+                    """
+                    INSERT INTO leadsync.leads (project_id, phone)
+                    SELECT 'p' || (i % 3), '+1415' || lpad(i::text, 7, '0') FROM generate_series(1, 300) AS i
+                    """, logger: logger)
+                #expect(try await agree())
+                try await c.query(
+                    "UPDATE leadsync.leads SET status = 'submitted' WHERE id % 2 = 0", logger: logger)
+                try await c.query(
+                    "UPDATE leadsync.leads SET status = 'held', held_reason = 'bad_request' WHERE id % 5 = 0",
+                    logger: logger)
+                try await c.query("UPDATE leadsync.leads SET project_id = 'moved' WHERE id % 7 = 0", logger: logger)
+                #expect(try await agree())
+                try await c.query("DELETE FROM leadsync.leads WHERE id % 11 = 0", logger: logger)
+                #expect(try await agree())
+                try await c.query("SELECT leadsync.compact_lead_counts()", logger: logger)
+                #expect(try await agree())
+                let rows = try await c.query("SELECT count(*) FROM leadsync.lead_counts", logger: logger).collect()
+                #expect(try rows.first?.decode(Int.self) ?? 99 <= 12)
+                try await c.query("TRUNCATE leadsync.leads", logger: logger)
+                #expect(try await agree())
+            }
+        }
+    }
 }

@@ -79,6 +79,10 @@ public enum ProjectQueries {
             """
     }
 
+    /// LeadCountsCompact: folds the per-statement rows of `lead_counts` into one per
+    /// (project, state); the worker calls it now and then.
+    public static let compactLeadCounts: PostgresQuery = "SELECT leadsync.compact_lead_counts()"
+
     /// LeadsBacklog: per project, pending leads and the age in seconds of the oldest (metrics).
     public static let backlog: PostgresQuery = """
         SELECT project_id, count(*)::int8, extract(epoch FROM now() - min(created_at))::float8

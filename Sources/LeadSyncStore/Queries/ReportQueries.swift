@@ -28,12 +28,13 @@ public enum ReportQueries {
         "SELECT count(*)::int8 FROM leadsync.projects WHERE project_id = \(project)"
     }
 
-    /// LeadsCountByProjectState: (project_id, status, count), from `leads_project_status`.
+    /// LeadCountsByProjectState: (project_id, status, count), summed from `lead_counts`
+    /// (kept by triggers on `leads`), so the report never reads the leads themselves.
     public static func leadCountsByState(only project: String?) -> PostgresQuery {
         """
-        SELECT project_id, status, count(*)::int8 FROM leadsync.leads
+        SELECT project_id, status, sum(delta)::int8 FROM leadsync.lead_counts
         WHERE (\(project)::text IS NULL OR project_id = \(project)::text)
-        GROUP BY project_id, status
+        GROUP BY project_id, status HAVING sum(delta) <> 0
         """
     }
 
