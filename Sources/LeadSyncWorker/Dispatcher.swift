@@ -25,6 +25,7 @@ public final class Dispatcher: Service, Sendable {
     /// Projects this worker serves now, each with its lane's wake-up.
     private let lanes = Mutex<[String: WakeSignal]>([:])
     private let stopping = Atomic<Bool>(false)
+    private let slots: RequestSlots
 
     public init(
         database: DatabaseURL, store: LeadStore, client: UservoxClient, tokens: TokenStore, wake: WakeSignal,
@@ -40,6 +41,7 @@ public final class Dispatcher: Service, Sendable {
         self.health = health
         self.progress = progress
         self.logger = logger
+        self.slots = RequestSlots(capacity: configuration.maxConcurrentRequests)
     }
 
     public func run() async throws {
@@ -168,7 +170,7 @@ public final class Dispatcher: Service, Sendable {
             lanes.withLock { $0[project] = laneWake }
             let lane = ProjectLane(
                 project: project, store: store, client: client, tokens: tokens, limiter: limiter(for: project),
-                lock: lock, configuration: configuration, progress: progress, wake: laneWake,
+                lock: lock, configuration: configuration, progress: progress, wake: laneWake, slots: slots,
                 logger: logger, mayStart: { [self] in alive.value && !self.isStopping })
             group.addTask { [self] in
                 defer { lanes.withLock { _ = $0.removeValue(forKey: project) } }

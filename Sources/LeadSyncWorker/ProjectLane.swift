@@ -44,6 +44,8 @@ struct ProjectLane: Sendable {
     let progress: WorkerProgress
     /// Signalled by the dispatcher when a notification names this project.
     let wake: WakeSignal
+    /// The worker-wide cap on requests out at once.
+    let slots: RequestSlots
     let logger: Logger
     /// False once the lock session is lost or a graceful shutdown began: stop starting requests.
     let mayStart: @Sendable () -> Bool
@@ -152,30 +154,41 @@ struct ProjectLane: Sendable {
                 }
                 idleSince = nil
 
-                guard let batch = BatchPlanner.nextBatch(from: buffer, maxBatchSize: batchSize) else { break }
-                let ids = batch.leads.map(\.id)
-                let taken = Set(ids)
-                buffer.removeAll { taken.contains($0.id) }
-
-                // SPEC §4: never more starts in a window than the project allows.
+                // SPEC §4: never more starts in a window than the project allows. The wait
+                // comes before the batch is cut, so leads that arrive meanwhile go with it.
                 let now = clock.now
                 let earliest = limiter.value.withLock { $0.earliestStart(now: now) }
                 if earliest > now {
                     WorkerMetrics.rateLimitWait(project: project, duration: earliest - now)
                     try await Task.sleep(until: earliest, clock: clock)
-                    guard mayStart() else {
-                        exit = .stopped
-                        break
-                    }
+                    continue
                 }
+
+                // A worker-wide slot; leads that arrive while waiting for it go along too.
+                await slots.acquire()
+                guard mayStart(), let batch = BatchPlanner.nextBatch(from: buffer, maxBatchSize: batchSize) else {
+                    slots.release()
+                    if !mayStart() { exit = .stopped }
+                    break
+                }
+                let ids = batch.leads.map(\.id)
+                let taken = Set(ids)
+                buffer.removeAll { taken.contains($0.id) }
                 limiter.value.withLock { $0.recordStart(at: clock.now) }
 
                 let recordStarted = clock.now
-                let recorded = try await store.startAttempt(
-                    project: project, workerId: configuration.workerId, leadIds: ids, lease: configuration.lease,
-                    lock: lock)
+                let recorded: Int64?
+                do {
+                    recorded = try await store.startAttempt(
+                        project: project, workerId: configuration.workerId, leadIds: ids, lease: configuration.lease,
+                        lock: lock)
+                } catch {
+                    slots.release()
+                    throw error
+                }
                 progress.add(.record, clock.now - recordStarted)
                 guard let attemptId = recorded else {
+                    slots.release()
                     logger.warning("project lock lost; stopping this project", metadata: ["project": "\(project)"])
                     exit = .lockLost
                     break
@@ -185,6 +198,7 @@ struct ProjectLane: Sendable {
                 let current = settings
                 group.addTask {
                     await self.send(batch, attemptId: attemptId, token: token, settings: current, signals: signals)
+                    self.slots.release()
                     return ids
                 }
             }

@@ -22,12 +22,14 @@ public struct WorkerConfiguration: Sendable {
     public var idleLinger: Duration
     /// How often the pending-leads gauges are refreshed; nil when nobody reads metrics.
     public var backlogMetricsInterval: Duration?
+    /// Requests out at once over all projects (each project also has its `max_in_flight`).
+    public var maxConcurrentRequests: Int
 
     public init(
         workerId: String = WorkerConfiguration.defaultWorkerId(), projects: [String]? = nil, once: Bool = false,
         sweepInterval: Duration = .seconds(1), requestTimeout: Duration = .seconds(30),
         lease: Duration? = nil, gapScanInterval: Duration = .seconds(2), idleLinger: Duration = .seconds(10),
-        backlogMetricsInterval: Duration? = nil
+        backlogMetricsInterval: Duration? = nil, maxConcurrentRequests: Int = 16
     ) {
         self.workerId = workerId
         self.projects = projects
@@ -38,6 +40,7 @@ public struct WorkerConfiguration: Sendable {
         self.gapScanInterval = gapScanInterval
         self.idleLinger = idleLinger
         self.backlogMetricsInterval = backlogMetricsInterval
+        self.maxConcurrentRequests = maxConcurrentRequests
     }
 
     public static func defaultWorkerId() -> String {
