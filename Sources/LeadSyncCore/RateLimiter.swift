@@ -30,6 +30,12 @@ public struct RateLimiter<Instant: InstantProtocol>: Sendable where Instant.Dura
     public private(set) var slowUntil: Instant?
     /// Consecutive 429s, for the growing back-off when no Retry-After is given.
     public private(set) var consecutiveRateLimits = 0
+    /// Pacing (GCRA): when the next start is due if starts were spread evenly. Without it a
+    /// busy project would spend its whole window in one burst and then wait seconds with
+    /// nothing allowed; with it, starts beyond a small burst come every window/limit.
+    private var theoreticalArrival: Instant?
+    /// Starts allowed back to back before pacing applies.
+    public static var burst: Int { 10 }
 
     public static var slowPeriod: Duration { .seconds(60) }
 
@@ -51,12 +57,22 @@ public struct RateLimiter<Instant: InstantProtocol>: Sendable where Instant.Dura
 
     var effectiveWindow: Duration { settings.window + settings.marginWindow }
 
+    /// Even spacing of starts at the current limit.
+    func spacing(now: Instant) -> Duration {
+        effectiveWindow / effectiveLimit(now: now)
+    }
+
     /// The earliest time a request may start: `now` when it may start at once.
     public mutating func earliestStart(now: Instant) -> Instant {
         dropExpired(now: now)
         var earliest = now
         if let blockedUntil, blockedUntil > earliest { earliest = blockedUntil }
         let limit = effectiveLimit(now: now)
+        if let theoreticalArrival {
+            let burst = min(Self.burst, limit)
+            let paced = theoreticalArrival.advanced(by: spacing(now: now) * -(burst - 1))
+            if paced > earliest { earliest = paced }
+        }
         let inWindow = starts.count - head
         if inWindow >= limit {
             // The start that must leave the window before another may begin.
@@ -69,6 +85,8 @@ public struct RateLimiter<Instant: InstantProtocol>: Sendable where Instant.Dura
     /// Records a request start; call only when `earliestStart(now:) <= now`.
     public mutating func recordStart(at now: Instant) {
         starts.append(now)
+        let base = theoreticalArrival.map { max($0, now) } ?? now
+        theoreticalArrival = base.advanced(by: spacing(now: now))
     }
 
     /// Seeds the window with starts another worker made (on takeover of a project).

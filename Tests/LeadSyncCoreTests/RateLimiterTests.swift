@@ -63,3 +63,35 @@ struct FakeInstant: InstantProtocol, Sendable {
         #expect(limiter.earliestStart(now: .seconds(2)) == .seconds(5.1))
     }
 }
+
+@Suite struct RateLimiterPacingTests {
+    /// Under a steady overload, starts come evenly instead of a burst then seconds of nothing.
+    @Test func beyondTheBurstStartsArePaced() {
+        var limiter = RateLimiter<FakeInstant>(settings: .init(requests: 101, window: .seconds(5), marginWindow: .zero))
+        var now = FakeInstant.seconds(0)
+        var starts: [FakeInstant] = []
+        for _ in 0..<40 {
+            now = max(now, limiter.earliestStart(now: now))
+            limiter.recordStart(at: now)
+            starts.append(now)
+        }
+        // The first ten go at once; after that one every 5 s / 100 = 50 ms.
+        #expect(starts.prefix(10).allSatisfy { $0 == .seconds(0) })
+        for (a, b) in zip(starts.dropFirst(10), starts.dropFirst(11)) {
+            #expect(b.offset - a.offset == .milliseconds(50))
+        }
+        // Never more than the window allows.
+        for (i, start) in starts.enumerated() {
+            #expect(starts[i...].prefix { $0 < start.advanced(by: .seconds(5)) }.count <= 100)
+        }
+    }
+
+    /// An idle project starts at once: pacing only remembers recent starts.
+    @Test func anIdleProjectStartsAtOnce() {
+        var limiter = RateLimiter<FakeInstant>(settings: .init(requests: 101, window: .seconds(5)))
+        for second in [0.0, 1.0, 2.0, 3.5] {
+            #expect(limiter.earliestStart(now: .seconds(second)) == .seconds(second))
+            limiter.recordStart(at: .seconds(second))
+        }
+    }
+}

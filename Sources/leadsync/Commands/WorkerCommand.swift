@@ -50,11 +50,15 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: .hidden)
     var sweepInterval: Double = 1
 
+    @Option(help: "Requests out at once over all projects.")
+    var maxRequests: Int = 16
+
     func validate() throws {
         if let metricsPort, !(0...65535).contains(metricsPort) {
             throw ValidationError("--metrics-port must be 0–65535")
         }
         guard requestTimeout > 0 else { throw ValidationError("--request-timeout must be positive") }
+        guard maxRequests > 0 else { throw ValidationError("--max-requests must be positive") }
     }
 
     func run() async throws {
@@ -98,7 +102,7 @@ struct WorkerCommand: AsyncParsableCommand {
             sweepInterval: .milliseconds(Int64(sweepInterval * 1000)),
             requestTimeout: .milliseconds(Int64(requestTimeout * 1000)),
             lease: lease.map { .milliseconds(Int64($0 * 1000)) },
-            backlogMetricsInterval: metricsPort == nil ? nil : .seconds(10))
+            backlogMetricsInterval: metricsPort == nil ? nil : .seconds(10), maxConcurrentRequests: maxRequests)
         let dispatcher = Dispatcher(
             database: url, store: store, client: client, tokens: tokens, wake: wake, configuration: configuration,
             health: health, logger: logger)
