@@ -2,7 +2,12 @@
 // Micro-benchmarks of LeadSync's pure hot-path pieces (ordo-one/benchmark). A package of
 // its own so the product and its CI never build the benchmark tooling.
 //   cd Benchmarks && swift package benchmark
+import Foundation
 import PackageDescription
+
+// A path dependency is known by its folder's name (the checkout's, whatever it is).
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+let leadSync = root.lastPathComponent.lowercased()
 
 let package = Package(
     name: "LeadSyncBenchmarks",
@@ -16,9 +21,9 @@ let package = Package(
             name: "LeadSyncBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "LeadSyncCore", package: "LeadSync"),
-                .product(name: "UservoxClient", package: "LeadSync"),
-                .product(name: "WireJSON", package: "LeadSync"),
+                .product(name: "LeadSyncCore", package: leadSync),
+                .product(name: "UservoxClient", package: leadSync),
+                .product(name: "WireJSON", package: leadSync),
             ],
             path: "Benchmarks/LeadSyncBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

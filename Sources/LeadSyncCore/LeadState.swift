@@ -6,7 +6,4 @@ public enum LeadState: String, Sendable, CaseIterable, Codable {
     case invalid
     case held
     case cancelled
-
-    /// Final states never change again without an operator creating a new lead.
-    public var isFinal: Bool { self == .submitted || self == .invalid }
 }

@@ -175,9 +175,6 @@ public struct LeadStore: Sendable {
         return result
     }
 
-    public func abandonOwnAttempts(workerId: String) async throws {
-        try await client.query(AttemptQueries.abandonOwn(workerId: workerId), logger: logger)
-    }
 
     public func compactLeadCounts() async throws {
         try await client.query(ProjectQueries.compactLeadCounts, logger: logger)
@@ -194,9 +191,4 @@ public struct LeadStore: Sendable {
         return result
     }
 
-    /// Seconds until the earliest waiting retry (nil: none waiting).
-    public func nextRetryIn(only: [String]?) async throws -> Double? {
-        try await client.query(ProjectQueries.nextRetryIn(only: only), logger: logger).collect().first?.decode(
-            Double?.self)
-    }
 }

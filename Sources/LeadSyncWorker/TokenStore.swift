@@ -38,9 +38,6 @@ public final class TokenStore: Sendable {
         return Array(fresh.keys).sorted()
     }
 
-    public func replace(_ fresh: [String: String]) {
-        tokens.withLock { $0 = fresh }
-    }
 
     static func load(_ path: String) throws -> [String: String] {
         let attributes: [FileAttributeKey: Any]

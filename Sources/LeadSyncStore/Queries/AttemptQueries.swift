@@ -92,14 +92,6 @@ public enum AttemptQueries {
         """
     }
 
-    /// AttemptsAbandonMine: at start-up, this worker id's own open attempts are from a
-    /// previous life of this process (crash, kill -9): no need to wait for their lease.
-    public static func abandonOwn(workerId: String) -> PostgresQuery {
-        """
-        UPDATE leadsync.submission_attempts SET lease_expires_at = now() - interval '1 second'
-        WHERE finished_at IS NULL AND worker_id = \(workerId)
-        """
-    }
 }
 
 /// The advisory lock that makes one worker the only sender for a project (SPEC §5).

@@ -65,19 +65,6 @@ public enum ProjectQueries {
             """
     }
 
-    /// ProjectsNextRetry: seconds until the earliest waiting retry of any project (nil: none).
-    public static func nextRetryIn(only projects: [String]?) -> PostgresQuery {
-        let filter = projects ?? []
-        let all = projects == nil
-        return """
-            SELECT extract(epoch FROM min(l.next_attempt_at) - now())::float8 FROM leadsync.projects p
-            CROSS JOIN LATERAL (SELECT next_attempt_at FROM leadsync.leads l
-                                WHERE l.project_id = p.project_id AND l.status = 'pending'
-                                  AND l.next_attempt_at IS NOT NULL
-                                ORDER BY l.project_id, l.next_attempt_at LIMIT 1) l
-            WHERE (\(all) OR p.project_id = ANY(\(filter)))
-            """
-    }
 
     /// LeadCountsCompact: folds the per-statement rows of `lead_counts` into one per
     /// (project, state); the worker calls it now and then.
