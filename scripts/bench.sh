@@ -79,9 +79,9 @@ fresh_db() {
     DATABASE_URL=$bench_url "$bin/leadsync" migrate >>"$log"
 }
 
-# SQL for a distinct, valid phone from integer expression $1 (< 10^8): a 5 between two
+# SQL for a distinct, valid phone from integer expression $1 (< 10^8): "58" between two
 # groups of four digits, so no run of 7 equal digits makes it "repeating".
-phone() { echo "'+14' || substr(lpad(($1)::text, 8, '0'), 1, 4) || '5' || substr(lpad(($1)::text, 8, '0'), 5, 4)"; }
+phone() { echo "'+14' || substr(lpad(($1)::text, 8, '0'), 1, 4) || '58' || substr(lpad(($1)::text, 8, '0'), 5, 4)"; }
 
 # insert N leads over P projects, in statements of at most 500k rows; a third argument
 # is the SQL for each lead's status (default pending)
