@@ -34,8 +34,9 @@ public struct RateLimiter<Instant: InstantProtocol>: Sendable where Instant.Dura
     /// busy project would spend its whole window in one burst and then wait seconds with
     /// nothing allowed; with it, starts beyond a small burst come every window/limit.
     private var theoreticalArrival: Instant?
-    /// Starts allowed back to back before pacing applies.
-    public static var burst: Int { 10 }
+    /// Starts allowed back to back before pacing applies: 3, less for small limits, so a
+    /// burst never costs a small project a long pause.
+    public static func burst(limit: Int) -> Int { max(1, min(3, limit / 10)) }
 
     public static var slowPeriod: Duration { .seconds(60) }
 
@@ -57,9 +58,12 @@ public struct RateLimiter<Instant: InstantProtocol>: Sendable where Instant.Dura
 
     var effectiveWindow: Duration { settings.window + settings.marginWindow }
 
-    /// Even spacing of starts at the current limit.
+    /// Even spacing of starts: a burst plus paced starts never exceed the limit in any
+    /// window (burst − 1 + window / spacing ≤ limit), so the window check rarely has to
+    /// hold a start back for long.
     func spacing(now: Instant) -> Duration {
-        effectiveWindow / effectiveLimit(now: now)
+        let limit = effectiveLimit(now: now)
+        return effectiveWindow / max(1, limit - Self.burst(limit: limit) + 1)
     }
 
     /// The earliest time a request may start: `now` when it may start at once.
@@ -69,7 +73,7 @@ public struct RateLimiter<Instant: InstantProtocol>: Sendable where Instant.Dura
         if let blockedUntil, blockedUntil > earliest { earliest = blockedUntil }
         let limit = effectiveLimit(now: now)
         if let theoreticalArrival {
-            let burst = min(Self.burst, limit)
+            let burst = Self.burst(limit: limit)
             let paced = theoreticalArrival.advanced(by: spacing(now: now) * -(burst - 1))
             if paced > earliest { earliest = paced }
         }

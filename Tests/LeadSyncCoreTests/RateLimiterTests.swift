@@ -30,17 +30,18 @@ struct FakeInstant: InstantProtocol, Sendable {
             let inWindow = starts[i...].prefix { $0 < start.advanced(by: .milliseconds(5100)) }.count
             #expect(inWindow <= 4)
         }
-        // And it is not slower than it must be: 40 starts in ~10 windows.
-        #expect(now <= .seconds(9 * 5.1 + 0.01))
+        // And it is not slower than it must be: evenly paced at the limit, 5.1 s / 4 apart.
+        #expect(now <= .seconds(39 * 5.1 / 4 + 0.01))
     }
 
-    @Test func startsAtOnceWhileThereIsRoom() {
+    @Test func aSmallLimitIsPacedEvenly() {
         var limiter = RateLimiter<FakeInstant>(settings: settings)
-        for _ in 0..<4 {
-            #expect(limiter.earliestStart(now: .seconds(1)) == .seconds(1))
-            limiter.recordStart(at: .seconds(1))
-        }
-        #expect(limiter.earliestStart(now: .seconds(1)) == .seconds(6.1))
+        #expect(limiter.earliestStart(now: .seconds(1)) == .seconds(1))
+        limiter.recordStart(at: .seconds(1))
+        // 4 per 5.1 s: one every 1.275 s, never a burst then a long wait.
+        #expect(limiter.earliestStart(now: .seconds(1)) == .seconds(2.275))
+        for at in [2.275, 3.55, 4.825] { limiter.recordStart(at: .seconds(at)) }
+        #expect(limiter.earliestStart(now: .seconds(4.825)) == .seconds(6.1))
     }
 
     @Test func rateLimitedBacksOffThenSlowsDown() {
@@ -67,22 +68,22 @@ struct FakeInstant: InstantProtocol, Sendable {
 @Suite struct RateLimiterPacingTests {
     /// Under a steady overload, starts come evenly instead of a burst then seconds of nothing.
     @Test func beyondTheBurstStartsArePaced() {
-        var limiter = RateLimiter<FakeInstant>(settings: .init(requests: 101, window: .seconds(5), marginWindow: .zero))
+        // 53 requests less the margin of one: 52 per 5 s; after a burst of 3, one every 5 s / 50.
+        var limiter = RateLimiter<FakeInstant>(settings: .init(requests: 53, window: .seconds(5), marginWindow: .zero))
         var now = FakeInstant.seconds(0)
         var starts: [FakeInstant] = []
-        for _ in 0..<40 {
+        for _ in 0..<120 {
             now = max(now, limiter.earliestStart(now: now))
             limiter.recordStart(at: now)
             starts.append(now)
         }
-        // The first ten go at once; after that one every 5 s / 100 = 50 ms.
-        #expect(starts.prefix(10).allSatisfy { $0 == .seconds(0) })
-        for (a, b) in zip(starts.dropFirst(10), starts.dropFirst(11)) {
-            #expect(b.offset - a.offset == .milliseconds(50))
+        #expect(starts.prefix(3).allSatisfy { $0 == .seconds(0) })
+        for (a, b) in zip(starts.dropFirst(3), starts.dropFirst(4)) {
+            #expect(b.offset - a.offset == .milliseconds(100))
         }
-        // Never more than the window allows.
+        // Never more than the window allows, and never a long stall.
         for (i, start) in starts.enumerated() {
-            #expect(starts[i...].prefix { $0 < start.advanced(by: .seconds(5)) }.count <= 100)
+            #expect(starts[i...].prefix { $0 < start.advanced(by: .seconds(5)) }.count <= 52)
         }
     }
 
