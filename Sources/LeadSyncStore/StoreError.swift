@@ -8,7 +8,6 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
         case migrationChanged
         case schemaAhead
         case notMigrated
-        case notFound
         case query
     }
 
@@ -32,6 +31,11 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
             }
         }
         if let psql = error as? PSQLError {
+            // undefined_table / invalid_schema_name: the schema is missing or behind.
+            if psql.sqlState == "42P01" || psql.sqlState == "3F000" {
+                return StoreError(
+                    .notMigrated, "\(what): the database has no up-to-date leadsync schema; run leadsync migrate")
+            }
             if let message = psql.serverInfo?[.message] {
                 var line = "\(what): \(message)"
                 if let detail = psql.serverInfo?[.detail] { line += " (\(detail))" }

@@ -30,8 +30,6 @@ enum Admin {
                 return describe(inner, doing: what)
             }
             return StoreError.from(error, doing: what)
-        case let error as PSQLError where error.sqlState == "42P01" || error.sqlState == "3F000":
-            return CLIError("\(what): the database has no up-to-date leadsync schema; run leadsync migrate")
         default:
             return StoreError.from(error, doing: what)
         }
