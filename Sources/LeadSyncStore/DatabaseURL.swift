@@ -85,6 +85,13 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
         }
     }
 
+    /// Settings of LeadSync's own sessions, nobody else's. `random_page_cost`: the queue's
+    /// pages are in memory, and at the default (4) the planner, seeing fresh statistics
+    /// that say most leads are pending, walks the primary key and filters instead of
+    /// reading the small partial pending index: measured 6 ms instead of 1.4 ms per claim,
+    /// 92 ms per gap scan and 0.5 s per sweep on a worked table (PERFORMANCE.md).
+    static let sessionParameters = [("application_name", "leadsync"), ("random_page_cost", "1.1")]
+
     /// Configuration for one dedicated connection (migrations, LISTEN, advisory locks).
     public func connectionConfiguration() throws -> PostgresConnection.Configuration {
         var config: PostgresConnection.Configuration
@@ -97,6 +104,7 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
                 host: host, port: port, username: username, password: password, database: database, tls: try tls())
         }
         config.options.connectTimeout = .seconds(5)
+        config.options.additionalStartupParameters = Self.sessionParameters
         return config
     }
 
@@ -114,6 +122,7 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
         }
         config.options.connectTimeout = .seconds(5)
         config.options.maximumConnections = maximumConnections
+        config.options.additionalStartupParameters = Self.sessionParameters
         return config
     }
 

@@ -16,9 +16,11 @@ public struct LeadStore: Sendable {
         try await client.query(ProjectQueries.get(id), logger: logger).collect().first.map(ProjectQueries.decode)
     }
 
-    public func readyProjects(only: [String]?) async throws -> [String] {
+    public func readyProjects(only: [String]?, except served: [String] = []) async throws -> [String] {
         var result: [String] = []
-        for try await id in try await client.query(ProjectQueries.listReady(only: only), logger: logger).decode(
+        for try await id in try await client.query(
+            ProjectQueries.listReady(only: only, except: served), logger: logger
+        ).decode(
             String.self)
         {
             result.append(id)

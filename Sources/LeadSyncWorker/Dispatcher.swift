@@ -159,7 +159,8 @@ public final class Dispatcher: Service, Sendable {
         }
         guard !isStopping else { return }
         logger.trace("dispatcher: ready projects")
-        for project in try await store.readyProjects(only: configuration.projects) {
+        let served = Array(lanes.withLock { $0.keys })
+        for project in try await store.readyProjects(only: configuration.projects, except: served) {
             guard lanes.withLock({ $0[project] == nil }) else { continue }
             let locked = try await withTimeout(.seconds(2), "project lock") { [logger] in
                 try await session.query(ProjectLock.tryLock(project: project), logger: logger).collect()

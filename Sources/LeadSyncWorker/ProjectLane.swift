@@ -228,14 +228,15 @@ struct ProjectLane: Sendable {
         func add(_ leads: [Lead]) {
             for lead in leads where !skip.contains(lead.id) && seen.insert(lead.id).inserted { found.append(lead) }
         }
+        // Gaps lie below what was read before; the leads read just now are not gaps.
+        let gapTop = cursor
         let fresh = try await store.leads(LeadQueries.claimNew(project: project, afterId: cursor, limit: want))
         if let last = fresh.last { cursor = max(cursor, last.id) }
         add(fresh)
-        add(try await store.leads(LeadQueries.claimDueRetries(project: project, limit: want + skip.count)))
-        if scanGaps && cursor > 0 {
-            add(
-                try await store.leads(LeadQueries.claimGaps(project: project, upToId: cursor, limit: want + skip.count))
-            )
+        let held = Array(skip)
+        add(try await store.leads(LeadQueries.claimDueRetries(project: project, except: held, limit: want)))
+        if scanGaps && gapTop > 0 {
+            add(try await store.leads(LeadQueries.claimGaps(project: project, upToId: gapTop, except: held, limit: want)))
         }
         return found
     }

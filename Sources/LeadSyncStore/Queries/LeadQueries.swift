@@ -32,22 +32,25 @@ public enum LeadQueries {
         """
     }
 
-    /// LeadsClaimDueRetries: leads put back for a retry whose time has come, most overdue first.
-    /// Includes leads still in flight in this worker (their time has come too); the caller skips those.
-    public static func claimDueRetries(project: String, limit: Int) -> PostgresQuery {
+    /// LeadsClaimDueRetries: leads put back for a retry whose time has come, most overdue first,
+    /// except those this worker already holds (in flight or buffered: `except`).
+    public static func claimDueRetries(project: String, except: [Int64], limit: Int) -> PostgresQuery {
         """
         SELECT \(unescaped: columns) FROM leadsync.leads
         WHERE project_id = \(project) AND status = 'pending' AND next_attempt_at IS NOT NULL AND next_attempt_at <= now()
+          AND id <> ALL(\(except)::int8[])
         ORDER BY project_id, next_attempt_at, id LIMIT \(limit)
         """
     }
 
     /// LeadsClaimGaps: never-tried leads at or below `upToId` — those whose transaction
-    /// committed after later ids were already read. Includes this worker's in-flight leads.
-    public static func claimGaps(project: String, upToId: Int64, limit: Int) -> PostgresQuery {
+    /// committed after later ids were already read, except those this worker already holds.
+    /// (`<> ALL` of a bound array is hashed by PostgreSQL, not a linear search per row.)
+    public static func claimGaps(project: String, upToId: Int64, except: [Int64], limit: Int) -> PostgresQuery {
         """
         SELECT \(unescaped: columns) FROM leadsync.leads
         WHERE project_id = \(project) AND status = 'pending' AND next_attempt_at IS NULL AND id <= \(upToId)
+          AND id <> ALL(\(except)::int8[])
         ORDER BY project_id, id LIMIT \(limit)
         """
     }

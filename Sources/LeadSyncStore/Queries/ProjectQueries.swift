@@ -48,13 +48,15 @@ public enum ProjectQueries {
             maxBatchSize: batch, maxInFlight: inFlight, maxAttempts: attempts, paused: paused, pauseReason: reason)
     }
 
-    /// ProjectsListReady: projects not paused with leads ready to send now, one index probe each.
-    public static func listReady(only projects: [String]?) -> PostgresQuery {
+    /// ProjectsListReady: projects not paused with leads ready to send now, one index probe
+    /// each, leaving out `except` (projects this worker already serves: their lanes look).
+    public static func listReady(only projects: [String]?, except served: [String] = []) -> PostgresQuery {
         let filter = projects ?? []
         let all = projects == nil
         return """
             SELECT p.project_id FROM leadsync.projects p
             WHERE (\(all) OR p.project_id = ANY(\(filter)))
+              AND p.project_id <> ALL(\(served)::text[])
               AND NOT (p.paused AND (p.paused_until IS NULL OR p.paused_until > now()))
               AND (EXISTS (SELECT 1 FROM leadsync.leads l
                            WHERE l.project_id = p.project_id AND l.status = 'pending' AND l.next_attempt_at IS NULL)
