@@ -131,7 +131,7 @@ let package = Package(
         .testTarget(
             name: "LeadSyncStoreTests",
             dependencies: [
-                "LeadSyncStore", "LeadSyncTesting",
+                "LeadSyncStore", "LeadSyncTesting", "LeadSyncCore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),

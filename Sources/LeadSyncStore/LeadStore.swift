@@ -83,6 +83,12 @@ public struct LeadStore: Sendable {
     public func writeBack(
         project: String, attemptId: Int64, httpStatus: Int?, plan: OutcomePlanner.Plan
     ) async throws {
+        // Accepted leads (nearly all of them, most of the time) take lean statements; the
+        // rest the general ones. Both in the one transaction that finishes the attempt.
+        var acceptedIds: [Int64] = []
+        var acceptedRemoteIds: [String] = []
+        acceptedIds.reserveCapacity(plan.changes.count)
+        acceptedRemoteIds.reserveCapacity(plan.changes.count)
         var rows = OutcomeRows()
         var invalidIds: [Int64] = []
         var invalidReasons: [String] = []
@@ -90,8 +96,12 @@ public struct LeadStore: Sendable {
         var resultIds: [Int64] = []
         var results: [String] = []
         var messages: [String] = []
-        resultIds.reserveCapacity(plan.changes.count)
         for (id, change, result, message) in plan.changes {
+            if case .submitted(let remoteId, _) = change, result == .accepted, message == nil, plan.countsAttempt {
+                acceptedIds.append(id)
+                acceptedRemoteIds.append(remoteId ?? "")
+                continue
+            }
             resultIds.append(id)
             results.append(result.rawValue)
             messages.append(message ?? "")
@@ -110,7 +120,15 @@ public struct LeadStore: Sendable {
             }
         }
         try await client.withTransaction(logger: logger) { tx in
-            try await tx.query(LeadQueries.setOutcomes(rows, countsAttempt: plan.countsAttempt), logger: logger)
+            if !acceptedIds.isEmpty {
+                try await tx.query(
+                    LeadQueries.setAccepted(ids: acceptedIds, remoteIds: acceptedRemoteIds), logger: logger)
+                try await tx.query(
+                    AttemptQueries.insertAccepted(attemptId: attemptId, leadIds: acceptedIds), logger: logger)
+            }
+            if !rows.isEmpty {
+                try await tx.query(LeadQueries.setOutcomes(rows, countsAttempt: plan.countsAttempt), logger: logger)
+            }
             if !invalidIds.isEmpty {
                 try await tx.query(
                     LeadQueries.insertInvalid(
@@ -118,10 +136,12 @@ public struct LeadStore: Sendable {
                         sources: invalidIds.map { _ in InvalidSource.api.rawValue }, attemptId: attemptId),
                     logger: logger)
             }
-            try await tx.query(
-                AttemptQueries.insertLeadResults(
-                    attemptId: attemptId, leadIds: resultIds, results: results, messages: messages),
-                logger: logger)
+            if !resultIds.isEmpty {
+                try await tx.query(
+                    AttemptQueries.insertLeadResults(
+                        attemptId: attemptId, leadIds: resultIds, results: results, messages: messages),
+                    logger: logger)
+            }
             try await tx.query(
                 AttemptQueries.finish(
                     id: attemptId, httpStatus: httpStatus, outcome: plan.outcome.rawValue,
@@ -176,7 +196,6 @@ public struct LeadStore: Sendable {
         }
         return result
     }
-
 
     public func compactLeadCounts() async throws {
         try await client.query(ProjectQueries.compactLeadCounts, logger: logger)

@@ -236,7 +236,9 @@ struct ProjectLane: Sendable {
         let held = Array(skip)
         add(try await store.leads(LeadQueries.claimDueRetries(project: project, except: held, limit: want)))
         if scanGaps && gapTop > 0 {
-            add(try await store.leads(LeadQueries.claimGaps(project: project, upToId: gapTop, except: held, limit: want)))
+            add(
+                try await store.leads(
+                    LeadQueries.claimGaps(project: project, upToId: gapTop, except: held, limit: want)))
         }
         return found
     }

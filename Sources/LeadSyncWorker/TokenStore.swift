@@ -38,7 +38,6 @@ public final class TokenStore: Sendable {
         return Array(fresh.keys).sorted()
     }
 
-
     static func load(_ path: String) throws -> [String: String] {
         let attributes: [FileAttributeKey: Any]
         do {

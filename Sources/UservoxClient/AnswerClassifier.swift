@@ -60,18 +60,17 @@ public enum AnswerClassifier {
         if let errors, errors.arrayValue == nil, !errors.isNull { return nil }
 
         var byReference: [String: Int64] = [:]
-        var byPhone: [String: Int64] = [:]
         var byRemoteId: [String: Int64] = [:]
         byReference.reserveCapacity(batch.leads.count)
         for lead in batch.leads {
             switch batch.mode {
-            case .leads:
-                byReference[lead.wireReferenceId] = lead.id
-                if let key = LeadValidator.phoneKey(lead) { byPhone[key] = lead.id }
-            case .leadIds:
-                if let remote = lead.remoteLeadId { byRemoteId[remote] = lead.id }
+            case .leads: byReference[lead.wireReferenceId] = lead.id
+            case .leadIds: if let remote = lead.remoteLeadId { byRemoteId[remote] = lead.id }
             }
         }
+        // By phone only when an item comes back without a known referenceId: rare, and
+        // normalizing every phone of the batch up front cost more than the rest of the match.
+        var byPhone: [String: Int64]?
         func match(_ item: JSONValue) -> Int64? {
             let data = item["data"]
             if let reference = (item["referenceId"] ?? data?["referenceId"])?.scalarText,
@@ -80,10 +79,14 @@ public enum AnswerClassifier {
                 return id
             }
             if let phone = (item["phone"] ?? data?["phone"])?.stringValue,
-                let normalized = PhoneNumber.normalize(phone),
-                let id = byPhone[PhoneNumber.dedupeKey(normalized)]
+                let normalized = PhoneNumber.normalize(phone)
             {
-                return id
+                if byPhone == nil {
+                    byPhone = Dictionary(
+                        batch.leads.compactMap { lead in LeadValidator.phoneKey(lead).map { ($0, lead.id) } },
+                        uniquingKeysWith: { first, _ in first })
+                }
+                if let id = byPhone?[PhoneNumber.dedupeKey(normalized)] { return id }
             }
             if batch.mode == .leadIds {
                 for candidate in [item["leadId"], data?["leadId"], item["id"], data] {

@@ -47,6 +47,14 @@ public enum AttemptQueries {
         """
     }
 
+    /// AttemptLeadsInsertAccepted: `insertLeadResults` for leads accepted without a message.
+    public static func insertAccepted(attemptId: Int64, leadIds: [Int64]) -> PostgresQuery {
+        """
+        INSERT INTO leadsync.attempt_leads (attempt_id, lead_id, result)
+        SELECT \(attemptId), r.lead_id, 'accepted' FROM unnest(\(leadIds)::int8[]) AS r(lead_id)
+        """
+    }
+
     /// AttemptsOpenCount: requests of a project still out there (another worker's, or this
     /// one's from before its lock session was lost). A new owner waits for them.
     public static func openCount(project: String) -> PostgresQuery {

@@ -67,7 +67,6 @@ public enum ProjectQueries {
             """
     }
 
-
     /// LeadCountsCompact: folds the per-statement rows of `lead_counts` into one per
     /// (project, state); the worker calls it now and then.
     public static let compactLeadCounts: PostgresQuery = "SELECT leadsync.compact_lead_counts()"

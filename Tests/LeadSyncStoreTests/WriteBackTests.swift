@@ -1,0 +1,84 @@
+import LeadSyncCore
+import LeadSyncTesting
+import Logging
+import PostgresNIO
+import Testing
+
+@testable import LeadSyncStore
+
+/// One request's write-back (SPEC §2, §3): accepted leads take a lean path, the rest the
+/// general one; both must leave every lead in its state with one history row each.
+@Suite struct WriteBackTests {
+    let logger = TestDatabase.logger
+
+    @Test func mixedAnswerLeavesEveryLeadInItsStateWithOneHistoryRowEach() async throws {
+        try await TestDatabase.with { db in
+            let client = PostgresClient(configuration: try db.url.clientConfiguration(maximumConnections: 2))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await client.run() }
+                defer { group.cancelAll() }
+                let store = LeadStore(client: client, logger: logger)
+
+                let ids = try await client.query(
+                    """
+                    INSERT INTO leadsync.leads (project_id, phone, remote_id)
+                    VALUES ('acme', '+14155550001', NULL), ('acme', '+14155550002', 'kept'),
+                           ('acme', '+14155550003', NULL), ('acme', '+14155550004', NULL),
+                           ('acme', '+14155550005', NULL)
+                    RETURNING id
+                    """, logger: logger
+                ).collect().map { try $0.decode(Int64.self) }
+                let attempt = try await client.query(
+                    "INSERT INTO leadsync.submission_attempts (project_id, worker_id, lead_count) VALUES ('acme', 't', 5) RETURNING id",
+                    logger: logger
+                ).collect().first!.decode(Int64.self)
+                // The fifth lead was cancelled by an operator meanwhile: the write-back leaves it.
+                try await client.query(
+                    "UPDATE leadsync.leads SET status = 'cancelled' WHERE id = \(ids[4])", logger: logger)
+
+                let leads = ids.map { Lead(id: $0, projectId: "acme", phone: "+1415555000\($0)") }
+                let plan = OutcomePlanner.plan(
+                    answer: .processed([
+                        ids[0]: .accepted(remoteId: "r-1"), ids[1]: .accepted(remoteId: nil),
+                        ids[2]: .rejected(message: "Invalid phone number"), ids[3]: .unconfirmed,
+                        ids[4]: .accepted(remoteId: "r-5"),
+                    ]),
+                    leads: leads, context: .init(maxAttempts: 8, currentBatchSize: 1000, random: { _ in 0 }))
+                try await store.writeBack(project: "acme", attemptId: attempt, httpStatus: 200, plan: plan)
+
+                let rows = try await client.query(
+                    """
+                    SELECT l.status, coalesce(l.remote_id, ''), l.attempt_count, (l.submitted_at IS NOT NULL),
+                           coalesce(a.result, ''), (SELECT count(*) FROM leadsync.attempt_leads x WHERE x.lead_id = l.id)
+                    FROM leadsync.leads l
+                    LEFT JOIN leadsync.attempt_leads a ON a.lead_id = l.id AND a.attempt_id = \(attempt)
+                    ORDER BY l.id
+                    """, logger: logger
+                ).collect().map { try $0.decode((String, String, Int, Bool, String, Int).self) }
+                // Unconfirmed: not resent (SPEC §3), so it ends submitted, its history says unconfirmed.
+                #expect(rows.map(\.0) == ["submitted", "submitted", "invalid", "submitted", "cancelled"])
+                #expect(rows.map(\.1) == ["r-1", "kept", "", "", ""])
+                #expect(rows.map(\.2) == [1, 1, 1, 1, 0])
+                #expect(rows.map(\.3) == [true, true, false, true, false])
+                #expect(rows.map(\.4) == ["accepted", "accepted", "rejected", "unconfirmed", "accepted"])
+                #expect(rows.map(\.5) == [1, 1, 1, 1, 1])
+
+                let marker = try await client.query(
+                    "SELECT reason, message, source FROM leadsync.invalid_leads WHERE lead_id = \(ids[2])",
+                    logger: logger
+                ).collect().map { try $0.decode((String, String, String).self) }
+                #expect(marker.count == 1)
+                #expect(marker.first?.0 == "api_rejected")
+                #expect(marker.first?.1 == "Invalid phone number")
+                #expect(marker.first?.2 == "api")
+
+                let finished = try await client.query(
+                    "SELECT outcome, success_count, error_count, unconfirmed_count FROM leadsync.submission_attempts WHERE id = \(attempt) AND finished_at IS NOT NULL",
+                    logger: logger
+                ).collect().map { try $0.decode((String, Int, Int, Int).self) }
+                #expect(finished.count == 1)
+                #expect(finished.first?.0 == "partial")
+            }
+        }
+    }
+}
