@@ -91,9 +91,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // mallopt for the worker (glibc; the Glibc module leaves malloc.h out).
+        .systemLibrary(name: "CMalloc"),
         .executableTarget(
             name: "leadsync",
             dependencies: [
+                "CMalloc",
                 "LeadSyncAdmin",
                 "LeadSyncCore",
                 "LeadSyncStore",

@@ -78,6 +78,9 @@ struct ProjectLane: Sendable {
             var lastSettings = clock.now
             var finalScanDone = false
             var idleSince: ContinuousClock.Instant?
+            var expectWork = true
+            var holdsSlot = false
+            defer { if holdsSlot { slots.release() } }
 
             loop: while true {
                 guard mayStart() else {
@@ -113,12 +116,23 @@ struct ProjectLane: Sendable {
                     break
                 }
 
+                // A busy lane waits for its turn (the project's rate limit, then a
+                // worker-wide slot) before it claims, so only lanes about to send hold
+                // leads in memory, and leads that arrive meanwhile go along. A lane that
+                // has caught up looks without a slot.
+                if expectWork && !holdsSlot {
+                    if try await waitForRateLimit(clock: clock) { continue }
+                    await slots.acquire()
+                    holdsSlot = true
+                }
+
                 if buffer.count < batchSize {
                     let scanGaps = clock.now - lastGapScan >= configuration.gapScanInterval
                     if scanGaps { lastGapScan = clock.now }
                     let claimStarted = clock.now
                     let claimed = try await claim(
                         cursor: &cursor, want: batchSize, scanGaps: scanGaps, skip: inFlight.union(buffer.map(\.id)))
+                    expectWork = claimed.count >= batchSize
                     if !claimed.isEmpty {
                         progress.add(.claim, clock.now - claimStarted)
                         let vetStarted = clock.now
@@ -129,6 +143,10 @@ struct ProjectLane: Sendable {
                 }
 
                 if buffer.isEmpty {
+                    if holdsSlot {
+                        slots.release()
+                        holdsSlot = false
+                    }
                     if running > 0 {
                         if let done = try await group.next() {
                             inFlight.subtract(done)
@@ -149,28 +167,22 @@ struct ProjectLane: Sendable {
                     idleSince = since
                     if clock.now - since >= configuration.idleLinger { break loop }
                     await wake.wait(timeout: configuration.sweepInterval)
-                    _ = wake.take()
+                    if !wake.take().projects.isEmpty { expectWork = true }
                     continue
                 }
                 idleSince = nil
-
-                // SPEC §4: never more starts in a window than the project allows. The wait
-                // comes before the batch is cut, so leads that arrive meanwhile go with it.
-                let now = clock.now
-                let earliest = limiter.value.withLock { $0.earliestStart(now: now) }
-                if earliest > now {
-                    WorkerMetrics.rateLimitWait(project: project, duration: earliest - now)
-                    try await Task.sleep(until: earliest, clock: clock)
+                if !holdsSlot {
+                    // Found by looking: now wait for the turn, and fill the batch up then.
+                    expectWork = true
                     continue
                 }
 
-                // A worker-wide slot; leads that arrive while waiting for it go along too.
-                await slots.acquire()
                 guard mayStart(), let batch = BatchPlanner.nextBatch(from: buffer, maxBatchSize: batchSize) else {
-                    slots.release()
                     if !mayStart() { exit = .stopped }
                     break
                 }
+                // The slot goes with the request; its task gives it back.
+                holdsSlot = false
                 let ids = batch.leads.map(\.id)
                 let taken = Set(ids)
                 buffer.removeAll { taken.contains($0.id) }
@@ -218,6 +230,17 @@ struct ProjectLane: Sendable {
                 metadata: ["project": "\(project)", "held": "\(held)"])
         }
         return exit
+    }
+
+    /// SPEC §4: never more starts in a window than the project allows. Sleeps until the
+    /// next start is allowed; true when it slept (the caller looks at everything again).
+    private func waitForRateLimit(clock: ContinuousClock) async throws -> Bool {
+        let now = clock.now
+        let earliest = limiter.value.withLock { $0.earliestStart(now: now) }
+        guard earliest > now else { return false }
+        WorkerMetrics.rateLimitWait(project: project, duration: earliest - now)
+        try await Task.sleep(until: earliest, clock: clock)
+        return true
     }
 
     /// Ready leads not already buffered or in flight: new ones after the cursor, retries

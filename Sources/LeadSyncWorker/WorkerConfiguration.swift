@@ -29,7 +29,7 @@ public struct WorkerConfiguration: Sendable {
         workerId: String = WorkerConfiguration.defaultWorkerId(), projects: [String]? = nil, once: Bool = false,
         sweepInterval: Duration = .seconds(1), requestTimeout: Duration = .seconds(30),
         lease: Duration? = nil, gapScanInterval: Duration = .seconds(2), idleLinger: Duration = .seconds(10),
-        backlogMetricsInterval: Duration? = nil, maxConcurrentRequests: Int = 16
+        backlogMetricsInterval: Duration? = nil, maxConcurrentRequests: Int = 8
     ) {
         self.workerId = workerId
         self.projects = projects
