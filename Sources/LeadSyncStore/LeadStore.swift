@@ -119,6 +119,15 @@ public struct LeadStore: Sendable {
                 rows.append(id: id, status: .held, heldReason: reason, lastError: text)
             }
         }
+        if rows.isEmpty, plan.project == .none, plan.outcome == .ok, plan.successCount == acceptedIds.count,
+            plan.errorCount == 0, plan.unconfirmedCount == 0, plan.error == nil
+        {
+            try await client.query(
+                AttemptQueries.finishAllAccepted(
+                    id: attemptId, httpStatus: httpStatus, leadIds: acceptedIds, remoteIds: acceptedRemoteIds),
+                logger: logger)
+            return
+        }
         try await client.withTransaction(logger: logger) { tx in
             if !acceptedIds.isEmpty {
                 try await tx.query(

@@ -155,6 +155,37 @@ import Testing
         }
     }
 
+    @Test func aPendingLeadMovedToAnotherProjectCreatesAndWakesThatProject() async throws {
+        try await TestDatabase.with { db in
+            try await db.withConnection { c in
+                try await c.query(
+                    "INSERT INTO leadsync.leads (project_id, phone) VALUES ('old', '+15550001'), ('old', '+15550002')",
+                    logger: logger)
+            }
+            let listener = try await db.connect()
+            defer { Task { try? await listener.close() } }
+            let received = try await listener.listen(on: "leadsync_pending") { notifications in
+                try await db.withConnection { writer in
+                    try await writer.query(
+                        "UPDATE leadsync.leads SET project_id = 'new' WHERE phone = '+15550001'", logger: logger)
+                    try await writer.query("SELECT pg_notify('leadsync_pending', '__end__')", logger: logger)
+                }
+                var payloads: [String] = []
+                for try await notification in notifications {
+                    if notification.payload == "__end__" { break }
+                    payloads.append(notification.payload)
+                }
+                return payloads
+            }
+            #expect(received == ["new"])
+            let projects = try await db.withConnection { c in
+                try await c.query("SELECT project_id FROM leadsync.projects ORDER BY 1", logger: logger).collect()
+                    .map { try $0.decode(String.self) }
+            }
+            #expect(projects == ["new", "old"])
+        }
+    }
+
     /// `lead_counts` always agrees with the leads themselves, through every kind of write.
     @Test func leadCountsFollowEveryWrite() async throws {
         try await TestDatabase.with { db in

@@ -81,4 +81,57 @@ import Testing
             }
         }
     }
+
+    @Test func allAcceptedIsWrittenBackWhole() async throws {
+        try await TestDatabase.with { db in
+            let client = PostgresClient(configuration: try db.url.clientConfiguration(maximumConnections: 2))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await client.run() }
+                defer { group.cancelAll() }
+                let store = LeadStore(client: client, logger: logger)
+                let ids = try await client.query(
+                    """
+                    INSERT INTO leadsync.leads (project_id, phone)
+                    SELECT 'acme', '+1415555' || lpad(i::text, 4, '0') FROM generate_series(1, 300) AS i
+                    RETURNING id
+                    """, logger: logger
+                ).collect().map { try $0.decode(Int64.self) }
+                let attempt = try await client.query(
+                    """
+                    INSERT INTO leadsync.submission_attempts (project_id, worker_id, lead_count, lead_ids, lease_expires_at)
+                    VALUES ('acme', 't', 300, \(ids), now() + interval '1 minute') RETURNING id
+                    """,
+                    logger: logger
+                ).collect().first!.decode(Int64.self)
+                let leads = ids.map { Lead(id: $0, projectId: "acme", phone: "+1415555\($0)") }
+                let plan = OutcomePlanner.plan(
+                    answer: .processed(
+                        Dictionary(uniqueKeysWithValues: ids.map { ($0, .accepted(remoteId: "r\($0)")) })),
+                    leads: leads, context: .init(maxAttempts: 8, currentBatchSize: 1000, random: { _ in 0 }))
+                try await store.writeBack(project: "acme", attemptId: attempt, httpStatus: 200, plan: plan)
+
+                let leadRows = try await client.query(
+                    """
+                    SELECT count(*) FILTER (WHERE status = 'submitted' AND remote_id = 'r' || id AND attempt_count = 1
+                                                  AND submitted_at IS NOT NULL),
+                           (SELECT count(*) FROM leadsync.attempt_leads WHERE attempt_id = \(attempt) AND result = 'accepted')
+                    FROM leadsync.leads
+                    """, logger: logger
+                ).collect().map { try $0.decode((Int, Int).self) }
+                #expect(leadRows.first?.0 == 300)
+                #expect(leadRows.first?.1 == 300)
+                let finished = try await client.query(
+                    """
+                    SELECT outcome, http_status, success_count, lead_ids IS NULL, lease_expires_at IS NULL
+                    FROM leadsync.submission_attempts WHERE id = \(attempt) AND finished_at IS NOT NULL
+                    """, logger: logger
+                ).collect().map { try $0.decode((String, Int, Int, Bool, Bool).self) }
+                #expect(finished.first?.0 == "ok")
+                #expect(finished.first?.1 == 200)
+                #expect(finished.first?.2 == 300)
+                #expect(finished.first?.3 == true)
+                #expect(finished.first?.4 == true)
+            }
+        }
+    }
 }

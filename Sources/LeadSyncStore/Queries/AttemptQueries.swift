@@ -36,6 +36,35 @@ public enum AttemptQueries {
             """
     }
 
+    /// AttemptsFinishAllAccepted: the write-back of a request whose every lead was
+    /// accepted (most of them, when all goes well) as one statement: the leads, their
+    /// history rows and the attempt, atomically, in one round trip instead of five.
+    /// Same effects as `LeadQueries.setAccepted` + `insertAccepted` + `finish`.
+    public static func finishAllAccepted(
+        id: Int64, httpStatus: Int?, leadIds: [Int64], remoteIds: [String]
+    ) -> PostgresQuery {
+        """
+        WITH input AS (
+            SELECT * FROM unnest(\(leadIds)::int8[], \(remoteIds)::text[]) AS c(id, remote_id)
+        ), accepted AS (
+            UPDATE leadsync.leads AS l SET
+                status = 'submitted', remote_id = coalesce(nullif(c.remote_id, ''), l.remote_id), held_reason = NULL,
+                submitted_at = now(), attempt_count = l.attempt_count + 1, ambiguous = false, last_error = NULL,
+                updated_at = now()
+            FROM input c
+            WHERE l.id = c.id AND l.status = 'pending'
+        ), history AS (
+            INSERT INTO leadsync.attempt_leads (attempt_id, lead_id, result)
+            SELECT \(id), c.id, 'accepted' FROM input c
+        )
+        UPDATE leadsync.submission_attempts SET
+            finished_at = now(), http_status = \(httpStatus), outcome = 'ok',
+            success_count = \(leadIds.count), error_count = 0, unconfirmed_count = 0,
+            error = NULL, lead_ids = NULL, lease_expires_at = NULL
+        WHERE id = \(id)
+        """
+    }
+
     /// AttemptLeadsInsertMany: each lead's result in this attempt (history).
     public static func insertLeadResults(
         attemptId: Int64, leadIds: [Int64], results: [String], messages: [String]
