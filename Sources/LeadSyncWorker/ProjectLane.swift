@@ -21,8 +21,20 @@ final class LaneSignals: Sendable {
     private struct State {
         var paused = false
         var batchSize: Int?
+        /// When leads this lane put back for a retry come due.
+        var retriesDue: [ContinuousClock.Instant] = []
     }
     private let state = Mutex(State())
+
+    func retry(at instant: ContinuousClock.Instant) { state.withLock { $0.retriesDue.append(instant) } }
+    /// Whether a retry noted with `retry(at:)` has come due since the last call.
+    func retryCameDue(now: ContinuousClock.Instant) -> Bool {
+        state.withLock { state in
+            let before = state.retriesDue.count
+            state.retriesDue.removeAll { $0 <= now }
+            return state.retriesDue.count < before
+        }
+    }
 
     func pause() { state.withLock { $0.paused = true } }
     var paused: Bool { state.withLock { $0.paused } }
@@ -69,8 +81,12 @@ struct ProjectLane: Sendable {
 
         let signals = LaneSignals()
         var exit = Exit.drained
-        try await withThrowingTaskGroup(of: [Int64].self) { group in
-            var inFlight = Set<Int64>()
+        try await withThrowingTaskGroup(of: Int64.self) { group in
+            // Leads out in each request, by attempt: never claimed again while there.
+            var inFlight: [Int64: [Int64]] = [:]
+            // Leads put back for a retry are looked for when this lane's come due, now
+            // and then (the gap scan's rhythm) for anyone else's, and until none is found.
+            var lookForRetries = true
             var running = 0
             var buffer: [Lead] = []
             var cursor: Int64 = 0
@@ -107,7 +123,7 @@ struct ProjectLane: Sendable {
                 let batchSize = min(settings.maxBatchSize, signals.batchSize ?? .max)
 
                 while running >= settings.maxInFlight, let done = try await group.next() {
-                    inFlight.subtract(done)
+                    inFlight[done] = nil
                     running -= 1
                 }
                 // An answer that came back meanwhile may have paused the project.
@@ -130,8 +146,11 @@ struct ProjectLane: Sendable {
                     let scanGaps = clock.now - lastGapScan >= configuration.gapScanInterval
                     if scanGaps { lastGapScan = clock.now }
                     let claimStarted = clock.now
-                    let claimed = try await claim(
-                        cursor: &cursor, want: batchSize, scanGaps: scanGaps, skip: inFlight.union(buffer.map(\.id)))
+                    let retries = lookForRetries || scanGaps || signals.retryCameDue(now: clock.now)
+                    let (claimed, retriesFound) = try await claim(
+                        cursor: &cursor, want: batchSize, scanGaps: scanGaps, retries: retries,
+                        held: { inFlight.values.flatMap { $0 } + buffer.map(\.id) })
+                    lookForRetries = retriesFound > 0
                     expectWork = claimed.count >= batchSize
                     if !claimed.isEmpty {
                         progress.add(.claim, clock.now - claimStarted)
@@ -149,7 +168,7 @@ struct ProjectLane: Sendable {
                     }
                     if running > 0 {
                         if let done = try await group.next() {
-                            inFlight.subtract(done)
+                            inFlight[done] = nil
                             running -= 1
                         }
                         continue
@@ -205,18 +224,18 @@ struct ProjectLane: Sendable {
                     exit = .lockLost
                     break
                 }
-                inFlight.formUnion(ids)
+                inFlight[attemptId] = ids
                 running += 1
                 let current = settings
                 group.addTask {
                     await self.send(batch, attemptId: attemptId, token: token, settings: current, signals: signals)
                     self.slots.release()
-                    return ids
+                    return attemptId
                 }
             }
             // In-flight requests finish and are written back before the lane ends.
             while let done = try await group.next() {
-                inFlight.subtract(done)
+                inFlight[done] = nil
             }
         }
 
@@ -243,27 +262,36 @@ struct ProjectLane: Sendable {
         return true
     }
 
-    /// Ready leads not already buffered or in flight: new ones after the cursor, retries
-    /// whose time has come, and (now and then) new ones below the cursor that committed late.
-    private func claim(cursor: inout Int64, want: Int, scanGaps: Bool, skip: Set<Int64>) async throws -> [Lead] {
-        var found: [Lead] = []
-        var seen = Set<Int64>()
-        func add(_ leads: [Lead]) {
-            for lead in leads where !skip.contains(lead.id) && seen.insert(lead.id).inserted { found.append(lead) }
-        }
-        // Gaps lie below what was read before; the leads read just now are not gaps.
+    /// Ready leads not already buffered or in flight (`held`): new ones after the cursor;
+    /// with `retries`, those put back for a retry whose time has come; with `scanGaps`, new
+    /// ones below the cursor that committed late. Also says how many retries it found.
+    private func claim(
+        cursor: inout Int64, want: Int, scanGaps: Bool, retries: Bool, held: () -> [Int64]
+    ) async throws -> (leads: [Lead], retries: Int) {
+        // Gaps lie below what was read before; the leads read just now are not gaps. New
+        // leads after the cursor are never buffered or in flight: no filtering needed.
         let gapTop = cursor
-        let fresh = try await store.leads(LeadQueries.claimNew(project: project, afterId: cursor, limit: want))
-        if let last = fresh.last { cursor = max(cursor, last.id) }
-        add(fresh)
-        let held = Array(skip)
-        add(try await store.leads(LeadQueries.claimDueRetries(project: project, except: held, limit: want)))
-        if scanGaps && gapTop > 0 {
-            add(
-                try await store.leads(
-                    LeadQueries.claimGaps(project: project, upToId: gapTop, except: held, limit: want)))
+        var found = try await store.leads(LeadQueries.claimNew(project: project, afterId: cursor, limit: want))
+        if let last = found.last { cursor = max(cursor, last.id) }
+        let scanGaps = scanGaps && gapTop > 0
+        guard retries || scanGaps else { return (found, 0) }
+
+        let exclude = held()
+        var due: [Lead] = []
+        if retries {
+            due = try await store.leads(LeadQueries.claimDueRetries(project: project, except: exclude, limit: want))
         }
-        return found
+        var late: [Lead] = []
+        if scanGaps {
+            late = try await store.leads(
+                LeadQueries.claimGaps(project: project, upToId: gapTop, except: exclude, limit: want))
+        }
+        if !due.isEmpty || !late.isEmpty {
+            // A lead that changed between the queries could be in two of them.
+            var seen = Set(found.map(\.id))
+            for lead in due + late where seen.insert(lead.id).inserted { found.append(lead) }
+        }
+        return (found, due.count)
     }
 
     /// SPEC §3, last paragraph: what the API would reject for its data becomes `invalid`
@@ -340,6 +368,17 @@ struct ProjectLane: Sendable {
             context: .init(
                 maxAttempts: settings.maxAttempts, currentBatchSize: min(settings.maxBatchSize, batch.leads.count),
                 random: { _ in jitter }))
+
+        // The lane looks for retries again when these come due.
+        let delays = plan.changes.compactMap { change -> Duration? in
+            if case .requeue(let delay, _) = change.change { return delay }
+            return nil
+        }
+        if let soonest = delays.min(), let latest = delays.max() {
+            let now = clock.now
+            signals.retry(at: now + soonest)
+            if latest > soonest { signals.retry(at: now + latest) }
+        }
 
         switch plan.project {
         case .rateLimited(let retryAfter):

@@ -57,14 +57,6 @@ enum BulkRequest: Sendable {
         }
     }
 
-    /// Who each item is, for `resentAfterFinal`.
-    var identities: [String] {
-        switch self {
-        case .leads(let leads): leads.map(\.identity)
-        case .leadIds(let ids): ids.map { "i:" + $0 }
-        }
-    }
-
     /// The 400 checks, in the API's order. `nil` body means it was not JSON.
     static func parse(_ body: JSONValue?, maxLeads: Int) -> Result<BulkRequest, Rejection> {
         guard let body, body.objectValue != nil else {

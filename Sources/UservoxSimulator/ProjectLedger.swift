@@ -76,10 +76,12 @@ struct ProjectLedger {
     /// Counts a parsed body's items, and those that already had a final answer.
     mutating func noteReceived(_ request: BulkRequest) {
         stats.leadsReceived += request.count
-        for identity in request.identities {
-            if let index = verdictIndex[identity], verdicts[index].answered {
-                stats.resentAfterFinal += 1
-            }
+        func note(_ identity: String) {
+            if let index = verdictIndex[identity], verdicts[index].answered { stats.resentAfterFinal += 1 }
+        }
+        switch request {
+        case .leads(let leads): for lead in leads { note(lead.identity) }
+        case .leadIds(let ids): for id in ids { note("i:" + id) }
         }
     }
 
@@ -137,12 +139,13 @@ struct ProjectLedger {
         case .repeatingDigits:
             return .rejected(UservoxMessage.repeatingDigits)
         case .valid(let key):
-            if let processId = acceptedPhones[key] {
+            // One hash for the common case, a new phone; a known one is put back as it was.
+            if let processId = acceptedPhones.updateValue(lead.processId, forKey: key) {
+                acceptedPhones.updateValue(processId, forKey: key)
                 return .rejected(
                     processId == lead.processId ? UservoxMessage.alreadyExists : UservoxMessage.duplicateCall)
             }
             let id = makeId()
-            acceptedPhones[key] = lead.processId
             acceptedIds.insert(id)
             return .accepted(id: id)
         }
@@ -160,14 +163,15 @@ struct ProjectLedger {
     ) {
         var verdict: SimulatorVerdict
         let index: Int
-        if let existing = verdictIndex[identity] {
+        // One hash for the common case, a lead seen for the first time.
+        if let existing = verdictIndex.updateValue(verdicts.count, forKey: identity) {
+            verdictIndex[identity] = existing
             index = existing
             verdict = verdicts[existing]
             verdict.referenceId = fresh.referenceId
             verdict.phone = fresh.phone
         } else {
             index = verdicts.count
-            verdictIndex[identity] = index
             verdicts.append(fresh)
             verdict = fresh
         }
