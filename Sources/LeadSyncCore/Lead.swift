@@ -4,7 +4,7 @@ public struct Lead: Sendable, Equatable {
     public var projectId: String
     public var processId: String?
     public var groupId: String?
-    public var phone: String?
+    public var phone: String? { didSet { phoneKey = Self.phoneKey(phone: phone, remoteLeadId: remoteLeadId) } }
     public var email: String?
     public var name: String?
     public var firstName: String?
@@ -14,10 +14,16 @@ public struct Lead: Sendable, Equatable {
     public var metadata: String
     /// Sent as `init`.
     public var initialize: Bool
-    public var remoteLeadId: String?
+    public var remoteLeadId: String? {
+        didSet { phoneKey = Self.phoneKey(phone: phone, remoteLeadId: remoteLeadId) }
+    }
     public var attemptCount: Int
     /// An earlier attempt's outcome was unknown: a duplicate answer now confirms it.
     public var ambiguous: Bool
+    /// The phone's dedupe key (`PhoneNumber.dedupeKey` of its normalized form) when the
+    /// lead goes in `leads` mode with a valid phone, else nil. Worked out once: the
+    /// pre-check, the batch planner and the answer matcher all need it.
+    public private(set) var phoneKey: String?
 
     public init(
         id: Int64, projectId: String, processId: String? = nil, groupId: String? = nil, phone: String? = nil,
@@ -40,6 +46,14 @@ public struct Lead: Sendable, Equatable {
         self.remoteLeadId = remoteLeadId
         self.attemptCount = attemptCount
         self.ambiguous = ambiguous
+        self.phoneKey = Self.phoneKey(phone: phone, remoteLeadId: remoteLeadId)
+    }
+
+    private static func phoneKey(phone: String?, remoteLeadId: String?) -> String? {
+        guard remoteLeadId.map({ !$0.isEmpty }) != true, let phone, let normalized = PhoneNumber.normalize(phone) else {
+            return nil
+        }
+        return PhoneNumber.dedupeKey(normalized)
     }
 
     /// `leadIds` mode for a lead Uservox already has, `leads` mode otherwise.

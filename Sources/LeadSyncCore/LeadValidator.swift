@@ -14,7 +14,8 @@ public enum LeadValidator {
         }
     }
 
-    /// Checks one lead on its own. Duplicates need the rest of the project: see `DuplicateFilter`.
+    /// Checks one lead on its own. Duplicates need the rest of the project: the worker
+    /// judges them with `leadsync.phone_claims`.
     public static func check(_ lead: Lead) -> Verdict? {
         if lead.metadata.utf8.count > maxMetadataBytes {
             return Verdict(
@@ -22,14 +23,14 @@ public enum LeadValidator {
                 message: "metadata is \(lead.metadata.utf8.count) bytes; at most \(maxMetadataBytes) are sent")
         }
         guard lead.mode == .leads else { return nil }
-        guard let raw = lead.phone, let phone = PhoneNumber.normalize(raw) else {
+        guard let key = lead.phoneKey else {
             return Verdict(
                 reason: .localInvalidPhone,
                 message:
                     "phone is not a phone number (\(PhoneNumber.digitRange.lowerBound)–\(PhoneNumber.digitRange.upperBound) digits, optional leading +)"
             )
         }
-        if PhoneNumber.hasRepeatingDigits(phone) {
+        if PhoneNumber.hasRepeatingDigits(key) {
             return Verdict(
                 reason: .localRepeatingDigits,
                 message: "phone contains \(PhoneNumber.repeatingRun) or more repeating digits")
@@ -38,8 +39,5 @@ public enum LeadValidator {
     }
 
     /// The dedupe key of a lead's phone, when it has a valid one.
-    public static func phoneKey(_ lead: Lead) -> String? {
-        guard lead.mode == .leads, let raw = lead.phone, let phone = PhoneNumber.normalize(raw) else { return nil }
-        return PhoneNumber.dedupeKey(phone)
-    }
+    public static func phoneKey(_ lead: Lead) -> String? { lead.phoneKey }
 }

@@ -9,25 +9,31 @@ public enum PhoneNumber {
     /// `+1 (555) 123-4567` → `+15551234567`; `nil` when it is not a phone number at all.
     /// Spaces, dashes, dots and parentheses are formatting; anything else is an error.
     public static func normalize(_ raw: String) -> String? {
-        var digits: [UInt8] = []
-        digits.reserveCapacity(16)
-        var plus = false
-        var seenContent = false
-        for byte in raw.utf8 {
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"):
-                digits.append(byte)
-                seenContent = true
-            case UInt8(ascii: "+") where !seenContent && !plus:
-                plus = true
-            case UInt8(ascii: " "), UInt8(ascii: "-"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "."):
-                continue
-            default:
-                return nil
+        // On the stack: this runs for every lead (pre-check, batching, matching answers).
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: digitRange.upperBound + 1) { buffer in
+            var count = 0
+            var digits = 0
+            var plus = false
+            for byte in raw.utf8 {
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                    guard digits < digitRange.upperBound else { return nil }
+                    buffer[count] = byte
+                    count += 1
+                    digits += 1
+                case UInt8(ascii: "+") where digits == 0 && !plus:
+                    plus = true
+                    buffer[count] = byte
+                    count += 1
+                case UInt8(ascii: " "), UInt8(ascii: "-"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "."):
+                    continue
+                default:
+                    return nil
+                }
             }
+            guard digitRange.contains(digits) else { return nil }
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[..<count]), as: UTF8.self)
         }
-        guard digitRange.contains(digits.count) else { return nil }
-        return (plus ? "+" : "") + String(decoding: digits, as: UTF8.self)
     }
 
     /// True when the number contains `repeatingRun` or more of one digit in a row.
