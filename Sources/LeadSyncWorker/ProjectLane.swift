@@ -155,7 +155,8 @@ struct ProjectLane: Sendable {
                     if !claimed.isEmpty {
                         progress.add(.claim, clock.now - claimStarted)
                         let vetStarted = clock.now
-                        buffer = (buffer + (try await vet(claimed))).sorted { $0.id < $1.id }
+                        let vetted = try await vet(claimed)  // in id order
+                        buffer = buffer.isEmpty ? vetted : (buffer + vetted).sorted { $0.id < $1.id }
                         progress.add(.vet, clock.now - vetStarted)
                         finalScanDone = false
                     }
@@ -204,7 +205,9 @@ struct ProjectLane: Sendable {
                 holdsSlot = false
                 let ids = batch.leads.map(\.id)
                 let taken = Set(ids)
-                buffer.removeAll { taken.contains($0.id) }
+                // Usually all of it went: then let its storage go too, or every lane would
+                // keep a batch-sized array while it waits for its turn.
+                if taken.count == buffer.count { buffer = [] } else { buffer.removeAll { taken.contains($0.id) } }
                 limiter.value.withLock { $0.recordStart(at: clock.now) }
 
                 let recordStarted = clock.now
