@@ -28,6 +28,18 @@ public struct LeadStore: Sendable {
         return result
     }
 
+    /// Never-tried leads of a project after `afterId`, oldest first.
+    public func newLeads(project: String, afterId: Int64, limit: Int) async throws -> [Lead] {
+        var result: [Lead] = []
+        result.reserveCapacity(limit)
+        for try await lead in try await client.execute(
+            LeadQueries.ClaimNew(project: project, afterId: afterId, limit: limit), logger: logger)
+        {
+            result.append(lead)
+        }
+        return result
+    }
+
     public func leads(_ query: PostgresQuery) async throws -> [Lead] {
         var result: [Lead] = []
         for try await row in try await client.query(query, logger: logger) {
@@ -40,9 +52,9 @@ public struct LeadStore: Sendable {
     public func claimPhones(project: String, keys: [String], leadIds: [Int64]) async throws -> Set<Int64> {
         guard !keys.isEmpty else { return [] }
         var holders = Set<Int64>()
-        let rows = try await client.query(
-            LeadQueries.claimPhones(project: project, keys: keys, leadIds: leadIds), logger: logger)
-        for try await id in rows.decode(Int64.self) { holders.insert(id) }
+        let rows = try await client.execute(
+            LeadQueries.ClaimPhones(project: project, keys: keys, leadIds: leadIds), logger: logger)
+        for try await id in rows { holders.insert(id) }
         return holders
     }
 
@@ -71,11 +83,14 @@ public struct LeadStore: Sendable {
     public func startAttempt(
         project: String, workerId: String, leadIds: [Int64], lease: Duration, lock: ProjectLock
     ) async throws -> Int64? {
-        try await client.query(
-            AttemptQueries.insertFenced(
+        for try await id in try await client.execute(
+            AttemptQueries.InsertFenced(
                 project: project, workerId: workerId, leadIds: leadIds, lease: lease, lock: lock),
-            logger: logger
-        ).collect().first?.decode(Int64.self)
+            logger: logger)
+        {
+            return id
+        }
+        return nil
     }
 
     /// Writes one request's result back: every lead's state, the invalid markers, the
@@ -122,10 +137,11 @@ public struct LeadStore: Sendable {
         if rows.isEmpty, plan.project == .none, plan.outcome == .ok, plan.successCount == acceptedIds.count,
             plan.errorCount == 0, plan.unconfirmedCount == 0, plan.error == nil
         {
-            try await client.query(
-                AttemptQueries.finishAllAccepted(
-                    id: attemptId, httpStatus: httpStatus, leadIds: acceptedIds, remoteIds: acceptedRemoteIds),
+            for try await _ in try await client.execute(
+                AttemptQueries.FinishAllAccepted(
+                    attemptId: attemptId, httpStatus: httpStatus, leadIds: acceptedIds, remoteIds: acceptedRemoteIds),
                 logger: logger)
+            {}
             return
         }
         try await client.withTransaction(logger: logger) { tx in

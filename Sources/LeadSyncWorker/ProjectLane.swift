@@ -274,7 +274,7 @@ struct ProjectLane: Sendable {
         // Gaps lie below what was read before; the leads read just now are not gaps. New
         // leads after the cursor are never buffered or in flight: no filtering needed.
         let gapTop = cursor
-        var found = try await store.leads(LeadQueries.claimNew(project: project, afterId: cursor, limit: want))
+        var found = try await store.newLeads(project: project, afterId: cursor, limit: want)
         if let last = found.last { cursor = max(cursor, last.id) }
         let scanGaps = scanGaps && gapTop > 0
         guard retries || scanGaps else { return (found, 0) }

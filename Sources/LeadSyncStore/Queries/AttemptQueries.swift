@@ -6,19 +6,44 @@ public enum AttemptQueries {
     /// AttemptsInsertFenced: records a request before it is sent — but only while this
     /// worker's lock session still owns the project, so a worker that lost its lock can
     /// never start a request another worker might duplicate. No row: do not send.
-    public static func insertFenced(
-        project: String, workerId: String, leadIds: [Int64], lease: Duration, lock: ProjectLock
-    ) -> PostgresQuery {
-        """
-        INSERT INTO leadsync.submission_attempts (project_id, worker_id, lead_count, lead_ids, lease_expires_at)
-        SELECT \(project), \(workerId), \(leadIds.count), \(leadIds)::int8[],
-               now() + \(lease.millisecondsValue) * interval '1 millisecond'
-        WHERE EXISTS (SELECT 1 FROM pg_locks
-                      WHERE locktype = 'advisory' AND granted AND pid = \(lock.sessionPid)
-                        AND classid = \(Int64(ProjectLock.namespace))::oid
-                        AND objid = (hashtext(\(project))::int8 & 4294967295)::oid AND objsubid = 2)
-        RETURNING id
-        """
+    /// Prepared: it runs once per request.
+    public struct InsertFenced: PostgresPreparedStatement {
+        public static let sql = """
+            INSERT INTO leadsync.submission_attempts (project_id, worker_id, lead_count, lead_ids, lease_expires_at)
+            SELECT $1, $2, cardinality($3::int8[]), $3::int8[], now() + $4 * interval '1 millisecond'
+            WHERE EXISTS (SELECT 1 FROM pg_locks
+                          WHERE locktype = 'advisory' AND granted AND pid = $5
+                            AND classid = $6::oid
+                            AND objid = (hashtext($1)::int8 & 4294967295)::oid AND objsubid = 2)
+            RETURNING id
+            """
+        public typealias Row = Int64
+        public var project: String
+        public var workerId: String
+        public var leadIds: [Int64]
+        public var lease: Duration
+        public var lock: ProjectLock
+
+        public init(project: String, workerId: String, leadIds: [Int64], lease: Duration, lock: ProjectLock) {
+            self.project = project
+            self.workerId = workerId
+            self.leadIds = leadIds
+            self.lease = lease
+            self.lock = lock
+        }
+
+        public func makeBindings() -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 6)
+            bindings.append(project)
+            bindings.append(workerId)
+            bindings.append(leadIds)
+            bindings.append(lease.millisecondsValue)
+            bindings.append(lock.sessionPid)
+            bindings.append(Int64(ProjectLock.namespace))
+            return bindings
+        }
+
+        public func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
     }
 
     /// AttemptsFinish: the attempt's result; `lead_ids` is dropped once the leads are written back.
@@ -39,30 +64,52 @@ public enum AttemptQueries {
     /// AttemptsFinishAllAccepted: the write-back of a request whose every lead was
     /// accepted (most of them, when all goes well) as one statement: the leads, their
     /// history rows and the attempt, atomically, in one round trip instead of five.
-    /// Same effects as `LeadQueries.setAccepted` + `insertAccepted` + `finish`.
-    public static func finishAllAccepted(
-        id: Int64, httpStatus: Int?, leadIds: [Int64], remoteIds: [String]
-    ) -> PostgresQuery {
-        """
-        WITH input AS (
-            SELECT * FROM unnest(\(leadIds)::int8[], \(remoteIds)::text[]) AS c(id, remote_id)
-        ), accepted AS (
-            UPDATE leadsync.leads AS l SET
-                status = 'submitted', remote_id = coalesce(nullif(c.remote_id, ''), l.remote_id), held_reason = NULL,
-                submitted_at = now(), attempt_count = l.attempt_count + 1, ambiguous = false, last_error = NULL,
-                updated_at = now()
-            FROM input c
-            WHERE l.id = c.id AND l.status = 'pending'
-        ), history AS (
-            INSERT INTO leadsync.attempt_leads (attempt_id, lead_id, result)
-            SELECT \(id), c.id, 'accepted' FROM input c
-        )
-        UPDATE leadsync.submission_attempts SET
-            finished_at = now(), http_status = \(httpStatus), outcome = 'ok',
-            success_count = \(leadIds.count), error_count = 0, unconfirmed_count = 0,
-            error = NULL, lead_ids = NULL, lease_expires_at = NULL
-        WHERE id = \(id)
-        """
+    /// Same effects as `LeadQueries.setAccepted` + `insertAccepted` + `finish`. Prepared:
+    /// it runs once per request.
+    public struct FinishAllAccepted: PostgresPreparedStatement {
+        public static let sql = """
+            WITH input AS (
+                SELECT * FROM unnest($2::int8[], $3::text[]) AS c(id, remote_id)
+            ), accepted AS (
+                UPDATE leadsync.leads AS l SET
+                    status = 'submitted', remote_id = coalesce(nullif(c.remote_id, ''), l.remote_id),
+                    held_reason = NULL, submitted_at = now(), attempt_count = l.attempt_count + 1, ambiguous = false,
+                    last_error = NULL, updated_at = now()
+                FROM input c
+                WHERE l.id = c.id AND l.status = 'pending'
+            ), history AS (
+                INSERT INTO leadsync.attempt_leads (attempt_id, lead_id, result)
+                SELECT $1, c.id, 'accepted' FROM input c
+            )
+            UPDATE leadsync.submission_attempts SET
+                finished_at = now(), http_status = $4, outcome = 'ok',
+                success_count = cardinality($2::int8[]), error_count = 0, unconfirmed_count = 0,
+                error = NULL, lead_ids = NULL, lease_expires_at = NULL
+            WHERE id = $1
+            """
+        public typealias Row = Void
+        public var attemptId: Int64
+        public var httpStatus: Int?
+        public var leadIds: [Int64]
+        public var remoteIds: [String]
+
+        public init(attemptId: Int64, httpStatus: Int?, leadIds: [Int64], remoteIds: [String]) {
+            self.attemptId = attemptId
+            self.httpStatus = httpStatus
+            self.leadIds = leadIds
+            self.remoteIds = remoteIds
+        }
+
+        public func makeBindings() -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 4)
+            bindings.append(attemptId)
+            bindings.append(leadIds)
+            bindings.append(remoteIds)
+            bindings.append(httpStatus.map(Int32.init))
+            return bindings
+        }
+
+        public func decodeRow(_ row: PostgresRow) throws {}
     }
 
     /// AttemptLeadsInsertMany: each lead's result in this attempt (history).

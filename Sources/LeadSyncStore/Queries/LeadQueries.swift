@@ -30,13 +30,35 @@ public enum LeadQueries {
             ambiguous: try next().decode(Bool.self))
     }
 
-    /// LeadsClaimNew: never-tried leads after `afterId`, oldest first.
-    public static func claimNew(project: String, afterId: Int64, limit: Int) -> PostgresQuery {
-        """
-        SELECT \(unescaped: columns) FROM leadsync.leads
-        WHERE project_id = \(project) AND status = 'pending' AND next_attempt_at IS NULL AND id > \(afterId)
-        ORDER BY project_id, id LIMIT \(limit)
-        """
+    /// LeadsClaimNew: never-tried leads after `afterId`, oldest first. Prepared: it runs
+    /// once per batch, and its plan (the partial index, in its own order) holds for any
+    /// parameters.
+    public struct ClaimNew: PostgresPreparedStatement {
+        public static let sql = """
+            SELECT \(columns) FROM leadsync.leads
+            WHERE project_id = $1 AND status = 'pending' AND next_attempt_at IS NULL AND id > $2
+            ORDER BY project_id, id LIMIT $3
+            """
+        public typealias Row = Lead
+        public var project: String
+        public var afterId: Int64
+        public var limit: Int
+
+        public init(project: String, afterId: Int64, limit: Int) {
+            self.project = project
+            self.afterId = afterId
+            self.limit = limit
+        }
+
+        public func makeBindings() -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 3)
+            bindings.append(project)
+            bindings.append(afterId)
+            bindings.append(Int64(limit))
+            return bindings
+        }
+
+        public func decodeRow(_ row: PostgresRow) throws -> Lead { try decodeLead(row) }
     }
 
     /// LeadsClaimDueRetries: leads put back for a retry whose time has come, most overdue first,
@@ -64,17 +86,38 @@ public enum LeadQueries {
 
     /// PhoneClaimsTakeMany: each lead claims its normalized phone in the project. A phone held
     /// by another lead that is still pending or submitted is not taken: the newcomer is a
-    /// local duplicate (SPEC §3, the earliest lead wins). Returns the leads that hold their phone.
-    public static func claimPhones(project: String, keys: [String], leadIds: [Int64]) -> PostgresQuery {
-        """
-        INSERT INTO leadsync.phone_claims AS c (project_id, phone_key, lead_id)
-        SELECT \(project), k.key, k.lead_id FROM unnest(\(keys)::text[], \(leadIds)::int8[]) AS k(key, lead_id)
-        ON CONFLICT (project_id, phone_key) DO UPDATE SET lead_id = EXCLUDED.lead_id
-        WHERE c.lead_id = EXCLUDED.lead_id
-           OR NOT EXISTS (SELECT 1 FROM leadsync.leads o
-                          WHERE o.id = c.lead_id AND o.status IN ('pending', 'in_flight', 'submitted'))
-        RETURNING lead_id
-        """
+    /// local duplicate (SPEC §3, the earliest lead wins). Returns the leads that hold their
+    /// phone. Prepared: it runs once per batch.
+    public struct ClaimPhones: PostgresPreparedStatement {
+        public static let sql = """
+            INSERT INTO leadsync.phone_claims AS c (project_id, phone_key, lead_id)
+            SELECT $1, k.key, k.lead_id FROM unnest($2::text[], $3::int8[]) AS k(key, lead_id)
+            ON CONFLICT (project_id, phone_key) DO UPDATE SET lead_id = EXCLUDED.lead_id
+            WHERE c.lead_id = EXCLUDED.lead_id
+               OR NOT EXISTS (SELECT 1 FROM leadsync.leads o
+                              WHERE o.id = c.lead_id AND o.status IN ('pending', 'in_flight', 'submitted'))
+            RETURNING lead_id
+            """
+        public typealias Row = Int64
+        public var project: String
+        public var keys: [String]
+        public var leadIds: [Int64]
+
+        public init(project: String, keys: [String], leadIds: [Int64]) {
+            self.project = project
+            self.keys = keys
+            self.leadIds = leadIds
+        }
+
+        public func makeBindings() -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 3)
+            bindings.append(project)
+            bindings.append(keys)
+            bindings.append(leadIds)
+            return bindings
+        }
+
+        public func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
     }
 
     /// LeadsSetOutcomeMany: every lead of one request to its new state in one statement.

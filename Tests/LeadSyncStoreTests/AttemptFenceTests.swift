@@ -1,0 +1,53 @@
+import LeadSyncTesting
+import Logging
+import PostgresNIO
+import Testing
+
+@testable import LeadSyncStore
+
+/// SPEC §5: a request is recorded (and so may be sent) only while the worker's lock
+/// session owns the project.
+@Suite struct AttemptFenceTests {
+    let logger = TestDatabase.logger
+
+    @Test func anAttemptIsRecordedOnlyWhileTheLockSessionOwnsTheProject() async throws {
+        try await TestDatabase.with { db in
+            let client = PostgresClient(configuration: try db.url.clientConfiguration(maximumConnections: 2))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await client.run() }
+                defer { group.cancelAll() }
+                let store = LeadStore(client: client, logger: logger)
+                let session = try await db.connect()
+                defer { Task { try? await session.close() } }
+                let pid = try await session.query(ProjectLock.backendPid, logger: logger).collect().first!
+                    .decode(Int32.self)
+                let lock = ProjectLock(sessionPid: pid)
+                func start() async throws -> Int64? {
+                    try await store.startAttempt(
+                        project: "acme", workerId: "w1", leadIds: [1, 2, 3], lease: .seconds(45), lock: lock)
+                }
+
+                #expect(try await start() == nil)
+                let locked = try await session.query(ProjectLock.tryLock(project: "acme"), logger: logger).collect()
+                    .first?.decode(Bool.self)
+                #expect(locked == true)
+                let id = try await start()
+                #expect(id != nil)
+                // Another project's lock does not count.
+                #expect(
+                    try await store.startAttempt(
+                        project: "beta", workerId: "w1", leadIds: [4], lease: .seconds(45), lock: lock) == nil)
+                try await session.query(ProjectLock.unlock(project: "acme"), logger: logger)
+                #expect(try await start() == nil)
+
+                let row = try await client.query(
+                    "SELECT lead_count, lead_ids, lease_expires_at > now() FROM leadsync.submission_attempts WHERE id = \(id ?? 0)",
+                    logger: logger
+                ).collect().first?.decode((Int, [Int64], Bool).self)
+                #expect(row?.0 == 3)
+                #expect(row?.1 == [1, 2, 3])
+                #expect(row?.2 == true)
+            }
+        }
+    }
+}
