@@ -12,9 +12,9 @@ cd "$root"
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 if [ $quick = 1 ]; then
-    one_project=5000 many_leads=20000 inserts=50 rss_small=5000 report_rows=100000
+    one_project=5000 many_leads=20000 many_runs=1 inserts=50 rss_small=5000 report_rows=100000
 else
-    one_project=200000 many_leads=1000000 inserts=500 rss_small=100000 report_rows=10000000
+    one_project=200000 many_leads=1000000 many_runs=3 inserts=500 rss_small=100000 report_rows=10000000
 fi
 projects=20
 
@@ -132,14 +132,23 @@ row "1 project, $one_project leads backlog" \
     "$(printf '%.0f leads/s = %.1f %% of 20,000/s' "$rate" "$(echo "$rate / 200" | bc -l)")" "≥ 95 %"
 rss_one=$rss
 
-# 2. Many projects, backlog.
-start_sim
-fresh_db
-insert_leads "$many_leads" $projects
-drain
-rate=$(echo "$many_leads / $elapsed" | bc -l)
-row "$projects projects, $many_leads leads backlog" "$(printf '%.0f leads/s' "$rate")" "≥ 100,000 leads/s"
-rss_many=$rss
+# 2. Many projects, backlog. Run three times (the figure moves by a few per cent from
+# run to run on a shared 2-core machine): the median, the range, the highest RSS.
+rates=()
+rss_many=0
+for _ in $(seq 1 "$many_runs"); do
+    start_sim
+    fresh_db
+    insert_leads "$many_leads" $projects
+    drain
+    rates+=("$(echo "$many_leads / $elapsed" | bc -l)")
+    [ "$rss" -gt "$rss_many" ] && rss_many=$rss
+done
+sorted=$(printf '%s\n' "${rates[@]}" | sort -n)
+median=$(echo "$sorted" | sed -n "$(( (${#rates[@]} + 1) / 2 ))p")
+row "$projects projects, $many_leads leads backlog" \
+    "$(printf '%.0f leads/s (median of %d; %.0f–%.0f)' "$median" "${#rates[@]}" "$(echo "$sorted" | head -1)" "$(echo "$sorted" | tail -1)")" \
+    "≥ 100,000 leads/s"
 
 # 3. Latency of single inserts into an idle worker. At the default limit (100 requests
 # per 5 s = 20/s) 50 inserts/s cannot each have a request of their own: most wait for the
