@@ -61,4 +61,11 @@ import Testing
         let result = try await leadsync("reprot", db: nil)
         #expect(result.status == 2)
     }
+
+    @Test(arguments: [["--max-requests", "0"], ["--db-connections", "0"], ["--metrics-port", "70000"]])
+    func workerLimitsOutOfRangeAreUsageErrors(_ flags: [String]) async throws {
+        let result = try await leadsync(["worker"] + flags, db: nil)
+        #expect(result.status == 2, "\(result)")
+        #expect(result.stderr.contains(flags[0]), "\(result.stderr)")
+    }
 }
