@@ -25,7 +25,7 @@ public enum BatchPlanner {
         for lead in ready where lead.mode == batch.mode && lead.initialize == batch.initialize {
             // A repeated referenceId or phone would make the answer ambiguous: next request.
             guard references.insert(lead.wireReferenceId).inserted else { continue }
-            if let key = LeadValidator.phoneKey(lead), !phones.insert(key).inserted {
+            if let key = lead.phoneKey, !phones.insert(key).inserted {
                 references.remove(lead.wireReferenceId)
                 continue
             }

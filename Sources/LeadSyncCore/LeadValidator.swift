@@ -37,7 +37,4 @@ public enum LeadValidator {
         }
         return nil
     }
-
-    /// The dedupe key of a lead's phone, when it has a valid one.
-    public static func phoneKey(_ lead: Lead) -> String? { lead.phoneKey }
 }

@@ -98,12 +98,29 @@ public struct LeadStore: Sendable {
     public func writeBack(
         project: String, attemptId: Int64, httpStatus: Int?, plan: OutcomePlanner.Plan
     ) async throws {
-        // Accepted leads (nearly all of them, most of the time) take lean statements; the
-        // rest the general ones. Both in the one transaction that finishes the attempt.
-        var acceptedIds: [Int64] = []
-        var acceptedRemoteIds: [String] = []
-        acceptedIds.reserveCapacity(plan.changes.count)
-        acceptedRemoteIds.reserveCapacity(plan.changes.count)
+        // The common case, every lead accepted: one prepared statement does it all.
+        if plan.project == .none, plan.outcome == .ok, plan.countsAttempt, plan.error == nil,
+            plan.errorCount == 0, plan.unconfirmedCount == 0, plan.successCount == plan.changes.count
+        {
+            var ids: [Int64] = []
+            var remoteIds: [String] = []
+            ids.reserveCapacity(plan.changes.count)
+            remoteIds.reserveCapacity(plan.changes.count)
+            for (id, change, result, message) in plan.changes {
+                guard case .submitted(let remoteId, _) = change, result == .accepted, message == nil else { break }
+                ids.append(id)
+                remoteIds.append(remoteId ?? "")
+            }
+            if ids.count == plan.changes.count {
+                for try await _ in try await client.execute(
+                    AttemptQueries.FinishAllAccepted(
+                        attemptId: attemptId, httpStatus: httpStatus, leadIds: ids, remoteIds: remoteIds),
+                    logger: logger)
+                {}
+                return
+            }
+        }
+
         var rows = OutcomeRows()
         var invalidIds: [Int64] = []
         var invalidReasons: [String] = []
@@ -111,12 +128,8 @@ public struct LeadStore: Sendable {
         var resultIds: [Int64] = []
         var results: [String] = []
         var messages: [String] = []
+        resultIds.reserveCapacity(plan.changes.count)
         for (id, change, result, message) in plan.changes {
-            if case .submitted(let remoteId, _) = change, result == .accepted, message == nil, plan.countsAttempt {
-                acceptedIds.append(id)
-                acceptedRemoteIds.append(remoteId ?? "")
-                continue
-            }
             resultIds.append(id)
             results.append(result.rawValue)
             messages.append(message ?? "")
@@ -134,23 +147,7 @@ public struct LeadStore: Sendable {
                 rows.append(id: id, status: .held, heldReason: reason, lastError: text)
             }
         }
-        if rows.isEmpty, plan.project == .none, plan.outcome == .ok, plan.successCount == acceptedIds.count,
-            plan.errorCount == 0, plan.unconfirmedCount == 0, plan.error == nil
-        {
-            for try await _ in try await client.execute(
-                AttemptQueries.FinishAllAccepted(
-                    attemptId: attemptId, httpStatus: httpStatus, leadIds: acceptedIds, remoteIds: acceptedRemoteIds),
-                logger: logger)
-            {}
-            return
-        }
         try await client.withTransaction(logger: logger) { tx in
-            if !acceptedIds.isEmpty {
-                try await tx.query(
-                    LeadQueries.setAccepted(ids: acceptedIds, remoteIds: acceptedRemoteIds), logger: logger)
-                try await tx.query(
-                    AttemptQueries.insertAccepted(attemptId: attemptId, leadIds: acceptedIds), logger: logger)
-            }
             if !rows.isEmpty {
                 try await tx.query(LeadQueries.setOutcomes(rows, countsAttempt: plan.countsAttempt), logger: logger)
             }

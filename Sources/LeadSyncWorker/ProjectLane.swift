@@ -310,7 +310,7 @@ struct ProjectLane: Sendable {
                 verdicts.append((lead.id, verdict))
                 continue
             }
-            let key = LeadValidator.phoneKey(lead)
+            let key = lead.phoneKey
             if let key {
                 if let first = firstWithKey[key] {
                     verdicts.append((lead.id, Self.duplicate(of: first)))

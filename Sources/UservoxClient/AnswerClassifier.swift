@@ -83,7 +83,7 @@ public enum AnswerClassifier {
             {
                 if byPhone == nil {
                     byPhone = Dictionary(
-                        batch.leads.compactMap { lead in LeadValidator.phoneKey(lead).map { ($0, lead.id) } },
+                        batch.leads.compactMap { lead in lead.phoneKey.map { ($0, lead.id) } },
                         uniquingKeysWith: { first, _ in first })
                 }
                 if let id = byPhone?[PhoneNumber.dedupeKey(normalized)] { return id }

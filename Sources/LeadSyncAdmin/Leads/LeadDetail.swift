@@ -103,7 +103,7 @@ public struct LeadDetail: Sendable, Equatable {
             replacedBy.append(pair)
         }
         var holder: (Int64, String)?
-        if let key = LeadValidator.phoneKey(record.lead) {
+        if let key = record.lead.phoneKey {
             holder = try await connection.query(
                 ReportQueries.phoneHolder(project: record.lead.projectId, key: key), logger: logger
             ).collect().first.map { try $0.decode((Int64, String).self) }

@@ -10,7 +10,7 @@ import WireJSON
 /// Reads only; nothing is written, claimed or sent.
 ///
 /// Same rules as the worker: `LeadValidator.check` for the lead on its own; then, of the
-/// leads sharing a normalized phone (`LeadValidator.phoneKey`), a lead is a duplicate when
+/// leads sharing a normalized phone (`Lead.phoneKey`), a lead is a duplicate when
 /// `phone_claims` gives the phone to another lead that is still pending, in flight or
 /// submitted, or when an earlier pending lead of the project has it.
 public struct PreCheck: Sendable {
@@ -87,7 +87,7 @@ public struct PreCheck: Sendable {
     ) async throws {
         guard !batch.isEmpty else { return }
         var keys: [Int64: String] = [:]
-        for lead in batch { keys[lead.id] = LeadValidator.phoneKey(lead) }
+        for lead in batch { keys[lead.id] = lead.phoneKey }
         var holders: [String: Int64] = [:]
         let distinct = Array(Set(keys.values))
         if !distinct.isEmpty {

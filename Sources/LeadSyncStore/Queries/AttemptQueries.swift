@@ -64,8 +64,8 @@ public enum AttemptQueries {
     /// AttemptsFinishAllAccepted: the write-back of a request whose every lead was
     /// accepted (most of them, when all goes well) as one statement: the leads, their
     /// history rows and the attempt, atomically, in one round trip instead of five.
-    /// Same effects as `LeadQueries.setAccepted` + `insertAccepted` + `finish`. Prepared:
-    /// it runs once per request.
+    /// Same effects as `LeadQueries.setOutcomes` + `insertLeadResults` + `finish` for such a
+    /// request. Prepared: it runs once per request.
     public struct FinishAllAccepted: PostgresPreparedStatement {
         public static let sql = """
             WITH input AS (
@@ -120,14 +120,6 @@ public enum AttemptQueries {
         INSERT INTO leadsync.attempt_leads (attempt_id, lead_id, result, message)
         SELECT \(attemptId), r.lead_id, r.result, nullif(r.message, '')
         FROM unnest(\(leadIds)::int8[], \(results)::text[], \(messages)::text[]) AS r(lead_id, result, message)
-        """
-    }
-
-    /// AttemptLeadsInsertAccepted: `insertLeadResults` for leads accepted without a message.
-    public static func insertAccepted(attemptId: Int64, leadIds: [Int64]) -> PostgresQuery {
-        """
-        INSERT INTO leadsync.attempt_leads (attempt_id, lead_id, result)
-        SELECT \(attemptId), r.lead_id, 'accepted' FROM unnest(\(leadIds)::int8[]) AS r(lead_id)
         """
     }
 

@@ -142,19 +142,6 @@ public enum LeadQueries {
         """
     }
 
-    /// LeadsSetAcceptedMany: the common case of `setOutcomes`, leads the API accepted, with
-    /// two arrays to bind and unnest instead of seven. Only rows still `pending` change.
-    public static func setAccepted(ids: [Int64], remoteIds: [String]) -> PostgresQuery {
-        """
-        UPDATE leadsync.leads AS l SET
-            status = 'submitted', remote_id = coalesce(nullif(c.remote_id, ''), l.remote_id), held_reason = NULL,
-            submitted_at = now(), attempt_count = l.attempt_count + 1, ambiguous = false, last_error = NULL,
-            updated_at = now()
-        FROM unnest(\(ids)::int8[], \(remoteIds)::text[]) AS c(id, remote_id)
-        WHERE l.id = c.id AND l.status = 'pending'
-        """
-    }
-
     /// InvalidLeadsInsertMany: the invalid markers, one per lead, never rewritten.
     public static func insertInvalid(
         project: String, leadIds: [Int64], reasons: [String], messages: [String], sources: [String],
