@@ -49,12 +49,37 @@ public struct LeadStore: Sendable {
     }
 
     /// Claims phones for `leads` (unique keys); returns the ids that now hold their phone.
+    /// Free phones are taken in one plain insert; only phones some lead already holds go
+    /// through the statement that judges a takeover.
     public func claimPhones(project: String, keys: [String], leadIds: [Int64]) async throws -> Set<Int64> {
         guard !keys.isEmpty else { return [] }
-        var holders = Set<Int64>()
-        let rows = try await client.execute(
-            LeadQueries.ClaimPhones(project: project, keys: keys, leadIds: leadIds), logger: logger)
-        for try await id in rows { holders.insert(id) }
+        var holders = Set(leadIds)
+        var contested: [(key: String, leadId: Int64)] = []
+        do {
+            var index: [Int64: Int] = [:]
+            for try await (leadId, holder) in try await client.execute(
+                LeadQueries.ClaimFreePhones(project: project, keys: keys, leadIds: leadIds), logger: logger)
+            {
+                guard holder != leadId else { continue }
+                if index.isEmpty { for (i, id) in leadIds.enumerated() { index[id] = i } }
+                guard let i = index[leadId] else { continue }
+                holders.remove(leadId)
+                contested.append((keys[i], leadId))
+            }
+        } catch let error as PSQLError where error.sqlState == "23505" {
+            // A phone was claimed between the probe and the insert (another worker took the
+            // project over); nothing was inserted, so judge every phone the careful way.
+            holders = []
+            contested = Array(zip(keys, leadIds))
+        }
+        guard !contested.isEmpty else { return holders }
+        for try await id in try await client.execute(
+            LeadQueries.ClaimPhones(
+                project: project, keys: contested.map(\.key), leadIds: contested.map(\.leadId)),
+            logger: logger)
+        {
+            holders.insert(id)
+        }
         return holders
     }
 

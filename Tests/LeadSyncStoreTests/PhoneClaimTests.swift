@@ -1,0 +1,99 @@
+import LeadSyncCore
+import LeadSyncTesting
+import Logging
+import PostgresNIO
+import Testing
+
+@testable import LeadSyncStore
+
+/// Local dedupe (SPEC §3 `local_duplicate`): the earliest vetted lead holds its phone in the
+/// project while it is pending or submitted; a phone whose holder ended otherwise is taken.
+@Suite struct PhoneClaimTests {
+    let logger = TestDatabase.logger
+
+    @Test func freePhonesAreClaimedHeldOnesJudgedByTheirHolder() async throws {
+        try await TestDatabase.with { db in
+            let client = PostgresClient(configuration: try db.url.clientConfiguration(maximumConnections: 2))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await client.run() }
+                defer { group.cancelAll() }
+                let store = LeadStore(client: client, logger: logger)
+                // Leads 0-2 are first; 3 repeats 0's phone; 4 repeats 1's phone, whose holder
+                // becomes invalid; 5 repeats 2's phone in another project; 6 has a new phone.
+                let ids = try await client.query(
+                    """
+                    INSERT INTO leadsync.leads (project_id, phone)
+                    VALUES ('acme', '+14155550001'), ('acme', '+14155550002'), ('acme', '+14155550003'),
+                           ('acme', '+14155550001'), ('acme', '+14155550002'), ('other', '+14155550003'),
+                           ('acme', '+14155550009')
+                    RETURNING id
+                    """, logger: logger
+                ).collect().map { try $0.decode(Int64.self) }
+                let keys = ["14155550001", "14155550002", "14155550003"]
+
+                let first = try await store.claimPhones(project: "acme", keys: keys, leadIds: Array(ids[0...2]))
+                #expect(first == Set(ids[0...2]))
+                // Claiming again is harmless: a lead keeps its own phone.
+                let again = try await store.claimPhones(project: "acme", keys: keys, leadIds: Array(ids[0...2]))
+                #expect(again == Set(ids[0...2]))
+
+                try await client.query(
+                    "UPDATE leadsync.leads SET status = 'invalid' WHERE id = \(ids[1])", logger: logger)
+                let later = try await store.claimPhones(
+                    project: "acme", keys: [keys[0], keys[1], "14155550009"],
+                    leadIds: [ids[3], ids[4], ids[6]])
+                // ids[3]: ids[0], still pending, holds it; ids[4] takes the phone of an invalid
+                // lead; ids[6] claims a free phone.
+                #expect(later == [ids[4], ids[6]])
+                let other = try await store.claimPhones(project: "other", keys: [keys[2]], leadIds: [ids[5]])
+                #expect(other == [ids[5]])
+
+                let holders = try await client.query(
+                    "SELECT project_id || ' ' || phone_key || ' ' || lead_id FROM leadsync.phone_claims ORDER BY 1",
+                    logger: logger
+                ).collect().map { try $0.decode(String.self) }
+                #expect(
+                    holders == [
+                        "acme 14155550001 \(ids[0])", "acme 14155550002 \(ids[4])", "acme 14155550003 \(ids[2])",
+                        "acme 14155550009 \(ids[6])", "other 14155550003 \(ids[5])",
+                    ])
+            }
+        }
+    }
+
+    /// Two claimers of one project at once (a project changing owner): whichever order the
+    /// server runs them in, each phone ends with exactly one holder and only that lead is told
+    /// it holds it.
+    @Test func concurrentClaimsOfOnePhoneLeaveOneHolder() async throws {
+        try await TestDatabase.with { db in
+            let client = PostgresClient(configuration: try db.url.clientConfiguration(maximumConnections: 4))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await client.run() }
+                defer { group.cancelAll() }
+                let store = LeadStore(client: client, logger: logger)
+                let ids = try await client.query(
+                    """
+                    INSERT INTO leadsync.leads (project_id, phone)
+                    SELECT 'acme', '+1415555' || lpad((i % 200)::text, 4, '0') FROM generate_series(0, 399) AS i
+                    RETURNING id
+                    """, logger: logger
+                ).collect().map { try $0.decode(Int64.self) }
+                let keys = (0..<200).map { "1415555" + String(repeating: "0", count: 4 - String($0).count) + String($0) }
+                async let a = store.claimPhones(project: "acme", keys: keys, leadIds: Array(ids[0..<200]))
+                async let b = store.claimPhones(project: "acme", keys: keys, leadIds: Array(ids[200..<400]))
+                let (heldByA, heldByB) = try await (a, b)
+                #expect(heldByA.isDisjoint(with: heldByB))
+                #expect(heldByA.count + heldByB.count == 200)
+                let claims = try await client.query(
+                    "SELECT count(*)::int8, count(DISTINCT phone_key)::int8 FROM leadsync.phone_claims", logger: logger
+                ).collect().map { try $0.decode((Int, Int).self) }
+                #expect(claims.first?.0 == 200)
+                #expect(claims.first?.1 == 200)
+                let stored = Set(
+                    try await client.query("SELECT lead_id FROM leadsync.phone_claims", logger: logger)
+                        .collect().map { try $0.decode(Int64.self) })
+                #expect(stored == heldByA.union(heldByB))
+            }
+        }
+    }
+}
