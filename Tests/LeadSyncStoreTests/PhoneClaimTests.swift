@@ -61,6 +61,55 @@ import Testing
         }
     }
 
+    /// A phone claimed by another transaction between this claim's probe and its insert:
+    /// the plain insert fails on the key, and every phone is judged again the careful way.
+    @Test func aPhoneClaimedMeanwhileIsJudgedAgainNotLost() async throws {
+        try await TestDatabase.with { db in
+            let client = PostgresClient(configuration: try db.url.clientConfiguration(maximumConnections: 3))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await client.run() }
+                defer { group.cancelAll() }
+                let store = LeadStore(client: client, logger: logger)
+                let ids = try await client.query(
+                    """
+                    INSERT INTO leadsync.leads (project_id, phone)
+                    VALUES ('acme', '+14155550001'), ('acme', '+14155550001'), ('acme', '+14155550002')
+                    RETURNING id
+                    """, logger: logger
+                ).collect().map { try $0.decode(Int64.self) }
+
+                try await db.withConnection { other in
+                    // Another claimer holds the phone in a transaction it has not committed.
+                    try await other.query("BEGIN", logger: logger)
+                    try await other.query(
+                        "INSERT INTO leadsync.phone_claims VALUES ('acme', '14155550001', \(ids[0]))", logger: logger)
+                    try await withThrowingTaskGroup(of: Set<Int64>.self) { claims in
+                        claims.addTask {
+                            try await store.claimPhones(
+                                project: "acme", keys: ["14155550001", "14155550002"], leadIds: [ids[1], ids[2]])
+                        }
+                        try await waitUntil("the claim waits on the uncommitted phone") {
+                            try await client.query(
+                                """
+                                SELECT count(*)::int8 FROM pg_stat_activity
+                                WHERE datname = current_database() AND wait_event_type = 'Lock'
+                                  AND query LIKE '%phone_claims%'
+                                """, logger: logger
+                            ).collect().first!.decode(Int.self) == 1
+                        }
+                        try await other.query("COMMIT", logger: logger)
+                        let held = try await claims.next()
+                        #expect(held == [ids[2]])
+                    }
+                }
+                let holders = try await client.query(
+                    "SELECT phone_key || ' ' || lead_id FROM leadsync.phone_claims ORDER BY 1", logger: logger
+                ).collect().map { try $0.decode(String.self) }
+                #expect(holders == ["14155550001 \(ids[0])", "14155550002 \(ids[2])"])
+            }
+        }
+    }
+
     /// Two claimers of one project at once (a project changing owner): whichever order the
     /// server runs them in, each phone ends with exactly one holder and only that lead is told
     /// it holds it.
