@@ -56,15 +56,11 @@ public struct LeadStore: Sendable {
         var holders = Set(leadIds)
         var contested: [(key: String, leadId: Int64)] = []
         do {
-            var index: [Int64: Int] = [:]
-            for try await (leadId, holder) in try await client.execute(
+            for try await (key, leadId, holder) in try await client.execute(
                 LeadQueries.ClaimFreePhones(project: project, keys: keys, leadIds: leadIds), logger: logger)
-            {
-                guard holder != leadId else { continue }
-                if index.isEmpty { for (i, id) in leadIds.enumerated() { index[id] = i } }
-                guard let i = index[leadId] else { continue }
+            where holder != leadId {
                 holders.remove(leadId)
-                contested.append((keys[i], leadId))
+                contested.append((key, leadId))
             }
         } catch let error as PSQLError where error.sqlState == "23505" {
             // A phone was claimed between the probe and the insert (another worker took the

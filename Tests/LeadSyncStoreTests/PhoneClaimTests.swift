@@ -127,7 +127,9 @@ import Testing
                     RETURNING id
                     """, logger: logger
                 ).collect().map { try $0.decode(Int64.self) }
-                let keys = (0..<200).map { "1415555" + String(repeating: "0", count: 4 - String($0).count) + String($0) }
+                let keys = (0..<200).map {
+                    "1415555" + String(repeating: "0", count: 4 - String($0).count) + String($0)
+                }
                 async let a = store.claimPhones(project: "acme", keys: keys, leadIds: Array(ids[0..<200]))
                 async let b = store.claimPhones(project: "acme", keys: keys, leadIds: Array(ids[200..<400]))
                 let (heldByA, heldByB) = try await (a, b)

@@ -85,7 +85,7 @@ public enum LeadQueries {
     }
 
     /// PhoneClaimsInsertFree: the common case of `ClaimPhones` without its cost. Phones no
-    /// lead holds yet are inserted plainly; the others come back as (lead, holder) for
+    /// lead holds yet are inserted plainly; the others come back as (key, lead, holder) for
     /// `ClaimPhones` to judge. `INSERT … ON CONFLICT` pays a speculative insertion per row:
     /// 10.6 µs of database CPU per lead for a batch's claims and write-back with it, 9.7 µs
     /// this way (PERFORMANCE.md's method). The lookup is LATERAL with a LIMIT so its plan
@@ -105,9 +105,9 @@ public enum LeadQueries {
                 INSERT INTO leadsync.phone_claims (project_id, phone_key, lead_id)
                 SELECT $1, key, lead_id FROM probe WHERE holder IS NULL
             )
-            SELECT lead_id, holder FROM probe WHERE holder IS NOT NULL
+            SELECT key, lead_id, holder FROM probe WHERE holder IS NOT NULL
             """
-        public typealias Row = (leadId: Int64, holder: Int64)
+        public typealias Row = (key: String, leadId: Int64, holder: Int64)
         public var project: String
         public var keys: [String]
         public var leadIds: [Int64]
@@ -127,8 +127,8 @@ public enum LeadQueries {
         }
 
         public func decodeRow(_ row: PostgresRow) throws -> Row {
-            let (leadId, holder) = try row.decode((Int64, Int64).self)
-            return (leadId, holder)
+            let (key, leadId, holder) = try row.decode((String, Int64, Int64).self)
+            return (key, leadId, holder)
         }
     }
 
