@@ -25,9 +25,15 @@ struct ProjectLedger {
     private var strikes = InstantQueue()
     /// Dedupe key of each accepted phone → the processId it was accepted under.
     private var acceptedPhones: [String: String?] = [:]
-    private var acceptedIds: Set<String> = []
+    /// The numbers of the ids this project accepted leads under (`uv_<n>`), ascending: the
+    /// simulator's counter only grows, so recording one is an append, not a hash insert.
+    private var acceptedNumbers: [Int] = []
     private var initiatedIds: Set<String> = []
     private var verdictIndex: [String: Int] = [:]
+    /// Per verdict, the last request (`requestSerial`) that carried its lead: a lead twice
+    /// in one request is not a resend.
+    private var lastRequest: [Int] = []
+    private var requestSerial = 0
 
     /// Whether a request may go on to be processed.
     enum Gate: Equatable {
@@ -73,7 +79,8 @@ struct ProjectLedger {
         }
     }
 
-    /// Counts a parsed body's items, and those that already had a final answer.
+    /// Counts a parsed body's items, and those that already had a final answer, for a
+    /// request that is not processed (`process` counts its own).
     mutating func noteReceived(_ request: BulkRequest) {
         stats.leadsReceived += request.count
         func note(_ identity: String) {
@@ -97,15 +104,17 @@ struct ProjectLedger {
         answered: Bool,
         at now: Instant,
         protection: SimulatorConfiguration.DuplicateProtection,
-        makeId: () -> String
+        nextIdNumber: () -> Int
     ) -> [LeadOutcome] {
+        stats.leadsReceived += request.count
+        requestSerial += 1
         var outcomes: [LeadOutcome] = []
         outcomes.reserveCapacity(request.count)
         var duplicates = 0
         switch request {
         case .leads(let leads):
             for lead in leads {
-                let outcome = decide(lead, makeId: makeId)
+                let outcome = decide(lead, nextIdNumber: nextIdNumber)
                 if outcome.isDuplicate { duplicates += 1 }
                 record(
                     outcome, identity: lead.identity, answered: answered,
@@ -132,7 +141,7 @@ struct ProjectLedger {
         return outcomes
     }
 
-    private mutating func decide(_ lead: IncomingLead, makeId: () -> String) -> LeadOutcome {
+    private mutating func decide(_ lead: IncomingLead, nextIdNumber: () -> Int) -> LeadOutcome {
         switch lead.phone {
         case .invalid:
             return .rejected(UservoxMessage.invalidPhone)
@@ -145,15 +154,21 @@ struct ProjectLedger {
                 return .rejected(
                     processId == lead.processId ? UservoxMessage.alreadyExists : UservoxMessage.duplicateCall)
             }
-            let id = makeId()
-            acceptedIds.insert(id)
-            return .accepted(id: id)
+            let number = nextIdNumber()
+            if let last = acceptedNumbers.last, number <= last {
+                acceptedNumbers.insert(number, at: Self.position(of: number, in: acceptedNumbers))
+            } else {
+                acceptedNumbers.append(number)
+            }
+            return .accepted(id: "uv_\(number)")
         }
     }
 
     private mutating func decide(leadId: String) -> LeadOutcome {
         if initiatedIds.contains(leadId) { return .rejected(UservoxMessage.alreadyExists) }
-        guard acceptedIds.contains(leadId) else { return .rejected(UservoxMessage.leadNotFound) }
+        guard leadId.hasPrefix("uv_"), let number = Int(leadId.dropFirst(3)),
+            acceptedNumbers[Self.position(of: number, in: acceptedNumbers)...].first == number
+        else { return .rejected(UservoxMessage.leadNotFound) }
         initiatedIds.insert(leadId)
         return .accepted(id: leadId)
     }
@@ -168,11 +183,14 @@ struct ProjectLedger {
             verdictIndex[identity] = existing
             index = existing
             verdict = verdicts[existing]
+            if verdict.answered && lastRequest[existing] != requestSerial { stats.resentAfterFinal += 1 }
+            lastRequest[existing] = requestSerial
             verdict.referenceId = fresh.referenceId
             verdict.phone = fresh.phone
         } else {
             index = verdicts.count
             verdicts.append(fresh)
+            lastRequest.append(requestSerial)
             verdict = fresh
         }
         switch outcome {
@@ -190,6 +208,17 @@ struct ProjectLedger {
         verdict.received += 1
         verdict.answered = verdict.answered || answered
         verdicts[index] = verdict
+    }
+
+    /// Where `number` is or would go in the ascending `numbers`.
+    private static func position(of number: Int, in numbers: [Int]) -> Int {
+        var low = 0
+        var high = numbers.count
+        while low < high {
+            let middle = (low + high) / 2
+            if numbers[middle] < number { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 
     private mutating func strike(at now: Instant, protection: SimulatorConfiguration.DuplicateProtection) {

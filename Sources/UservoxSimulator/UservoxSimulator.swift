@@ -161,18 +161,24 @@ public final class UservoxSimulator: Sendable {
             try? JSONParser.parse(raw.assumingMemoryBound(to: UInt8.self))
         }
         let parsed = BulkRequest.parse(document, maxLeads: lookup.maxLeads)
-        if case .success(let bulk) = parsed { box.ledger.withLock { $0.noteReceived(bulk) } }
+        // Leads of a request that is not processed still count as received (and resent).
+        func noteUnprocessed() {
+            if case .success(let bulk) = parsed { box.ledger.withLock { $0.noteReceived(bulk) } }
+        }
 
         switch action {
         case .ok, .processedThen500:
             break
         case .serverError:
+            noteUnprocessed()
             box.ledger.withLock { $0.noteServerError() }
             return Answer.error(.internalServerError, UservoxMessage.internalError)
         case .drop:
+            noteUnprocessed()
             box.ledger.withLock { $0.noteDropped() }
             try await Self.dropConnection(context)
         case .hang:
+            noteUnprocessed()
             box.ledger.withLock { $0.noteDropped() }
             // Ends early when the server shuts down, so a hang never holds up a test's teardown.
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: faults.hang) }
@@ -187,7 +193,10 @@ public final class UservoxSimulator: Sendable {
             return Answer.json(rejection.status, rejection.body)
         }
         if let rejection = bulk.check(project: lookup.project) {
-            box.ledger.withLock { $0.noteRefused() }
+            box.ledger.withLock {
+                $0.noteReceived(bulk)
+                $0.noteRefused()
+            }
             return Answer.json(rejection.status, rejection.body)
         }
 
@@ -195,7 +204,7 @@ public final class UservoxSimulator: Sendable {
         let outcomes = box.ledger.withLock { ledger in
             let outcomes = ledger.process(
                 bulk, project: projectId, answered: answered, at: clock.now, protection: lookup.protection,
-                makeId: { "uv_\(idCounter.add(1, ordering: .relaxed).newValue)" })
+                nextIdNumber: { idCounter.add(1, ordering: .relaxed).newValue })
             if !answered { ledger.noteServerError() }
             return outcomes
         }

@@ -67,11 +67,14 @@ import WireJSON
             })
     }
 
-    func process(_ ledger: inout ProjectLedger, _ request: BulkRequest, answered: Bool = true) -> [LeadOutcome] {
-        var counter = 0
+    /// Processes `request`; ids are numbered on from `firstId`, as the simulator's counter does.
+    func process(
+        _ ledger: inout ProjectLedger, _ request: BulkRequest, answered: Bool = true, firstId: Int = 1
+    ) -> [LeadOutcome] {
+        var next = firstId
         return ledger.process(request, project: "p1", answered: answered, at: t0, protection: off) {
-            counter += 1
-            return "id\(counter)"
+            defer { next += 1 }
+            return next
         }
     }
 
@@ -103,11 +106,11 @@ import WireJSON
             ]))
         #expect(
             outcomes == [
-                .accepted(id: "id1"),
+                .accepted(id: "uv_1"),
                 .rejected(UservoxMessage.alreadyExists),
                 .rejected(UservoxMessage.duplicateCall),
                 .rejected(UservoxMessage.duplicateCall),
-                .accepted(id: "id2"),
+                .accepted(id: "uv_2"),
                 .rejected(UservoxMessage.alreadyExists),
             ])
         #expect(ledger.stats.accepted == 2)
@@ -126,11 +129,13 @@ import WireJSON
 
     @Test func leadIdsAreInitiatedOnce() {
         var ledger = ProjectLedger()
-        _ = process(&ledger, leads([("+15551234567", nil)]))
-        let outcomes = process(&ledger, .leadIds(["id1", "id1", "zz"]))
+        _ = process(&ledger, leads([("+15551234567", nil)]), firstId: 7)
+        _ = process(&ledger, leads([("+15551234568", nil)]), firstId: 3)
+        let outcomes = process(&ledger, .leadIds(["uv_7", "uv_7", "uv_3", "uv_5", "zz"]))
         #expect(
             outcomes == [
-                .accepted(id: "id1"), .rejected(UservoxMessage.alreadyExists), .rejected(UservoxMessage.leadNotFound),
+                .accepted(id: "uv_7"), .rejected(UservoxMessage.alreadyExists), .accepted(id: "uv_3"),
+                .rejected(UservoxMessage.leadNotFound), .rejected(UservoxMessage.leadNotFound),
             ])
     }
 
@@ -143,7 +148,7 @@ import WireJSON
             _ = ledger.process(
                 request, project: "p1", answered: true, at: t0 + .seconds(second), protection: protection
             ) {
-                "x"
+                1
             }
         }
         #expect(ledger.blockedUntil == t0 + .seconds(2) + .seconds(30))
@@ -162,7 +167,7 @@ import WireJSON
             _ = ledger.process(
                 request, project: "p1", answered: true, at: t0 + .seconds(second), protection: protection
             ) {
-                "x"
+                1
             }
         }
         #expect(ledger.blockedUntil == nil)
@@ -171,16 +176,28 @@ import WireJSON
     @Test func onlyAnsweredVerdictsMakeAResendCount() {
         var ledger = ProjectLedger()
         let request = leads([("+15551234567", nil)])
-        ledger.noteReceived(request)
-        _ = process(&ledger, request, answered: false)
-        ledger.noteReceived(request)
+        _ = process(&ledger, request, answered: false)  // processed, then answered 500
+        _ = process(&ledger, request)  // sent again, but it never had a final answer
         #expect(ledger.stats.resentAfterFinal == 0)
-        _ = process(&ledger, request, answered: true)
-        ledger.noteReceived(request)
+        _ = process(&ledger, request)  // after a 200: a resend
         #expect(ledger.stats.resentAfterFinal == 1)
+        ledger.noteReceived(request)  // once more, in a request that is refused
+        #expect(ledger.stats.resentAfterFinal == 2)
+        #expect(ledger.stats.leadsReceived == 4)
         #expect(ledger.verdicts.count == 1)
-        #expect(ledger.verdicts[0].received == 2)
+        #expect(ledger.verdicts[0].received == 3)
         #expect(ledger.verdicts[0].result == .rejected)
+    }
+
+    @Test func aLeadTwiceInOneRequestIsNotAResend() {
+        var ledger = ProjectLedger()
+        let twice = leads([("+15551234567", nil), ("+15551234567", nil)])
+        let outcomes = process(&ledger, twice)
+        #expect(outcomes == [.accepted(id: "uv_1"), .rejected(UservoxMessage.alreadyExists)])
+        #expect(ledger.stats.resentAfterFinal == 0)
+        _ = process(&ledger, twice)
+        #expect(ledger.stats.resentAfterFinal == 1)
+        #expect(ledger.stats.leadsReceived == 4)
     }
 }
 
