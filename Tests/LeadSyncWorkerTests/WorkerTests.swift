@@ -91,7 +91,10 @@ import UservoxSimulator
                 sim.simulator.setFaultScript([.serverError, .drop, .processedThen500], project: "p1")
                 try await f.insert(project: "p1", count: 300)
                 try await f.execute("UPDATE leadsync.projects SET max_batch_size = 100")
-                let worker = try WorkerProcess.start(database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]))
+                // Generous time limits: on a loaded machine the 2 s default could turn the
+                // dropped connection into a timeout (or its lease into an abandoned attempt).
+                let worker = try WorkerProcess.start(
+                    database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]), requestTimeout: 10, lease: 15)
                 try await f.waitUntilNothingPending(worker)
                 worker.signal(SIGTERM)
                 #expect(try await worker.waitForExit() == 0)
@@ -105,8 +108,8 @@ import UservoxSimulator
                     ).collect().map { try $0.decode((String, Int64).self) }
                 }
                 let byOutcome = Dictionary(uniqueKeysWithValues: outcomes.map { ($0.0, Int($0.1)) })
-                #expect(byOutcome["server_error"] == 2)
-                #expect(byOutcome["network_error"] == 1)
+                #expect(byOutcome["server_error"] == 2, "\(byOutcome)")
+                #expect(byOutcome["network_error"] == 1, "\(byOutcome)\n\(worker.standardError.suffix(4000))")
                 // The processed-then-500 batch was resent once; the simulator answered duplicates.
                 #expect(
                     try await f.int(
