@@ -59,6 +59,19 @@ public struct TestDatabase: Sendable {
         }
     }
 
+    /// Runs `body` with a connection pool to this test's database, the pool running in a
+    /// child task for as long as `body` does (as the worker runs its `PostgresClient`).
+    public func withClient<T: Sendable>(
+        maximumConnections: Int = 2, _ body: (PostgresClient) async throws -> T
+    ) async throws -> T {
+        let client = PostgresClient(configuration: try url.clientConfiguration(maximumConnections: maximumConnections))
+        return try await withThrowingTaskGroup(of: Void.self, returning: T.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            return try await body(client)
+        }
+    }
+
     /// A dedicated connection to this test's database.
     public func connect() async throws -> PostgresConnection {
         try await url.connect(logger: logger)

@@ -13,10 +13,7 @@ import Testing
 
     @Test func freePhonesAreClaimedHeldOnesJudgedByTheirHolder() async throws {
         try await TestDatabase.with { db in
-            let client = PostgresClient(configuration: try db.url.clientConfiguration(maximumConnections: 2))
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await client.run() }
-                defer { group.cancelAll() }
+            try await db.withClient(maximumConnections: 2) { client in
                 let store = LeadStore(client: client, logger: logger)
                 // Leads 0-2 are first; 3 repeats 0's phone; 4 repeats 1's phone, whose holder
                 // becomes invalid; 5 repeats 2's phone in another project; 6 has a new phone.
@@ -65,10 +62,7 @@ import Testing
     /// the plain insert fails on the key, and every phone is judged again the careful way.
     @Test func aPhoneClaimedMeanwhileIsJudgedAgainNotLost() async throws {
         try await TestDatabase.with { db in
-            let client = PostgresClient(configuration: try db.url.clientConfiguration(maximumConnections: 3))
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await client.run() }
-                defer { group.cancelAll() }
+            try await db.withClient(maximumConnections: 3) { client in
                 let store = LeadStore(client: client, logger: logger)
                 let ids = try await client.query(
                     """
@@ -115,10 +109,7 @@ import Testing
     /// it holds it.
     @Test func concurrentClaimsOfOnePhoneLeaveOneHolder() async throws {
         try await TestDatabase.with { db in
-            let client = PostgresClient(configuration: try db.url.clientConfiguration(maximumConnections: 4))
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await client.run() }
-                defer { group.cancelAll() }
+            try await db.withClient(maximumConnections: 4) { client in
                 let store = LeadStore(client: client, logger: logger)
                 let ids = try await client.query(
                     """

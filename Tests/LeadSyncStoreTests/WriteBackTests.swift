@@ -13,10 +13,7 @@ import Testing
 
     @Test func mixedAnswerLeavesEveryLeadInItsStateWithOneHistoryRowEach() async throws {
         try await TestDatabase.with { db in
-            let client = PostgresClient(configuration: try db.url.clientConfiguration(maximumConnections: 2))
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await client.run() }
-                defer { group.cancelAll() }
+            try await db.withClient(maximumConnections: 2) { client in
                 let store = LeadStore(client: client, logger: logger)
 
                 let ids = try await client.query(
@@ -84,10 +81,7 @@ import Testing
 
     @Test func allAcceptedIsWrittenBackWhole() async throws {
         try await TestDatabase.with { db in
-            let client = PostgresClient(configuration: try db.url.clientConfiguration(maximumConnections: 2))
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await client.run() }
-                defer { group.cancelAll() }
+            try await db.withClient(maximumConnections: 2) { client in
                 let store = LeadStore(client: client, logger: logger)
                 let ids = try await client.query(
                     """
