@@ -28,15 +28,24 @@ public struct Listener: Service {
             while !Task.isCancelled {
                 do {
                     let connection = try await database.connect(logger: logger)
-                    defer { Task { try? await connection.close() } }
-                    try await connection.listen(on: Self.channel) { notifications in
-                        health.setListening(true)
-                        backoff = .milliseconds(250)
-                        wake.wakeAll()
-                        for try await notification in notifications {
-                            wake.wake(project: notification.payload)
+                    var lost: (any Error)?
+                    do {
+                        try await connection.listen(on: Self.channel) { notifications in
+                            health.setListening(true)
+                            backoff = .milliseconds(250)
+                            wake.wakeAll()
+                            for try await notification in notifications {
+                                wake.wake(project: notification.payload)
+                            }
                         }
+                    } catch {
+                        lost = error
                     }
+                    // Bounded: closing a connection the server dropped may never return.
+                    try? await withTimeout(.seconds(2), "closing the LISTEN connection") {
+                        try await connection.close()
+                    }
+                    if let lost { throw lost }
                 } catch {
                     if Task.isCancelled { break }
                     logger.warning(

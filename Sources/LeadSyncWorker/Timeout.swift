@@ -11,7 +11,8 @@ struct TimedOut: Error, CustomStringConvertible {
 /// A query on a connection the server dropped can wait forever without honouring
 /// cancellation, and a task group would wait for it too. So the operation runs in a task
 /// of its own that is cancelled, and the caller resumes, at the deadline; the stuck task
-/// ends when its connection is finally torn down. Used only for the lock session's calls.
+/// ends when its connection is finally torn down. Used for the lock session's calls and
+/// for closing the worker's own connections.
 @discardableResult
 func withTimeout<T: Sendable>(
     _ limit: Duration, _ what: String, _ operation: @escaping @Sendable () async throws -> T

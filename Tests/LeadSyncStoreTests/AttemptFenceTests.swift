@@ -14,36 +14,36 @@ import Testing
         try await TestDatabase.with { db in
             try await db.withClient(maximumConnections: 2) { client in
                 let store = LeadStore(client: client, logger: logger)
-                let session = try await db.connect()
-                defer { Task { try? await session.close() } }
-                let pid = try await session.query(ProjectLock.backendPid, logger: logger).collect().first!
-                    .decode(Int32.self)
-                let lock = ProjectLock(sessionPid: pid)
-                func start() async throws -> Int64? {
-                    try await store.startAttempt(
-                        project: "acme", workerId: "w1", leadIds: [1, 2, 3], lease: .seconds(45), lock: lock)
+                try await db.withConnection { session in
+                    let pid = try await session.query(ProjectLock.backendPid, logger: logger).collect().first!
+                        .decode(Int32.self)
+                    let lock = ProjectLock(sessionPid: pid)
+                    func start() async throws -> Int64? {
+                        try await store.startAttempt(
+                            project: "acme", workerId: "w1", leadIds: [1, 2, 3], lease: .seconds(45), lock: lock)
+                    }
+
+                    #expect(try await start() == nil)
+                    let locked = try await session.query(ProjectLock.tryLock(project: "acme"), logger: logger).collect()
+                        .first?.decode(Bool.self)
+                    #expect(locked == true)
+                    let id = try await start()
+                    #expect(id != nil)
+                    // Another project's lock does not count.
+                    #expect(
+                        try await store.startAttempt(
+                            project: "beta", workerId: "w1", leadIds: [4], lease: .seconds(45), lock: lock) == nil)
+                    try await session.query(ProjectLock.unlock(project: "acme"), logger: logger)
+                    #expect(try await start() == nil)
+
+                    let row = try await client.query(
+                        "SELECT lead_count, lead_ids, lease_expires_at > now() FROM leadsync.submission_attempts WHERE id = \(id ?? 0)",
+                        logger: logger
+                    ).collect().first?.decode((Int, [Int64], Bool).self)
+                    #expect(row?.0 == 3)
+                    #expect(row?.1 == [1, 2, 3])
+                    #expect(row?.2 == true)
                 }
-
-                #expect(try await start() == nil)
-                let locked = try await session.query(ProjectLock.tryLock(project: "acme"), logger: logger).collect()
-                    .first?.decode(Bool.self)
-                #expect(locked == true)
-                let id = try await start()
-                #expect(id != nil)
-                // Another project's lock does not count.
-                #expect(
-                    try await store.startAttempt(
-                        project: "beta", workerId: "w1", leadIds: [4], lease: .seconds(45), lock: lock) == nil)
-                try await session.query(ProjectLock.unlock(project: "acme"), logger: logger)
-                #expect(try await start() == nil)
-
-                let row = try await client.query(
-                    "SELECT lead_count, lead_ids, lease_expires_at > now() FROM leadsync.submission_attempts WHERE id = \(id ?? 0)",
-                    logger: logger
-                ).collect().first?.decode((Int, [Int64], Bool).self)
-                #expect(row?.0 == 3)
-                #expect(row?.1 == [1, 2, 3])
-                #expect(row?.2 == true)
             }
         }
     }

@@ -101,26 +101,26 @@ import Testing
     /// SPEC §1: one NOTIFY per distinct project per statement, never one per row.
     @Test func oneInsertOfManyRowsNotifiesOncePerProject() async throws {
         try await TestDatabase.with { db in
-            let listener = try await db.connect()
-            defer { Task { try? await listener.close() } }
-            let received = try await listener.listen(on: "leadsync_pending") { notifications in
-                try await db.withConnection { writer in
-                    try await writer.query(
-                        """
-                        INSERT INTO leadsync.leads (project_id, phone)
-                        SELECT 'proj-' || (i % 3), '+1555' || lpad(i::text, 7, '0') FROM generate_series(1, 1000) AS i
-                        """, logger: logger)
-                    // Notifications from one session arrive in commit order: this marks the end.
-                    try await writer.query("SELECT pg_notify('leadsync_pending', '__end__')", logger: logger)
+            try await db.withConnection { listener in
+                let received = try await listener.listen(on: "leadsync_pending") { notifications in
+                    try await db.withConnection { writer in
+                        try await writer.query(
+                            """
+                            INSERT INTO leadsync.leads (project_id, phone)
+                            SELECT 'proj-' || (i % 3), '+1555' || lpad(i::text, 7, '0') FROM generate_series(1, 1000) AS i
+                            """, logger: logger)
+                        // Notifications from one session arrive in commit order: this marks the end.
+                        try await writer.query("SELECT pg_notify('leadsync_pending', '__end__')", logger: logger)
+                    }
+                    var payloads: [String] = []
+                    for try await notification in notifications {
+                        if notification.payload == "__end__" { break }
+                        payloads.append(notification.payload)
+                    }
+                    return payloads
                 }
-                var payloads: [String] = []
-                for try await notification in notifications {
-                    if notification.payload == "__end__" { break }
-                    payloads.append(notification.payload)
-                }
-                return payloads
+                #expect(received.sorted() == ["proj-0", "proj-1", "proj-2"])
             }
-            #expect(received.sorted() == ["proj-0", "proj-1", "proj-2"])
         }
     }
 
@@ -133,25 +133,25 @@ import Testing
                     SELECT 'p' || (i % 2), '+1555000' || i, 'held', 'token_missing' FROM generate_series(1, 10) AS i
                     """, logger: logger)
             }
-            let listener = try await db.connect()
-            defer { Task { try? await listener.close() } }
-            let received = try await listener.listen(on: "leadsync_pending") { notifications in
-                try await db.withConnection { writer in
-                    // Not back to pending: no wake-up.
-                    try await writer.query("UPDATE leadsync.leads SET last_error = 'x'", logger: logger)
-                    try await writer.query(
-                        "UPDATE leadsync.leads SET status = 'pending', held_reason = NULL WHERE project_id = 'p1'",
-                        logger: logger)
-                    try await writer.query("SELECT pg_notify('leadsync_pending', '__end__')", logger: logger)
+            try await db.withConnection { listener in
+                let received = try await listener.listen(on: "leadsync_pending") { notifications in
+                    try await db.withConnection { writer in
+                        // Not back to pending: no wake-up.
+                        try await writer.query("UPDATE leadsync.leads SET last_error = 'x'", logger: logger)
+                        try await writer.query(
+                            "UPDATE leadsync.leads SET status = 'pending', held_reason = NULL WHERE project_id = 'p1'",
+                            logger: logger)
+                        try await writer.query("SELECT pg_notify('leadsync_pending', '__end__')", logger: logger)
+                    }
+                    var payloads: [String] = []
+                    for try await notification in notifications {
+                        if notification.payload == "__end__" { break }
+                        payloads.append(notification.payload)
+                    }
+                    return payloads
                 }
-                var payloads: [String] = []
-                for try await notification in notifications {
-                    if notification.payload == "__end__" { break }
-                    payloads.append(notification.payload)
-                }
-                return payloads
+                #expect(received == ["p1"])
             }
-            #expect(received == ["p1"])
         }
     }
 
@@ -162,27 +162,27 @@ import Testing
                     "INSERT INTO leadsync.leads (project_id, phone) VALUES ('old', '+15550001'), ('old', '+15550002')",
                     logger: logger)
             }
-            let listener = try await db.connect()
-            defer { Task { try? await listener.close() } }
-            let received = try await listener.listen(on: "leadsync_pending") { notifications in
-                try await db.withConnection { writer in
-                    try await writer.query(
-                        "UPDATE leadsync.leads SET project_id = 'new' WHERE phone = '+15550001'", logger: logger)
-                    try await writer.query("SELECT pg_notify('leadsync_pending', '__end__')", logger: logger)
+            try await db.withConnection { listener in
+                let received = try await listener.listen(on: "leadsync_pending") { notifications in
+                    try await db.withConnection { writer in
+                        try await writer.query(
+                            "UPDATE leadsync.leads SET project_id = 'new' WHERE phone = '+15550001'", logger: logger)
+                        try await writer.query("SELECT pg_notify('leadsync_pending', '__end__')", logger: logger)
+                    }
+                    var payloads: [String] = []
+                    for try await notification in notifications {
+                        if notification.payload == "__end__" { break }
+                        payloads.append(notification.payload)
+                    }
+                    return payloads
                 }
-                var payloads: [String] = []
-                for try await notification in notifications {
-                    if notification.payload == "__end__" { break }
-                    payloads.append(notification.payload)
+                #expect(received == ["new"])
+                let projects = try await db.withConnection { c in
+                    try await c.query("SELECT project_id FROM leadsync.projects ORDER BY 1", logger: logger).collect()
+                        .map { try $0.decode(String.self) }
                 }
-                return payloads
+                #expect(projects == ["new", "old"])
             }
-            #expect(received == ["new"])
-            let projects = try await db.withConnection { c in
-                try await c.query("SELECT project_id FROM leadsync.projects ORDER BY 1", logger: logger).collect()
-                    .map { try $0.decode(String.self) }
-            }
-            #expect(projects == ["new", "old"])
         }
     }
 
