@@ -69,11 +69,10 @@ public struct LeadStore: Sendable {
             contested = Array(zip(keys, leadIds))
         }
         guard !contested.isEmpty else { return holders }
-        for try await id in try await client.execute(
-            LeadQueries.ClaimPhones(
-                project: project, keys: contested.map(\.key), leadIds: contested.map(\.leadId)),
-            logger: logger)
-        {
+        for try await id in try await client.query(
+            LeadQueries.claimPhones(project: project, keys: contested.map(\.key), leadIds: contested.map(\.leadId)),
+            logger: logger
+        ).decode(Int64.self) {
             holders.insert(id)
         }
         return holders
@@ -254,5 +253,4 @@ public struct LeadStore: Sendable {
         }
         return result
     }
-
 }

@@ -42,6 +42,7 @@ public final class Dispatcher: Service, Sendable {
         self.progress = progress
         self.logger = logger
         self.slots = RequestSlots(capacity: configuration.maxConcurrentRequests)
+        self.backlogMetrics = configuration.backlogMetricsInterval.map { Cadence(every: $0) }
     }
 
     public func run() async throws {
@@ -192,32 +193,19 @@ public final class Dispatcher: Service, Sendable {
         }
     }
 
-    private let lastCompaction = Mutex<ContinuousClock.Instant?>(nil)
+    private let compaction = Cadence(every: .seconds(10))
 
     /// Every 10 s: `lead_counts` gains rows with every statement on `leads`; folding them
     /// keeps `leadsync report` instant however big the table.
     private func compactLeadCountsIfDue() async throws {
-        let now = ContinuousClock.now
-        let due = lastCompaction.withLock { last in
-            guard last.map({ now - $0 >= .seconds(10) }) ?? true else { return false }
-            last = now
-            return true
-        }
-        if due { try await store.compactLeadCounts() }
+        if compaction.isDue() { try await store.compactLeadCounts() }
     }
 
-    private let lastBacklogMetrics = Mutex<ContinuousClock.Instant?>(nil)
+    private let backlogMetrics: Cadence?
 
     /// The pending gauge and oldest pending age, now and then (a scan of the pending index).
     private func refreshBacklogMetrics() async throws {
-        guard let interval = configuration.backlogMetricsInterval else { return }
-        let now = ContinuousClock.now
-        let due = lastBacklogMetrics.withLock { last in
-            guard last.map({ now - $0 >= interval }) ?? true else { return false }
-            last = now
-            return true
-        }
-        guard due else { return }
+        guard backlogMetrics?.isDue() == true else { return }
         for (project, pending, age) in try await store.backlog() {
             WorkerMetrics.backlog(project: project, pending: pending, oldestAge: age)
         }
@@ -261,5 +249,22 @@ public final class WorkerHealth: Sendable {
     public var isHealthy: Bool { lockSession.load(ordering: .relaxed) && listening.load(ordering: .relaxed) }
     public var summary: String {
         "lock_session=\(lockSession.load(ordering: .relaxed) ? "up" : "down") listen=\(listening.load(ordering: .relaxed) ? "up" : "down")"
+    }
+}
+
+/// Says yes at most once per `interval` (the first time at once): for the sweep's chores
+/// that need not run on every pass.
+final class Cadence: Sendable {
+    private let interval: Duration
+    private let last = Mutex<ContinuousClock.Instant?>(nil)
+
+    init(every interval: Duration) { self.interval = interval }
+
+    func isDue(now: ContinuousClock.Instant = .now) -> Bool {
+        last.withLock { last in
+            guard last.map({ now - $0 >= interval }) ?? true else { return false }
+            last = now
+            return true
+        }
     }
 }

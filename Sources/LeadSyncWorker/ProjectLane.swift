@@ -96,7 +96,11 @@ struct ProjectLane: Sendable {
             var idleSince: ContinuousClock.Instant?
             var expectWork = true
             var holdsSlot = false
-            defer { if holdsSlot { slots.release() } }
+            func giveBackSlot() {
+                if holdsSlot { slots.release() }
+                holdsSlot = false
+            }
+            defer { giveBackSlot() }  // a lane that throws
 
             loop: while true {
                 guard mayStart() else {
@@ -163,10 +167,7 @@ struct ProjectLane: Sendable {
                 }
 
                 if buffer.isEmpty {
-                    if holdsSlot {
-                        slots.release()
-                        holdsSlot = false
-                    }
+                    giveBackSlot()
                     if running > 0 {
                         if let done = try await group.next() {
                             inFlight[done] = nil
@@ -201,8 +202,6 @@ struct ProjectLane: Sendable {
                     if !mayStart() { exit = .stopped }
                     break
                 }
-                // The slot goes with the request; its task gives it back.
-                holdsSlot = false
                 let ids = batch.leads.map(\.id)
                 let taken = Set(ids)
                 // Usually all of it went: then let its storage go too, or every lane would
@@ -211,18 +210,11 @@ struct ProjectLane: Sendable {
                 limiter.value.withLock { $0.recordStart(at: clock.now) }
 
                 let recordStarted = clock.now
-                let recorded: Int64?
-                do {
-                    recorded = try await store.startAttempt(
-                        project: project, workerId: configuration.workerId, leadIds: ids, lease: configuration.lease,
-                        lock: lock)
-                } catch {
-                    slots.release()
-                    throw error
-                }
+                let recorded = try await store.startAttempt(
+                    project: project, workerId: configuration.workerId, leadIds: ids, lease: configuration.lease,
+                    lock: lock)
                 progress.add(.record, clock.now - recordStarted)
                 guard let attemptId = recorded else {
-                    slots.release()
                     logger.warning("project lock lost; stopping this project", metadata: ["project": "\(project)"])
                     exit = .lockLost
                     break
@@ -230,12 +222,15 @@ struct ProjectLane: Sendable {
                 inFlight[attemptId] = ids
                 running += 1
                 let current = settings
+                // The slot goes with the request; its task gives it back.
+                holdsSlot = false
                 group.addTask {
                     await self.send(batch, attemptId: attemptId, token: token, settings: current, signals: signals)
                     self.slots.release()
                     return attemptId
                 }
             }
+            giveBackSlot()
             // In-flight requests finish and are written back before the lane ends.
             while let done = try await group.next() {
                 inFlight[done] = nil

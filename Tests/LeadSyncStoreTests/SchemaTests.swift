@@ -98,29 +98,38 @@ import Testing
         }
     }
 
+    /// The `leadsync_pending` payloads that `statements`, run on a connection of their own,
+    /// cause. Notifications from one session arrive in commit order: a last one marks the end.
+    func pendingNotifications(
+        _ db: TestDatabase, during statements: @Sendable (PostgresConnection) async throws -> Void
+    ) async throws -> [String] {
+        try await db.withConnection { listener in
+            try await listener.listen(on: "leadsync_pending") { notifications in
+                try await db.withConnection { writer in
+                    try await statements(writer)
+                    try await writer.query("SELECT pg_notify('leadsync_pending', '__end__')", logger: logger)
+                }
+                var payloads: [String] = []
+                for try await notification in notifications {
+                    if notification.payload == "__end__" { break }
+                    payloads.append(notification.payload)
+                }
+                return payloads
+            }
+        }
+    }
+
     /// SPEC §1: one NOTIFY per distinct project per statement, never one per row.
     @Test func oneInsertOfManyRowsNotifiesOncePerProject() async throws {
         try await TestDatabase.with { db in
-            try await db.withConnection { listener in
-                let received = try await listener.listen(on: "leadsync_pending") { notifications in
-                    try await db.withConnection { writer in
-                        try await writer.query(
-                            """
-                            INSERT INTO leadsync.leads (project_id, phone)
-                            SELECT 'proj-' || (i % 3), '+1555' || lpad(i::text, 7, '0') FROM generate_series(1, 1000) AS i
-                            """, logger: logger)
-                        // Notifications from one session arrive in commit order: this marks the end.
-                        try await writer.query("SELECT pg_notify('leadsync_pending', '__end__')", logger: logger)
-                    }
-                    var payloads: [String] = []
-                    for try await notification in notifications {
-                        if notification.payload == "__end__" { break }
-                        payloads.append(notification.payload)
-                    }
-                    return payloads
-                }
-                #expect(received.sorted() == ["proj-0", "proj-1", "proj-2"])
+            let received = try await pendingNotifications(db) { writer in
+                try await writer.query(
+                    """
+                    INSERT INTO leadsync.leads (project_id, phone)
+                    SELECT 'proj-' || (i % 3), '+1555' || lpad(i::text, 7, '0') FROM generate_series(1, 1000) AS i
+                    """, logger: logger)
             }
+            #expect(received.sorted() == ["proj-0", "proj-1", "proj-2"])
         }
     }
 
@@ -133,25 +142,14 @@ import Testing
                     SELECT 'p' || (i % 2), '+1555000' || i, 'held', 'token_missing' FROM generate_series(1, 10) AS i
                     """, logger: logger)
             }
-            try await db.withConnection { listener in
-                let received = try await listener.listen(on: "leadsync_pending") { notifications in
-                    try await db.withConnection { writer in
-                        // Not back to pending: no wake-up.
-                        try await writer.query("UPDATE leadsync.leads SET last_error = 'x'", logger: logger)
-                        try await writer.query(
-                            "UPDATE leadsync.leads SET status = 'pending', held_reason = NULL WHERE project_id = 'p1'",
-                            logger: logger)
-                        try await writer.query("SELECT pg_notify('leadsync_pending', '__end__')", logger: logger)
-                    }
-                    var payloads: [String] = []
-                    for try await notification in notifications {
-                        if notification.payload == "__end__" { break }
-                        payloads.append(notification.payload)
-                    }
-                    return payloads
-                }
-                #expect(received == ["p1"])
+            let received = try await pendingNotifications(db) { writer in
+                // Not back to pending: no wake-up.
+                try await writer.query("UPDATE leadsync.leads SET last_error = 'x'", logger: logger)
+                try await writer.query(
+                    "UPDATE leadsync.leads SET status = 'pending', held_reason = NULL WHERE project_id = 'p1'",
+                    logger: logger)
             }
+            #expect(received == ["p1"])
         }
     }
 
@@ -162,27 +160,16 @@ import Testing
                     "INSERT INTO leadsync.leads (project_id, phone) VALUES ('old', '+15550001'), ('old', '+15550002')",
                     logger: logger)
             }
-            try await db.withConnection { listener in
-                let received = try await listener.listen(on: "leadsync_pending") { notifications in
-                    try await db.withConnection { writer in
-                        try await writer.query(
-                            "UPDATE leadsync.leads SET project_id = 'new' WHERE phone = '+15550001'", logger: logger)
-                        try await writer.query("SELECT pg_notify('leadsync_pending', '__end__')", logger: logger)
-                    }
-                    var payloads: [String] = []
-                    for try await notification in notifications {
-                        if notification.payload == "__end__" { break }
-                        payloads.append(notification.payload)
-                    }
-                    return payloads
-                }
-                #expect(received == ["new"])
-                let projects = try await db.withConnection { c in
-                    try await c.query("SELECT project_id FROM leadsync.projects ORDER BY 1", logger: logger).collect()
-                        .map { try $0.decode(String.self) }
-                }
-                #expect(projects == ["new", "old"])
+            let received = try await pendingNotifications(db) { writer in
+                try await writer.query(
+                    "UPDATE leadsync.leads SET project_id = 'new' WHERE phone = '+15550001'", logger: logger)
             }
+            #expect(received == ["new"])
+            let projects = try await db.withConnection { c in
+                try await c.query("SELECT project_id FROM leadsync.projects ORDER BY 1", logger: logger).collect()
+                    .map { try $0.decode(String.self) }
+            }
+            #expect(projects == ["new", "old"])
         }
     }
 

@@ -167,7 +167,6 @@ public enum AttemptQueries {
         FROM expired e
         """
     }
-
 }
 
 /// The advisory lock that makes one worker the only sender for a project (SPEC §5).

@@ -84,14 +84,14 @@ public enum LeadQueries {
         """
     }
 
-    /// PhoneClaimsInsertFree: the common case of `ClaimPhones` without its cost. Phones no
+    /// PhoneClaimsInsertFree: the common case of `claimPhones` without its cost. Phones no
     /// lead holds yet are inserted plainly; the others come back as (key, lead, holder) for
-    /// `ClaimPhones` to judge. `INSERT … ON CONFLICT` pays a speculative insertion per row:
+    /// `claimPhones` to judge. `INSERT … ON CONFLICT` pays a speculative insertion per row:
     /// 10.6 µs of database CPU per lead for a batch's claims and write-back with it, 9.7 µs
     /// this way (PERFORMANCE.md's method). The lookup is LATERAL with a LIMIT so its plan
     /// stays one index probe per phone: a join let the planner hash the project's every
     /// claim. A phone claimed concurrently (another worker taking the project over) fails
-    /// the insert with a unique violation; the caller then uses `ClaimPhones`.
+    /// the insert with a unique violation; the caller then uses `claimPhones`.
     public struct ClaimFreePhones: PostgresPreparedStatement {
         public static let sql = """
             WITH probe AS MATERIALIZED (
@@ -135,37 +135,17 @@ public enum LeadQueries {
     /// PhoneClaimsTakeMany: each lead claims its normalized phone in the project. A phone held
     /// by another lead that is still pending or submitted is not taken: the newcomer is a
     /// local duplicate (SPEC §3, the earliest lead wins). Returns the leads that hold their
-    /// phone. Prepared; used for the phones `ClaimFreePhones` found held.
-    public struct ClaimPhones: PostgresPreparedStatement {
-        public static let sql = """
-            INSERT INTO leadsync.phone_claims AS c (project_id, phone_key, lead_id)
-            SELECT $1, k.key, k.lead_id FROM unnest($2::text[], $3::int8[]) AS k(key, lead_id)
-            ON CONFLICT (project_id, phone_key) DO UPDATE SET lead_id = EXCLUDED.lead_id
-            WHERE c.lead_id = EXCLUDED.lead_id
-               OR NOT EXISTS (SELECT 1 FROM leadsync.leads o
-                              WHERE o.id = c.lead_id AND o.status IN ('pending', 'in_flight', 'submitted'))
-            RETURNING lead_id
-            """
-        public typealias Row = Int64
-        public var project: String
-        public var keys: [String]
-        public var leadIds: [Int64]
-
-        public init(project: String, keys: [String], leadIds: [Int64]) {
-            self.project = project
-            self.keys = keys
-            self.leadIds = leadIds
-        }
-
-        public func makeBindings() -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 3)
-            bindings.append(project)
-            bindings.append(keys)
-            bindings.append(leadIds)
-            return bindings
-        }
-
-        public func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
+    /// phone. Only for the phones `ClaimFreePhones` found held, so not worth preparing.
+    public static func claimPhones(project: String, keys: [String], leadIds: [Int64]) -> PostgresQuery {
+        """
+        INSERT INTO leadsync.phone_claims AS c (project_id, phone_key, lead_id)
+        SELECT \(project), k.key, k.lead_id FROM unnest(\(keys)::text[], \(leadIds)::int8[]) AS k(key, lead_id)
+        ON CONFLICT (project_id, phone_key) DO UPDATE SET lead_id = EXCLUDED.lead_id
+        WHERE c.lead_id = EXCLUDED.lead_id
+           OR NOT EXISTS (SELECT 1 FROM leadsync.leads o
+                          WHERE o.id = c.lead_id AND o.status IN ('pending', 'in_flight', 'submitted'))
+        RETURNING lead_id
+        """
     }
 
     /// LeadsSetOutcomeMany: every lead of one request to its new state in one statement.
