@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
         // Pure decisions: lead model, validation, batch planning, rate limiting, outcome mapping. No I/O.
@@ -130,7 +131,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "LeadSyncCoreTests", dependencies: ["LeadSyncCore"]),
-        .testTarget(name: "WireJSONTests", dependencies: ["WireJSON"]),
+        .testTarget(
+            name: "WireJSONTests",
+            dependencies: ["WireJSON", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
         .testTarget(
             name: "LeadSyncStoreTests",
             dependencies: [
@@ -140,7 +144,10 @@ let package = Package(
         ),
         .testTarget(
             name: "UservoxClientTests",
-            dependencies: ["UservoxClient", "UservoxSimulator", "LeadSyncCore", "WireJSON"]
+            dependencies: [
+                "UservoxClient", "UservoxSimulator", "LeadSyncCore", "WireJSON",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
         .testTarget(
             name: "UservoxSimulatorTests",

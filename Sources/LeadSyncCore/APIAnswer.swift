@@ -5,6 +5,8 @@ public enum APIAnswer: Sendable, Equatable {
     case processed([Int64: LeadAnswer])
     /// 400 "Maximum of N leads allowed per request".
     case batchTooLarge(maximum: Int?, message: String)
+    /// 413: the body was more than the server (or a proxy before it) takes.
+    case payloadTooLarge(message: String)
     /// Any other 400; `body` is kept on the attempt.
     case badRequest(message: String, body: String)
     /// 401/403: the project cannot be served until an operator acts.

@@ -9,6 +9,8 @@ public enum InvalidReason: String, Sendable, CaseIterable, Codable {
     case localRepeatingDigits = "local_repeating_digits"
     case localDuplicate = "local_duplicate"
     case localMetadataTooLarge = "local_metadata_too_large"
+    /// The lead alone would exceed its project's `max_request_bytes` (docs/contract.md §3).
+    case localLeadTooLarge = "local_lead_too_large"
 
     /// Where the verdict came from: the API's answer, or LeadSync's own pre-check.
     public var source: InvalidSource { rawValue.hasPrefix("local_") ? .local : .api }

@@ -26,6 +26,8 @@ public enum OutcomePlanner {
         case pause(HeldReason, message: String)
         case rateLimited(retryAfter: Duration?)
         case shrinkBatch(to: Int)
+        /// 413: the lane halves its byte budget for a while (never the configured limit).
+        case shrinkRequestBytes
     }
 
     /// One lead's new state.
@@ -84,9 +86,24 @@ public enum OutcomePlanner {
             return processed(answers, leads: leads)
 
         case .batchTooLarge(let maximum, let message):
-            let size = maximum.map { max(1, $0) } ?? max(1, context.currentBatchSize / 2)
+            // A maximum at or above what was sent explains nothing: halve instead.
+            let size = max(1, maximum.flatMap { $0 < context.currentBatchSize ? $0 : nil } ?? context.currentBatchSize / 2)
             return uniform(
                 leads, outcome: .batchTooLarge, counts: false, project: .shrinkBatch(to: size), error: message
+            ) { lead in (.requeue(delay: .zero, ambiguous: lead.ambiguous), .requeued) }
+
+        case .payloadTooLarge(let message):
+            // A lead that is too large alone can never go: invalid, never a loop
+            // (docs/contract.md §3). Several: sent again in smaller requests, no attempt counted.
+            if leads.count == 1 {
+                var plan = uniform(leads, outcome: .rejected, counts: true, project: .none, error: message) { _ in
+                    (.invalid(.apiRejected, message: message), .rejected)
+                }
+                plan.errorCount = 1
+                return plan
+            }
+            return uniform(
+                leads, outcome: .batchTooLarge, counts: false, project: .shrinkRequestBytes, error: message
             ) { lead in (.requeue(delay: .zero, ambiguous: lead.ambiguous), .requeued) }
 
         case .badRequest(let message, _):

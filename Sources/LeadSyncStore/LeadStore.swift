@@ -115,9 +115,13 @@ public struct LeadStore: Sendable {
 
     /// Writes one request's result back: every lead's state, the invalid markers, the
     /// history rows, the attempt and the project's reaction, in one transaction (SPEC §2).
+    /// False when the attempt was already closed by the sweep (its lease ran out while the
+    /// database was away): then nothing is written, and its leads are pending, ambiguous.
+    /// Text from the answer is made storable here (`StorableText`), once.
+    @discardableResult
     public func writeBack(
         project: String, attemptId: Int64, httpStatus: Int?, plan: OutcomePlanner.Plan
-    ) async throws {
+    ) async throws -> Bool {
         // The common case, every lead accepted: one prepared statement does it all.
         if plan.project == .none, plan.outcome == .ok, plan.countsAttempt, plan.error == nil,
             plan.errorCount == 0, plan.unconfirmedCount == 0, plan.successCount == plan.changes.count
@@ -132,12 +136,16 @@ public struct LeadStore: Sendable {
                 remoteIds.append(remoteId ?? "")
             }
             if ids.count == plan.changes.count {
+                var finished = false
                 for try await _ in try await client.execute(
                     AttemptQueries.FinishAllAccepted(
-                        attemptId: attemptId, httpStatus: httpStatus, leadIds: ids, remoteIds: remoteIds),
+                        attemptId: attemptId, httpStatus: httpStatus, leadIds: ids,
+                        remoteIds: remoteIds.map { StorableText.clean($0, maxBytes: StorableText.messageBytes) }),
                     logger: logger)
-                {}
-                return
+                {
+                    finished = true
+                }
+                return finished
             }
         }
 
@@ -152,7 +160,7 @@ public struct LeadStore: Sendable {
         for (id, change, result, message) in plan.changes {
             resultIds.append(id)
             results.append(result.rawValue)
-            messages.append(message ?? "")
+            messages.append(StorableText.clean(message ?? "", maxBytes: StorableText.messageBytes))
             switch change {
             case .submitted(let remoteId, _):
                 rows.append(id: id, status: .submitted, remoteId: remoteId)
@@ -160,14 +168,17 @@ public struct LeadStore: Sendable {
                 rows.append(id: id, status: .invalid, lastError: text)
                 invalidIds.append(id)
                 invalidReasons.append(reason.rawValue)
-                invalidMessages.append(text)
+                invalidMessages.append(StorableText.clean(text, maxBytes: StorableText.messageBytes))
             case .requeue(let delay, let ambiguous):
                 rows.append(id: id, status: .pending, delay: delay, ambiguous: ambiguous, lastError: plan.error)
             case .held(let reason, let text):
                 rows.append(id: id, status: .held, heldReason: reason, lastError: text)
             }
         }
-        try await client.withTransaction(logger: logger) { tx in
+        return try await client.withTransaction(logger: logger) { tx in
+            guard try await tx.query(AttemptQueries.lockOpen(id: attemptId), logger: logger).collect().count == 1 else {
+                return false
+            }
             if !rows.isEmpty {
                 try await tx.query(LeadQueries.setOutcomes(rows, countsAttempt: plan.countsAttempt), logger: logger)
             }
@@ -196,9 +207,35 @@ public struct LeadStore: Sendable {
                     ProjectQueries.pause(project, reason: "\(reason.rawValue): \(message)"), logger: logger)
             case .shrinkBatch(let size):
                 try await tx.query(ProjectQueries.setBatchSize(project, to: size), logger: logger)
-            case .none, .rateLimited:
+            case .none, .rateLimited, .shrinkRequestBytes:
                 break
             }
+            return true
+        }
+    }
+
+    /// Keeps an attempt whose write-back is waiting on the database from looking abandoned.
+    public func renewLease(attemptId: Int64, lease: Duration) async throws {
+        try await client.query(AttemptQueries.renewLease(id: attemptId, lease: lease), logger: logger)
+    }
+
+    /// The last resort when an answer cannot be written at all (a data error the
+    /// sanitising did not foresee): the attempt is closed as `bad_response` with why, and
+    /// its leads go back to pending, ambiguous, after `delay`, so a duplicate answer then
+    /// confirms what Uservox already had. Nothing is lost, nothing held forever.
+    @discardableResult
+    public func closeUnstorable(attemptId: Int64, leadIds: [Int64], why: String, delay: Duration) async throws -> Bool {
+        try await client.withTransaction(logger: logger) { tx in
+            guard try await tx.query(AttemptQueries.lockOpen(id: attemptId), logger: logger).collect().count == 1 else {
+                return false
+            }
+            try await tx.query(LeadQueries.markAmbiguous(leadIds: leadIds, delay: delay, message: why), logger: logger)
+            try await tx.query(
+                AttemptQueries.finish(
+                    id: attemptId, httpStatus: nil, outcome: OutcomePlanner.AttemptOutcome.badResponse.rawValue,
+                    successCount: 0, errorCount: 0, unconfirmedCount: 0, error: why),
+                logger: logger)
+            return true
         }
     }
 

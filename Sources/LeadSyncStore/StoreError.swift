@@ -60,3 +60,20 @@ extension PSQLError {
     /// The constraint a violation names, if any.
     public var constraintName: String? { serverInfo?[.constraintName] }
 }
+
+extension StoreError {
+    /// Whether the same statements may succeed if tried again: the connection or the
+    /// server went away, a conflict with another transaction, a timeout, a server short of
+    /// resources. Anything else (a data error, a constraint, a privilege) fails the same
+    /// way every time, and retrying it would hold its request forever.
+    public static func isTransient(_ error: any Error) -> Bool {
+        if let error = error as? PostgresTransactionError {
+            guard let inner = error.closureError ?? error.commitError ?? error.beginError else { return true }
+            return isTransient(inner)
+        }
+        guard let psql = error as? PSQLError else { return true }
+        guard let state = psql.sqlState else { return true }  // no answer from the server
+        if ["40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03", "25P03"].contains(state) { return true }
+        return state.hasPrefix("08") || state.hasPrefix("53") || state.hasPrefix("58")
+    }
+}

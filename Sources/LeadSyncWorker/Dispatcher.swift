@@ -122,6 +122,7 @@ public final class Dispatcher: Service, Sendable {
                     logger.error(
                         "sweep failed; retrying", metadata: ["error": "\(StoreError.from(error, doing: "sweep"))"])
                 }
+                if lanes.withLock({ $0.isEmpty }) { health.progressed() }
                 if configuration.once && lanes.withLock({ $0.isEmpty }) {
                     let ready = (try? await store.readyProjects(only: configuration.projects)) ?? ["?"]
                     if ready.isEmpty {
@@ -173,7 +174,7 @@ public final class Dispatcher: Service, Sendable {
             let lane = ProjectLane(
                 project: project, store: store, client: client, tokens: tokens, limiter: limiter(for: project),
                 lock: lock, configuration: configuration, progress: progress, wake: laneWake, slots: slots,
-                logger: logger, mayStart: { [self] in alive.value && !self.isStopping })
+                health: health, logger: logger, mayStart: { [self] in alive.value && !self.isStopping })
             group.addTask { [self] in
                 defer { lanes.withLock { _ = $0.removeValue(forKey: project) } }
                 do {
@@ -236,19 +237,34 @@ final class SessionFlag: Sendable {
     func set(_ value: Bool) { flag.store(value, ordering: .relaxed) }
 }
 
-/// What `/healthz` reports.
+/// What `/healthz` reports (docs/operating.md): the lock session and the LISTEN connection
+/// are up, and the worker is not stuck. Stuck means no request finished and no lane knew
+/// why it was waiting (idle, a rate limit, another worker's request) for longer than
+/// `stallLimit` (twice the request timeout): every slot held by requests that never end,
+/// or a lane waiting on something that never answers. An orchestrator then restarts it.
 public final class WorkerHealth: Sendable {
     private let lockSession = Atomic<Bool>(false)
     private let listening = Atomic<Bool>(false)
+    private let lastProgress = Mutex(ContinuousClock.now)
+    let stallLimit: Duration
 
-    public init() {}
+    public init(stallLimit: Duration = .seconds(60)) { self.stallLimit = stallLimit }
 
     func setLockSession(_ up: Bool) { lockSession.store(up, ordering: .relaxed) }
     func setListening(_ up: Bool) { listening.store(up, ordering: .relaxed) }
+    /// A request finished, or a lane waits for a reason it knows.
+    func progressed(now: ContinuousClock.Instant = .now) { lastProgress.withLock { $0 = max($0, now) } }
 
-    public var isHealthy: Bool { lockSession.load(ordering: .relaxed) && listening.load(ordering: .relaxed) }
+    public func isStalled(now: ContinuousClock.Instant = .now) -> Bool {
+        now - lastProgress.withLock { $0 } > stallLimit
+    }
+
+    public var isHealthy: Bool {
+        lockSession.load(ordering: .relaxed) && listening.load(ordering: .relaxed) && !isStalled()
+    }
     public var summary: String {
-        "lock_session=\(lockSession.load(ordering: .relaxed) ? "up" : "down") listen=\(listening.load(ordering: .relaxed) ? "up" : "down")"
+        let stalled = isStalled()
+        return "lock_session=\(lockSession.load(ordering: .relaxed) ? "up" : "down") listen=\(listening.load(ordering: .relaxed) ? "up" : "down") progress=\(stalled ? "stalled" : "ok")"
     }
 }
 

@@ -23,6 +23,11 @@ final class LaneSignals: Sendable {
         var batchSize: Int?
         /// When leads this lane put back for a retry come due.
         var retriesDue: [ContinuousClock.Instant] = []
+        /// Halvings of the byte budget in force after 413s, and good requests since.
+        var byteHalvings = 0
+        var goodSinceHalving = 0
+        /// A write-back that could not be done: the lane ends (see `ProjectLane.writeBack`).
+        var gaveUp = false
     }
     private let state = Mutex(State())
 
@@ -40,6 +45,31 @@ final class LaneSignals: Sendable {
     var paused: Bool { state.withLock { $0.paused } }
     func shrinkBatch(to size: Int) { state.withLock { $0.batchSize = min($0.batchSize ?? size, size) } }
     var batchSize: Int? { state.withLock { $0.batchSize } }
+
+    /// docs/contract.md §3: a 413 halves the byte budget for a while; every
+    /// `goodRequestsPerRestore` requests that pass give one halving back. The configured
+    /// `max_request_bytes` itself never changes.
+    static let goodRequestsPerRestore = 10
+    func shrinkBytes() {
+        state.withLock {
+            $0.byteHalvings = min($0.byteHalvings + 1, 20)
+            $0.goodSinceHalving = 0
+        }
+    }
+    func requestPassed() {
+        state.withLock {
+            guard $0.byteHalvings > 0 else { return }
+            $0.goodSinceHalving += 1
+            if $0.goodSinceHalving >= Self.goodRequestsPerRestore {
+                $0.byteHalvings -= 1
+                $0.goodSinceHalving = 0
+            }
+        }
+    }
+    func byteBudget(configured: Int) -> Int { configured >> state.withLock { $0.byteHalvings } }
+
+    func giveUp() { state.withLock { $0.gaveUp = true } }
+    var gaveUp: Bool { state.withLock { $0.gaveUp } }
 }
 
 /// Serves one project while this worker holds its lock: claims ready leads oldest first,
@@ -58,23 +88,39 @@ struct ProjectLane: Sendable {
     let wake: WakeSignal
     /// The worker-wide cap on requests out at once.
     let slots: RequestSlots
+    let health: WorkerHealth
     let logger: Logger
     /// False once the lock session is lost or a graceful shutdown began: stop starting requests.
     let mayStart: @Sendable () -> Bool
 
     enum Exit: Sendable, Equatable {
-        case drained, paused, tokenMissing, stopped, lockLost
+        /// `writeBackFailed`: an answer could not be written back in time; its attempt stays
+        /// open until the sweep recovers it, and the next lane waits for that.
+        case drained, paused, tokenMissing, stopped, lockLost, writeBackFailed
+    }
+
+    /// Every database call of the lane ends within this, whatever the connection does
+    /// (the server's `statement_timeout` is the first line; a connection that never
+    /// answers is the second).
+    private func bounded<T: Sendable>(_ what: String, _ operation: @escaping @Sendable () async throws -> T)
+        async throws -> T
+    {
+        try await withTimeout(configuration.databaseTimeout, what, operation)
     }
 
     func run() async throws -> Exit {
         let clock = ContinuousClock()
-        guard var settings = try await store.project(project) else { return .drained }
+        guard var settings = try await bounded("project settings", { [store, project] in try await store.project(project) })
+        else { return .drained }
         if settings.paused { return .paused }
 
         // Requests another worker (or this one's lost lock session) still has out there
         // must end, or expire and be recovered by the sweep, before this lane sends.
-        while try await store.openAttempts(project: project) > 0 {
+        while try await bounded("open attempts", { [store, project] in try await store.openAttempts(project: project) })
+            > 0
+        {
             guard mayStart() else { return .stopped }
+            health.progressed()  // a known wait, bounded by the lease
             try await Task.sleep(for: .milliseconds(250))
         }
         try await seedLimiterIfNeeded(settings)
@@ -111,8 +157,12 @@ struct ProjectLane: Sendable {
                     exit = .paused
                     break
                 }
+                if signals.gaveUp {
+                    exit = .writeBackFailed
+                    break
+                }
                 if clock.now - lastSettings > .seconds(1) {
-                    settings = try await store.project(project) ?? settings
+                    settings = try await bounded("project settings", { [store, project] in try await store.project(project) }) ?? settings
                     lastSettings = clock.now
                     updateLimiter(settings)
                     if settings.paused {
@@ -181,6 +231,7 @@ struct ProjectLane: Sendable {
                         lastGapScan = clock.now - configuration.gapScanInterval
                         continue
                     }
+                    health.progressed()  // caught up
                     if configuration.once { break loop }
                     // Idle: keep the project (and the lock) for a while, so the next
                     // notification of this project is served at once, then let it go.
@@ -198,10 +249,19 @@ struct ProjectLane: Sendable {
                     continue
                 }
 
-                guard mayStart(), let batch = BatchPlanner.nextBatch(from: buffer, maxBatchSize: batchSize) else {
+                guard mayStart(), var batch = BatchPlanner.nextBatch(from: buffer, maxBatchSize: batchSize) else {
                     if !mayStart() { exit = .stopped }
                     break
                 }
+                // Bounded by bytes as well as by count (docs/contract.md §4).
+                let encodeStarted = clock.now
+                guard let body = try await cutToBudget(&batch, settings: settings, signals: signals) else {
+                    // Its first lead alone is over `max_request_bytes`: now invalid, out of the buffer.
+                    let tooLarge = batch.leads[0].id
+                    buffer.removeAll { $0.id == tooLarge }
+                    continue
+                }
+                progress.add(.encode, clock.now - encodeStarted)
                 let ids = batch.leads.map(\.id)
                 let taken = Set(ids)
                 // Usually all of it went: then let its storage go too, or every lane would
@@ -210,9 +270,11 @@ struct ProjectLane: Sendable {
                 limiter.value.withLock { $0.recordStart(at: clock.now) }
 
                 let recordStarted = clock.now
-                let recorded = try await store.startAttempt(
-                    project: project, workerId: configuration.workerId, leadIds: ids, lease: configuration.lease,
-                    lock: lock)
+                let recorded = try await bounded("recording the attempt") { [store, project, configuration, lock] in
+                    try await store.startAttempt(
+                        project: project, workerId: configuration.workerId, leadIds: ids, lease: configuration.lease,
+                        lock: lock)
+                }
                 progress.add(.record, clock.now - recordStarted)
                 guard let attemptId = recorded else {
                     logger.warning("project lock lost; stopping this project", metadata: ["project": "\(project)"])
@@ -225,7 +287,8 @@ struct ProjectLane: Sendable {
                 // The slot goes with the request; its task gives it back.
                 holdsSlot = false
                 group.addTask {
-                    await self.send(batch, attemptId: attemptId, token: token, settings: current, signals: signals)
+                    await self.send(
+                        batch, body: body, attemptId: attemptId, token: token, settings: current, signals: signals)
                     self.slots.release()
                     return attemptId
                 }
@@ -238,9 +301,11 @@ struct ProjectLane: Sendable {
         }
 
         if exit == .tokenMissing {
-            let held = try await store.holdPending(
+            let held = try await bounded("holding leads") { [store, project] in
+                try await store.holdPending(
                 project: project, reason: .tokenMissing,
-                message: "no token for this project in LEADSYNC_TOKENS_FILE")
+                    message: "no token for this project in LEADSYNC_TOKENS_FILE")
+            }
             progress.add(held: held)
             logger.warning(
                 "no token for project; its pending leads are held until one appears",
@@ -255,6 +320,7 @@ struct ProjectLane: Sendable {
         let now = clock.now
         let earliest = limiter.value.withLock { $0.earliestStart(now: now) }
         guard earliest > now else { return false }
+        health.progressed()  // a known wait, at most the longest back-off (60 s)
         WorkerMetrics.rateLimitWait(project: project, duration: earliest - now)
         try await Task.sleep(until: earliest, clock: clock)
         return true
@@ -269,7 +335,10 @@ struct ProjectLane: Sendable {
         // Gaps lie below what was read before; the leads read just now are not gaps. New
         // leads after the cursor are never buffered or in flight: no filtering needed.
         let gapTop = cursor
-        var found = try await store.newLeads(project: project, afterId: cursor, limit: want)
+        let after = cursor
+        var found = try await bounded("claim") { [store, project] in
+            try await store.newLeads(project: project, afterId: after, limit: want)
+        }
         if let last = found.last { cursor = max(cursor, last.id) }
         let scanGaps = scanGaps && gapTop > 0
         guard retries || scanGaps else { return (found, 0) }
@@ -277,12 +346,16 @@ struct ProjectLane: Sendable {
         let exclude = held()
         var due: [Lead] = []
         if retries {
-            due = try await store.leads(LeadQueries.claimDueRetries(project: project, except: exclude, limit: want))
+            due = try await bounded("claim retries") { [store, project] in
+                try await store.leads(LeadQueries.claimDueRetries(project: project, except: exclude, limit: want))
+            }
         }
         var late: [Lead] = []
         if scanGaps {
-            late = try await store.leads(
-                LeadQueries.claimGaps(project: project, upToId: gapTop, except: exclude, limit: want))
+            late = try await bounded("gap scan") { [store, project] in
+                try await store.leads(
+                    LeadQueries.claimGaps(project: project, upToId: gapTop, except: exclude, limit: want))
+            }
         }
         if !due.isEmpty || !late.isEmpty {
             // A lead that changed between the queries could be in two of them.
@@ -317,7 +390,9 @@ struct ProjectLane: Sendable {
             }
             passing.append((lead, key))
         }
-        let holders = try await store.claimPhones(project: project, keys: keys, leadIds: keyIds)
+        let holders = try await bounded("phone claims") { [store, project, keys, keyIds] in
+            try await store.claimPhones(project: project, keys: keys, leadIds: keyIds)
+        }
         var accepted: [Lead] = []
         accepted.reserveCapacity(passing.count)
         for (lead, key) in passing {
@@ -327,8 +402,16 @@ struct ProjectLane: Sendable {
                 verdicts.append((lead.id, Self.duplicate(of: nil)))
             }
         }
+        try await markInvalid(verdicts)
+        return accepted
+    }
+
+    /// Leads the local pre-check refused: `invalid`, `source = local`, never sent.
+    private func markInvalid(_ verdicts: [(leadId: Int64, verdict: LeadValidator.Verdict)]) async throws {
         if !verdicts.isEmpty {
-            try await store.markLocalInvalid(project: project, verdicts: verdicts)
+            try await bounded("marking invalid leads") { [store, project] in
+                try await store.markLocalInvalid(project: project, verdicts: verdicts)
+            }
             progress.add(invalid: verdicts.count)
             for (reason, group) in Dictionary(grouping: verdicts, by: { $0.verdict.reason }) {
                 WorkerMetrics.leads(project: project, state: .invalid, reason: reason.rawValue, count: group.count)
@@ -337,7 +420,38 @@ struct ProjectLane: Sendable {
                 "leads invalid by the local pre-check",
                 metadata: ["project": "\(project)", "count": "\(verdicts.count)"])
         }
-        return accepted
+    }
+
+    /// Cuts `batch` to the longest prefix whose body fits the byte budget and returns that
+    /// body. The budget is the project's `max_request_bytes`, halved for a while after a
+    /// 413; a first lead over the halved budget but within the configured one goes alone
+    /// (a 413 then makes it invalid), one over the configured budget is invalid now
+    /// (`local_lead_too_large`) and nil is returned.
+    private func cutToBudget(
+        _ batch: inout BatchPlanner.Batch, settings: ProjectSettings, signals: LaneSignals
+    ) async throws -> [UInt8]? {
+        let budget = signals.byteBudget(configured: settings.maxRequestBytes)
+        var (body, count) = RequestBody.encode(batch, maxBytes: budget)
+        if count == 0 {
+            let first = BatchPlanner.Batch(mode: batch.mode, initialize: batch.initialize, leads: [batch.leads[0]])
+            (body, count) = RequestBody.encode(first, maxBytes: settings.maxRequestBytes)
+            if count == 0 {
+                let single = RequestBody.encode(first).count
+                try await markInvalid([
+                    (
+                        batch.leads[0].id,
+                        LeadValidator.Verdict(
+                            reason: .localLeadTooLarge,
+                            message:
+                                "the lead alone is \(single) bytes of request body; the project allows \(settings.maxRequestBytes) (max_request_bytes)"
+                        )
+                    )
+                ])
+                return nil
+            }
+        }
+        if count < batch.leads.count { batch.leads.removeSubrange(count...) }
+        return body
     }
 
     static func duplicate(of first: Int64?) -> LeadValidator.Verdict {
@@ -349,12 +463,10 @@ struct ProjectLane: Sendable {
 
     /// One request: send, decide (SPEC §3), tell the limiter, write back until it sticks.
     private func send(
-        _ batch: BatchPlanner.Batch, attemptId: Int64, token: String, settings: ProjectSettings, signals: LaneSignals
+        _ batch: BatchPlanner.Batch, body: [UInt8], attemptId: Int64, token: String, settings: ProjectSettings,
+        signals: LaneSignals
     ) async {
         let clock = ContinuousClock()
-        let encodeStarted = clock.now
-        let body = RequestBody.encode(batch)
-        progress.add(.encode, clock.now - encodeStarted)
         let exchange = await client.send(batch: batch, body: body, token: token, logger: logger)
         progress.add(.http, exchange.duration - exchange.classifyDuration)
         progress.add(.classify, exchange.classifyDuration)
@@ -399,32 +511,88 @@ struct ProjectLane: Sendable {
             logger.warning(
                 "batch too large for Uservox; lowering the batch size",
                 metadata: ["project": "\(project)", "max_batch_size": "\(size)"])
+        case .shrinkRequestBytes:
+            limiter.value.withLock { $0.succeeded() }
+            signals.shrinkBytes()
+            logger.warning(
+                "request body too large for Uservox (413); halving the byte budget for a while",
+                metadata: [
+                    "project": "\(project)", "bytes": "\(body.count)",
+                    "budget": "\(signals.byteBudget(configured: settings.maxRequestBytes))",
+                ])
         case .none:
             limiter.value.withLock { $0.succeeded() }
+            signals.requestPassed()
         }
 
         let writeBackStarted = clock.now
-        defer { progress.add(.writeBack, clock.now - writeBackStarted) }
+        let written = await writeBack(plan, attemptId: attemptId, httpStatus: exchange.httpStatus, leads: batch.leads)
+        progress.add(.writeBack, clock.now - writeBackStarted)
+        guard written else {
+            signals.giveUp()
+            return
+        }
+        health.progressed()
+        record(plan, attemptId: attemptId, duration: exchange.duration, status: exchange.httpStatus)
+    }
+
+    /// Writes one answer back, and never holds its request slot forever. Transient
+    /// failures (the database away, a conflict, a timeout) are retried with back-off,
+    /// renewing the attempt's lease, for at most one lease. A permanent one (data the
+    /// database refuses) closes the attempt as unstorable: its leads back to pending,
+    /// ambiguous. False when nothing could be written in time: the attempt stays open, the
+    /// lane ends, and the sweep recovers the attempt once its lease runs out.
+    private func writeBack(
+        _ plan: OutcomePlanner.Plan, attemptId: Int64, httpStatus: Int?, leads: [Lead]
+    ) async -> Bool {
+        let clock = ContinuousClock()
+        let giveUpAt = clock.now + configuration.lease
         var delay = Duration.milliseconds(200)
+        var unstorable: String?
         while true {
             do {
-                try await store.writeBack(
-                    project: project, attemptId: attemptId, httpStatus: exchange.httpStatus, plan: plan)
-                break
+                let stillOpen: Bool
+                if let why = unstorable {
+                    let ids = leads.map(\.id)
+                    stillOpen = try await bounded("write-back") { [store] in
+                        try await store.closeUnstorable(attemptId: attemptId, leadIds: ids, why: why, delay: .seconds(30))
+                    }
+                } else {
+                    stillOpen = try await bounded("write-back") { [store, project] in
+                        try await store.writeBack(project: project, attemptId: attemptId, httpStatus: httpStatus, plan: plan)
+                    }
+                }
+                if !stillOpen {
+                    logger.warning(
+                        "the attempt was closed by the sweep before its answer was written; its leads are pending, ambiguous",
+                        metadata: ["project": "\(project)", "attempt": "\(attemptId)"])
+                }
+                return true
             } catch {
-                // Nothing of this request is resent meanwhile: its leads stay in flight here.
+                let why = StoreError.from(error, doing: "write-back")
+                if unstorable == nil && !(error is TimedOut) && !StoreError.isTransient(error) {
+                    unstorable = "the answer could not be stored (\(why)); outcome unknown"
+                    logger.error(
+                        "write-back refused by the database; closing the attempt, its leads retried as ambiguous",
+                        metadata: ["project": "\(project)", "attempt": "\(attemptId)", "error": "\(why)"])
+                    continue
+                }
+                guard clock.now + delay < giveUpAt, !Task.isCancelled else {
+                    logger.error(
+                        "write-back failed for longer than the lease; the sweep recovers the attempt",
+                        metadata: ["project": "\(project)", "attempt": "\(attemptId)", "error": "\(why)"])
+                    return false
+                }
                 logger.error(
                     "write-back failed; retrying",
-                    metadata: [
-                        "project": "\(project)", "attempt": "\(attemptId)",
-                        "error": "\(StoreError.from(error, doing: "write-back"))",
-                    ])
-                if Task.isCancelled { return }
+                    metadata: ["project": "\(project)", "attempt": "\(attemptId)", "error": "\(why)"])
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(5))
+                try? await bounded("renewing the lease") { [store, configuration] in
+                    try await store.renewLease(attemptId: attemptId, lease: configuration.lease)
+                }
             }
         }
-        record(plan, attemptId: attemptId, duration: exchange.duration, status: exchange.httpStatus)
     }
 
     private func record(_ plan: OutcomePlanner.Plan, attemptId: Int64, duration: Duration, status: Int?) {

@@ -24,13 +24,18 @@ public struct WorkerConfiguration: Sendable {
     public var backlogMetricsInterval: Duration?
     /// Requests out at once over all projects (each project also has its `max_in_flight`).
     public var maxConcurrentRequests: Int
+    /// The longest any one database call of a lane may take (the worker's sessions also
+    /// carry it as `statement_timeout`, less a second so the server usually ends it first).
+    public var databaseTimeout: Duration
 
     public init(
         workerId: String = WorkerConfiguration.defaultWorkerId(), projects: [String]? = nil, once: Bool = false,
         sweepInterval: Duration = .seconds(1), requestTimeout: Duration = .seconds(30),
         lease: Duration? = nil, gapScanInterval: Duration = .seconds(2), idleLinger: Duration = .seconds(10),
-        backlogMetricsInterval: Duration? = nil, maxConcurrentRequests: Int = 8
+        backlogMetricsInterval: Duration? = nil, maxConcurrentRequests: Int = 8,
+        databaseTimeout: Duration = .seconds(30)
     ) {
+        self.databaseTimeout = databaseTimeout
         self.workerId = workerId
         self.projects = projects
         self.once = once

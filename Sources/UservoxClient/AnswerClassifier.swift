@@ -9,7 +9,8 @@ public enum AnswerClassifier {
     static let maxMessage = 500
 
     public static func classify(
-        status: Int, headers: [(name: String, value: String)], body: [UInt8], batch: BatchPlanner.Batch
+        status: Int, headers: [(name: String, value: String)], body: [UInt8], batch: BatchPlanner.Batch,
+        now: Date = Date()
     ) -> APIAnswer {
         let json = try? JSONParser.parse(body)
         let message = errorMessage(json: json, body: body, status: status)
@@ -20,9 +21,10 @@ public enum AnswerClassifier {
             }
             return processed(json, batch: batch)
                 ?? .badResponse(status: status, message: "answer is not the documented shape: \(snippet(body))")
-        case 400, 413:
+        case 413:
+            return .payloadTooLarge(message: message)
+        case 400:
             if let maximum = maximumLeads(in: message) { return .batchTooLarge(maximum: maximum, message: message) }
-            if status == 413 { return .batchTooLarge(maximum: nil, message: message) }
             return .badRequest(message: message, body: String(decoding: body.prefix(2000), as: UTF8.self))
         case 401:
             return .forbidden(.unauthorized, message: message)
@@ -38,7 +40,7 @@ public enum AnswerClassifier {
         case 408:
             return .timeout(message: message)
         case 429:
-            return .rateLimited(retryAfter: retryAfter(headers), message: message)
+            return .rateLimited(retryAfter: retryAfter(headers, now: now), message: message)
         case 500...599:
             return .serverError(status: status, message: message)
         default:
@@ -114,14 +116,23 @@ public enum AnswerClassifier {
 
     static func errorMessage(json: JSONValue?, body: [UInt8], status: Int) -> String {
         if let text = (json?["error"] ?? json?["message"])?.stringValue, !text.isEmpty {
-            return String(text.prefix(maxMessage))
+            return bounded(text)
         }
         return body.isEmpty ? "HTTP \(status) with an empty body" : "HTTP \(status): \(snippet(body))"
     }
 
     static func snippet(_ body: [UInt8]) -> String {
         let text = String(decoding: body.prefix(maxMessage), as: UTF8.self)
-        return text.split(whereSeparator: \.isNewline).joined(separator: " ")
+        return bounded(text.split(whereSeparator: \.isNewline).joined(separator: " "))
+    }
+
+    /// At most `maxMessage` scalars: a `Character` can hold any number of combining marks.
+    static func bounded(_ text: String) -> String {
+        let scalars = text.unicodeScalars
+        guard scalars.count > maxMessage else { return text }
+        var view = String.UnicodeScalarView()
+        view.append(contentsOf: scalars.prefix(maxMessage))
+        return String(view)
     }
 
     /// "Maximum of 1000 leads allowed per request" → 1000.
@@ -138,12 +149,44 @@ public enum AnswerClassifier {
         return id.isEmpty ? nil : id
     }
 
-    /// Retry-After in seconds (the HTTP-date form is not used by Uservox).
-    static func retryAfter(_ headers: [(name: String, value: String)]) -> Duration? {
+    /// The longest back-off a 429 may impose (docs/contract.md §3).
+    public static let maxRetryAfter = Duration.seconds(60)
+
+    /// `Retry-After` as delta-seconds or an HTTP-date (RFC 9110 §10.2.3), clamped to
+    /// 0–60 s. Anything else (negative, NaN, infinite, not a number nor a date) is nil: the
+    /// default back-off. A proxy's header must never decide how long a project sleeps.
+    static func retryAfter(_ headers: [(name: String, value: String)], now: Date) -> Duration? {
         guard let value = headers.first(where: { $0.name.lowercased() == "retry-after" })?.value else { return nil }
         let trimmed = value.trimmingCharacters(in: .whitespaces)
-        if let seconds = Int(trimmed), seconds >= 0 { return .seconds(seconds) }
-        if let seconds = Double(trimmed), seconds >= 0 { return .milliseconds(Int(seconds * 1000)) }
+        guard !trimmed.isEmpty, trimmed.utf8.count <= 64 else { return nil }
+        if trimmed.utf8.allSatisfy({ (0x30...0x39).contains($0) }) {
+            // Digits only: any length is a valid delta, however absurd; too long for Int is "a lot".
+            return clamp(seconds: Double(trimmed) ?? .infinity)
+        }
+        // Plain decimals only: Double("0x10") or Double("1e3") would read much more.
+        if trimmed.utf8.allSatisfy({ (0x30...0x39).contains($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }),
+            let seconds = Double(trimmed), seconds.isFinite
+        {
+            return seconds < 0 ? nil : clamp(seconds: seconds)
+        }
+        if let date = httpDate(trimmed) { return clamp(seconds: max(0, date.timeIntervalSince(now))) }
+        return nil
+    }
+
+    private static func clamp(seconds: Double) -> Duration {
+        guard seconds < maxRetryAfter.secondsValue else { return maxRetryAfter }
+        return .milliseconds(Int64((max(0, seconds) * 1000).rounded(.up)))
+    }
+
+    /// IMF-fixdate, and the two obsolete forms RFC 9110 says a recipient must accept.
+    static func httpDate(_ text: String) -> Date? {
+        for format in ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"] {
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.timeZone = TimeZone(identifier: "GMT")
+            formatter.dateFormat = format
+            if let date = formatter.date(from: text) { return date }
+        }
         return nil
     }
 }

@@ -5,13 +5,25 @@ import WireJSON
 /// About 150 KB for 1000 leads; see README for what it costs.
 public enum RequestBody {
     public static func encode(_ batch: BatchPlanner.Batch) -> [UInt8] {
-        var writer = JSONWriter(reservingCapacity: 64 + batch.leads.count * 192)
+        encode(batch, maxBytes: .max).bytes
+    }
+
+    /// The body of the longest prefix of `batch` whose encoding fits in `maxBytes`
+    /// (docs/contract.md §4: a request is bounded by bytes as well as by count), and how
+    /// many leads it holds: 0 when even the first lead alone is too large. Each lead is
+    /// written once; the one that overflows is taken back.
+    public static func encode(_ batch: BatchPlanner.Batch, maxBytes: Int) -> (bytes: [UInt8], count: Int) {
+        var writer = JSONWriter(reservingCapacity: min(maxBytes, 64 + batch.leads.count * 192))
+        // What closes the body after the last lead: `]`, `,"init":true` or `,"init":false`, `}`.
+        let closing = batch.initialize ? 14 : 15
+        var count = 0
         writer.beginObject()
         switch batch.mode {
         case .leads:
             writer.key("leads")
             writer.beginArray()
             for lead in batch.leads {
+                let mark = writer.mark
                 writer.beginObject()
                 writer.field("projectId", lead.projectId)
                 writer.field("processId", lead.processId)
@@ -26,17 +38,30 @@ public enum RequestBody {
                 // PostgreSQL printed it from jsonb: already valid JSON.
                 writer.raw(lead.metadata.utf8)
                 writer.endObject()
+                if writer.bytes.count + closing > maxBytes {
+                    writer.rollBack(to: mark)
+                    break
+                }
+                count += 1
             }
             writer.endArray()
         case .leadIds:
             writer.key("leadIds")
             writer.beginArray()
-            for lead in batch.leads { writer.string(lead.remoteLeadId ?? "") }
+            for lead in batch.leads {
+                let mark = writer.mark
+                writer.string(lead.remoteLeadId ?? "")
+                if writer.bytes.count + closing > maxBytes {
+                    writer.rollBack(to: mark)
+                    break
+                }
+                count += 1
+            }
             writer.endArray()
         }
         writer.key("init")
         writer.bool(batch.initialize)
         writer.endObject()
-        return writer.bytes
+        return (writer.bytes, count)
     }
 }

@@ -19,11 +19,15 @@ public struct UservoxClient: Sendable {
         public var apiVersion: String?
         /// Connections kept per host: enough for every project's `max_in_flight`.
         public var maxConnections: Int
+        /// Answers larger than this are not read (a 1000-lead answer is a few hundred KB).
+        public var maxAnswerBytes: Int
 
         public init(
             baseURL: String = "https://crm.uservox.ai", requestTimeout: Duration = .seconds(30),
-            connectTimeout: Duration = .seconds(5), apiVersion: String? = "1.2", maxConnections: Int = 64
+            connectTimeout: Duration = .seconds(5), apiVersion: String? = "1.2", maxConnections: Int = 64,
+            maxAnswerBytes: Int = 4 * 1024 * 1024
         ) {
+            self.maxAnswerBytes = maxAnswerBytes
             self.baseURL = baseURL
             self.requestTimeout = requestTimeout
             self.connectTimeout = connectTimeout
@@ -61,6 +65,9 @@ public struct UservoxClient: Sendable {
         config.connectionPool = .init(
             idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maxConnections)
         config.decompression = .enabled(limit: .ratio(50))
+        // A body that stalls: the connection is closed after this much silence, so a
+        // request abandoned at its deadline never keeps a connection forever.
+        config.timeout.read = .nanoseconds(configuration.requestTimeout.nanosecondsValue)
         // Redirects could carry the bearer token elsewhere.
         config.redirectConfiguration = .disallow
         return HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton), configuration: config)
@@ -79,22 +86,54 @@ public struct UservoxClient: Sendable {
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "Accept", value: "application/json")
         request.body = .bytes(ByteBuffer(bytes: body))
+        let timeout = configuration.requestTimeout
+        let maxAnswerBytes = configuration.maxAnswerBytes
         do {
-            let deadline = NIODeadline.now() + .nanoseconds(configuration.requestTimeout.nanosecondsValue)
-            let response = try await http.execute(request, deadline: deadline)
-            var buffer = try await response.body.collect(upTo: 64 * 1024 * 1024)
-            let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+            // One deadline for connect, send, headers and body (docs/contract.md §3). AHC's
+            // own deadline ends with the headers, so reading the body races what is left.
+            let deadline = started + timeout
+            let response = try await http.execute(
+                request, deadline: .now() + .nanoseconds(timeout.nanosecondsValue))
             let status = Int(response.status.code)
             let headers = response.headers.map { (name: $0.name, value: $0.value) }
+            let bytes = try await withThrowingTaskGroup(of: [UInt8]?.self) { group in
+                group.addTask {
+                    do {
+                        var buffer = try await response.body.collect(upTo: maxAnswerBytes)
+                        return buffer.readBytes(length: buffer.readableBytes) ?? []
+                    } catch is NIOTooManyBytesError {
+                        throw AnswerTooLarge(limit: maxAnswerBytes)
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(until: deadline, clock: ContinuousClock())
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let bytes = first else {
+                    throw HTTPClientError.deadlineExceeded
+                }
+                return bytes
+            }
             let classifyStarted = clock.now
             let answer = AnswerClassifier.classify(status: status, headers: headers, body: bytes, batch: batch)
             let finished = clock.now
             return Exchange(
                 answer: answer, httpStatus: status, duration: finished - started,
                 classifyDuration: finished - classifyStarted)
+        } catch let error as AnswerTooLarge {
+            // Processed or not, we cannot tell: like a 5xx, ambiguous and retried.
+            return Exchange(
+                answer: .badResponse(status: 500, message: "\(error)"), httpStatus: nil,
+                duration: clock.now - started)
         } catch {
             return Exchange(answer: Self.classify(error: error), httpStatus: nil, duration: clock.now - started)
         }
+    }
+
+    struct AnswerTooLarge: Error, CustomStringConvertible {
+        let limit: Int
+        var description: String { "the answer's body is larger than \(limit / 1024 / 1024) MiB; not read" }
     }
 
     /// Network failures: was the request certainly not sent, or may the server have it?

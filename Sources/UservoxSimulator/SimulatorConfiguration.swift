@@ -11,6 +11,8 @@ public struct SimulatorConfiguration: Sendable {
     public var projects: [String: Project]
     public var faults: Faults
     public var duplicateProtection: DuplicateProtection
+    /// Like a proxy's body limit (often 1 MiB): larger request bodies are answered 413.
+    public var maxRequestBytes: Int?
 
     public init(
         maxLeadsPerRequest: Int = 1000,
@@ -177,6 +179,7 @@ extension SimulatorConfiguration {
                 copy.projects = projects
             case "faults": copy.faults = try Self.faults(value, base: Faults())
             case "block": copy.duplicateProtection = try Self.protection(value)
+            case "maxRequestBytes": copy.maxRequestBytes = try Self.positiveInt(value, key)
             default: break
             }
         }

@@ -22,6 +22,7 @@ public final class UservoxSimulator: Sendable {
 
     private let registry: Mutex<Registry>
     let faultPlan: Mutex<FaultPlan>
+    private let hostile = Mutex<[String: ArraySlice<HostileAnswer>]>([:])
     private let idCounter = Atomic<Int>(0)
     private let unauthorized = Atomic<Int>(0)
     private let clock = ContinuousClock()
@@ -51,6 +52,7 @@ public final class UservoxSimulator: Sendable {
         let maxLeads: Int
         let limit: SimulatorConfiguration.RateLimit
         let protection: SimulatorConfiguration.DuplicateProtection
+        let maxBytes: Int
         let box: LedgerBox
     }
 
@@ -120,6 +122,11 @@ public final class UservoxSimulator: Sendable {
         faultPlan.withLock { $0.setScript(script, project: project) }
     }
 
+    /// The next requests of `project` get these answers, one each, unprocessed.
+    public func setHostileScript(_ answers: [HostileAnswer], project: String) {
+        hostile.withLock { $0[project] = answers[...] }
+    }
+
     /// No scripts, no random faults, no latency.
     public func clearFaults() {
         faultPlan.withLock { plan in
@@ -152,7 +159,7 @@ public final class UservoxSimulator: Sendable {
         var request = request
         let body: ByteBuffer
         do {
-            body = try await request.collectBody(upTo: Self.maxBodyBytes)
+            body = try await request.collectBody(upTo: lookup.maxBytes)
         } catch is NIOTooManyBytesError {
             box.ledger.withLock { $0.noteRefused() }
             return Answer.error(.contentTooLarge, UservoxMessage.payloadTooLarge)
@@ -164,6 +171,11 @@ public final class UservoxSimulator: Sendable {
         // Leads of a request that is not processed still count as received (and resent).
         func noteUnprocessed() {
             if case .success(let bulk) = parsed { box.ledger.withLock { $0.noteReceived(bulk) } }
+        }
+        if let answer = hostile.withLock({ $0[projectId]?.popFirst() }) {
+            noteUnprocessed()
+            box.ledger.withLock { $0.noteServerError() }
+            return answer.response()
         }
 
         switch action {
@@ -225,6 +237,7 @@ public final class UservoxSimulator: Sendable {
                 maxLeads: configuration.maxLeads(for: project),
                 limit: configuration.rateLimit(for: project),
                 protection: configuration.duplicateProtection,
+                maxBytes: configuration.maxRequestBytes ?? Self.maxBodyBytes,
                 box: registry.ledger(id)
             )
         }

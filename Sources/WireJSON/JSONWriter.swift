@@ -10,6 +10,20 @@ public struct JSONWriter: Sendable {
         bytes.reserveCapacity(capacity)
     }
 
+    /// A point to come back to: what was written after it can be taken back.
+    public struct Mark: Sendable {
+        let count: Int
+        let needsComma: Bool
+    }
+
+    public var mark: Mark { Mark(count: bytes.count, needsComma: needsComma) }
+
+    /// Drops everything written since `mark` (a request body cut to its byte budget).
+    public mutating func rollBack(to mark: Mark) {
+        bytes.removeSubrange(mark.count...)
+        needsComma = mark.needsComma
+    }
+
     public mutating func beginObject() {
         separate()
         bytes.append(UInt8(ascii: "{"))

@@ -180,4 +180,40 @@ import UservoxSimulator
             #expect(answer == .processed([5: .accepted(remoteId: remoteId), 6: .rejected(message: "Lead not found")]))
         }
     }
+
+    /// docs/contract.md §3: one deadline covers the body too. A body that stalls after the
+    /// headers ends as a timeout (ambiguous) at the deadline, not when the server gives up.
+    @Test func aBodyThatStallsAfterTheHeadersTimesOut() async throws {
+        try await withClient(Self.config, timeout: .seconds(1)) { client, sim in
+            sim.simulator.setHostileScript([.stallBody(prefix: #"{"success":["#, stall: .seconds(120))], project: "p2")
+            let started = ContinuousClock.now
+            let answer = await send(client, leads("p2", ["+14155558001"]), token: "tok-p2")
+            guard case .timeout = answer else {
+                Issue.record("\(answer)")
+                return
+            }
+            // Well before the stall ends (the server would close at 120 s).
+            #expect(ContinuousClock.now - started < .seconds(60))
+        }
+    }
+
+    /// An answer larger than the cap is not read: unreadable, like a 5xx (ambiguous).
+    @Test func anAnswerLargerThanTheCapIsUnreadable() async throws {
+        try await UservoxSimulator.withRunning(Self.config) { sim in
+            let configuration = UservoxClient.Configuration(
+                baseURL: sim.baseURL, requestTimeout: .seconds(10), maxAnswerBytes: 64 * 1024)
+            let http = UservoxClient.makeHTTPClient(configuration)
+            let client = UservoxClient(configuration: configuration, httpClient: http)
+            sim.simulator.setHostileScript(
+                [.raw(status: 200, body: Array(("{\"success\":[\"" + String(repeating: "x", count: 100_000) + "\"]}").utf8))],
+                project: "p2")
+            let answer = await send(client, leads("p2", ["+14155558002"]), token: "tok-p2")
+            try await http.shutdown()
+            guard case .badResponse = answer else {
+                Issue.record("\(answer)")
+                return
+            }
+            #expect(answer.isAmbiguous)
+        }
+    }
 }

@@ -62,3 +62,22 @@ import Testing
         #expect(try JSONParser.parse(text).jsonString == text)
     }
 }
+
+import PropertyBased
+
+/// The parser meets whatever the network sends: random and truncated bytes end in a
+/// value or a `JSONParseError`, never a trap or a hang.
+@Suite struct JSONParserPropertyTests {
+    @Test func randomBytes() async {
+        await propertyCheck(count: 500, input: Gen.int(in: 0...255).array(of: 0...512)) { bytes in
+            _ = try? JSONParser.parse(bytes.map { UInt8($0) })
+        }
+    }
+
+    @Test func randomBytesFromJSONsAlphabet() async {
+        let alphabet = Array(#"{}[]":,\0123456789.eE+-truefalsnul u"#.utf8)
+        await propertyCheck(count: 500, input: Gen.int(in: 0...(alphabet.count - 1)).array(of: 0...512)) { picks in
+            _ = try? JSONParser.parse(picks.map { alphabet[$0] })
+        }
+    }
+}

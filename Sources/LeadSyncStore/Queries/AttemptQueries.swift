@@ -46,30 +46,51 @@ public enum AttemptQueries {
         public func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
     }
 
+    /// AttemptsLockOpen: the write-back's fence. The sweep closes attempts whose lease ran
+    /// out (`abandonExpired`, which skips locked rows); the write-back locks its attempt
+    /// first, so the two never both act: no row means the sweep came first, and the
+    /// leads are already pending again, ambiguous.
+    public static func lockOpen(id: Int64) -> PostgresQuery {
+        "SELECT id FROM leadsync.submission_attempts WHERE id = \(id) AND finished_at IS NULL FOR UPDATE"
+    }
+
+    /// AttemptsRenewLease: a live worker whose write-back waits on the database keeps its
+    /// attempt from being taken for a dead worker's.
+    public static func renewLease(id: Int64, lease: Duration) -> PostgresQuery {
+        """
+        UPDATE leadsync.submission_attempts
+        SET lease_expires_at = greatest(lease_expires_at, now() + \(lease.millisecondsValue) * interval '1 millisecond')
+        WHERE id = \(id) AND finished_at IS NULL
+        """
+    }
+
     /// AttemptsFinish: the attempt's result; `lead_ids` is dropped once the leads are written back.
     public static func finish(
         id: Int64, httpStatus: Int?, outcome: String, successCount: Int, errorCount: Int, unconfirmedCount: Int,
         error: String?
     ) -> PostgresQuery {
-        let truncated = error.map { String($0.prefix(2000)) }
+        let truncated = StorableText.clean(error, maxBytes: StorableText.attemptErrorBytes)
         return """
             UPDATE leadsync.submission_attempts SET
                 finished_at = now(), http_status = \(httpStatus), outcome = \(outcome),
                 success_count = \(successCount), error_count = \(errorCount), unconfirmed_count = \(unconfirmedCount),
                 error = \(truncated), lead_ids = NULL, lease_expires_at = NULL
-            WHERE id = \(id)
+            WHERE id = \(id) AND finished_at IS NULL
             """
     }
 
     /// AttemptsFinishAllAccepted: the write-back of a request whose every lead was
     /// accepted (most of them, when all goes well) as one statement: the leads, their
     /// history rows and the attempt, atomically, in one round trip instead of five.
+    /// Fenced like `lockOpen`: no row returned means the sweep closed the attempt first.
     /// Same effects as `LeadQueries.setOutcomes` + `insertLeadResults` + `finish` for such a
     /// request. Prepared: it runs once per request.
     public struct FinishAllAccepted: PostgresPreparedStatement {
         public static let sql = """
-            WITH input AS (
-                SELECT * FROM unnest($2::int8[], $3::text[]) AS c(id, remote_id)
+            WITH open AS (
+                SELECT id FROM leadsync.submission_attempts WHERE id = $1 AND finished_at IS NULL FOR UPDATE
+            ), input AS (
+                SELECT * FROM unnest($2::int8[], $3::text[]) AS c(id, remote_id) WHERE EXISTS (SELECT FROM open)
             ), accepted AS (
                 UPDATE leadsync.leads AS l SET
                     status = 'submitted', remote_id = coalesce(nullif(c.remote_id, ''), l.remote_id),
@@ -85,9 +106,10 @@ public enum AttemptQueries {
                 finished_at = now(), http_status = $4, outcome = 'ok',
                 success_count = cardinality($2::int8[]), error_count = 0, unconfirmed_count = 0,
                 error = NULL, lead_ids = NULL, lease_expires_at = NULL
-            WHERE id = $1
+            WHERE id = (SELECT id FROM open)
+            RETURNING id
             """
-        public typealias Row = Void
+        public typealias Row = Int64
         public var attemptId: Int64
         public var httpStatus: Int?
         public var leadIds: [Int64]
@@ -109,7 +131,7 @@ public enum AttemptQueries {
             return bindings
         }
 
-        public func decodeRow(_ row: PostgresRow) throws {}
+        public func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
     }
 
     /// AttemptLeadsInsertMany: each lead's result in this attempt (history).

@@ -205,11 +205,14 @@ public enum LeadQueries {
         """
     }
 
-    /// LeadsMarkAmbiguous: leads of an abandoned attempt may have reached Uservox; a later
-    /// duplicate answer then confirms them (SPEC §3).
-    public static func markAmbiguous(leadIds: [Int64]) -> PostgresQuery {
+    /// LeadsMarkAmbiguous: leads of a request whose answer could not be stored may have
+    /// reached Uservox; they are tried again after `delay`, and a duplicate answer then
+    /// confirms them (docs/contract.md §3).
+    public static func markAmbiguous(leadIds: [Int64], delay: Duration, message: String) -> PostgresQuery {
         """
-        UPDATE leadsync.leads SET ambiguous = true, next_attempt_at = coalesce(next_attempt_at, now()), updated_at = now()
+        UPDATE leadsync.leads SET ambiguous = true,
+            next_attempt_at = now() + \(delay.millisecondsValue) * interval '1 millisecond',
+            last_error = \(StorableText.clean(message, maxBytes: StorableText.messageBytes)), updated_at = now()
         WHERE id = ANY(\(leadIds)) AND status = 'pending'
         """
     }
@@ -234,11 +237,11 @@ public struct OutcomeRows: Sendable {
     ) {
         ids.append(id)
         statuses.append(status.rawValue)
-        remoteIds.append(remoteId ?? "")
+        remoteIds.append(StorableText.clean(remoteId ?? "", maxBytes: StorableText.messageBytes))
         heldReasons.append(heldReason?.rawValue ?? "")
         delaysMs.append(delay.millisecondsValue)
         self.ambiguous.append(ambiguous)
-        lastErrors.append(String((lastError ?? "").prefix(1000)))
+        lastErrors.append(StorableText.clean(lastError ?? "", maxBytes: StorableText.messageBytes))
     }
 
     public var isEmpty: Bool { ids.isEmpty }

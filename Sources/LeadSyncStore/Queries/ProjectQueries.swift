@@ -11,12 +11,15 @@ public struct ProjectSettings: Sendable, Equatable {
     public var maxAttempts: Int
     public var paused: Bool
     public var pauseReason: String?
+    /// Encoded request body at most (docs/contract.md §1).
+    public var maxRequestBytes: Int
 
     public init(
         projectId: String, rateLimitRequests: Int = 100, rateLimitWindow: Duration = .seconds(5),
         maxBatchSize: Int = 1000, maxInFlight: Int = 4, maxAttempts: Int = 8, paused: Bool = false,
-        pauseReason: String? = nil
+        pauseReason: String? = nil, maxRequestBytes: Int = 1_048_576
     ) {
+        self.maxRequestBytes = maxRequestBytes
         self.projectId = projectId
         self.rateLimitRequests = rateLimitRequests
         self.rateLimitWindow = rateLimitWindow
@@ -35,17 +38,18 @@ public enum ProjectQueries {
         """
         SELECT project_id, rate_limit_requests, (extract(epoch FROM rate_limit_window) * 1000)::int8,
                max_batch_size, max_in_flight, max_attempts,
-               paused AND (paused_until IS NULL OR paused_until > now()), pause_reason
+               paused AND (paused_until IS NULL OR paused_until > now()), pause_reason, max_request_bytes
         FROM leadsync.projects WHERE project_id = \(projectId)
         """
     }
 
     public static func decode(_ row: PostgresRow) throws -> ProjectSettings {
-        let (id, requests, windowMs, batch, inFlight, attempts, paused, reason) = try row.decode(
-            (String, Int, Int64, Int, Int, Int, Bool, String?).self)
+        let (id, requests, windowMs, batch, inFlight, attempts, paused, reason, maxBytes) = try row.decode(
+            (String, Int, Int64, Int, Int, Int, Bool, String?, Int).self)
         return ProjectSettings(
             projectId: id, rateLimitRequests: requests, rateLimitWindow: .milliseconds(windowMs),
-            maxBatchSize: batch, maxInFlight: inFlight, maxAttempts: attempts, paused: paused, pauseReason: reason)
+            maxBatchSize: batch, maxInFlight: inFlight, maxAttempts: attempts, paused: paused, pauseReason: reason,
+            maxRequestBytes: maxBytes)
     }
 
     /// ProjectsListReady: projects not paused with leads ready to send now, one index probe
@@ -86,7 +90,8 @@ public enum ProjectQueries {
     /// ProjectsPause: SPEC §3, a 403 pauses the project until an operator resumes it.
     public static func pause(_ projectId: String, reason: String) -> PostgresQuery {
         """
-        UPDATE leadsync.projects SET paused = true, pause_reason = \(reason), paused_until = NULL
+        UPDATE leadsync.projects SET paused = true,
+            pause_reason = \(StorableText.clean(reason, maxBytes: StorableText.pauseReasonBytes)), paused_until = NULL
         WHERE project_id = \(projectId)
         """
     }

@@ -104,11 +104,14 @@ struct WorkerCommand: AsyncParsableCommand {
 
         var poolLogger = logger
         poolLogger.logLevel = .error
-        let postgres = PostgresClient(
-            configuration: try url.clientConfiguration(maximumConnections: dbConnections), backgroundLogger: poolLogger)
+        var poolConfiguration = try url.clientConfiguration(maximumConnections: dbConnections)
+        // Every wait on the database is bounded (docs/operating.md): the server ends a
+        // statement after this; the lanes also give up on a call a little later.
+        poolConfiguration.options.additionalStartupParameters.append(("statement_timeout", "29s"))
+        let postgres = PostgresClient(configuration: poolConfiguration, backgroundLogger: poolLogger)
         let store = LeadStore(client: postgres, logger: poolLogger)
         let wake = WakeSignal()
-        let health = WorkerHealth()
+        let health = WorkerHealth(stallLimit: .milliseconds(Int64(requestTimeout * 2000)))
         let configuration = WorkerConfiguration(
             projects: projects.isEmpty ? nil : projects, once: once,
             sweepInterval: .milliseconds(Int64(sweepInterval * 1000)),
