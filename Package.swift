@@ -87,6 +87,7 @@ let package = Package(
             dependencies: [
                 "LeadSyncCore",
                 "LeadSyncStore",
+                "UservoxClient",
                 "WireJSON",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -99,20 +99,37 @@ insert_leads() {
 
 worker_env=(env DATABASE_URL="$bench_url" LEADSYNC_TOKENS_FILE="$tokens_file")
 
-# Runs `worker --once`; sets elapsed (s) and rss (KiB, peak).
+# CPU ticks PostgreSQL has used: the postmaster, the backends it has reaped, and the
+# live ones (the worker's sessions end with it, so they are counted once reaped).
+pg_ticks() {
+    local pm total=0 c
+    pm=$(head -1 "$LEADSYNC_PG_DIR/postmaster.pid")
+    total=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat")
+    for c in $(pgrep -P "$pm"); do
+        total=$((total + $(awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$total"
+}
+ticks_per_s=$(getconf CLK_TCK)
+
+# Runs `worker --once`; sets elapsed (s), rss (KiB, peak), and worker_cpu and pg_cpu
+# (CPU seconds the worker and PostgreSQL used meanwhile).
 drain() {
-    local started ended
+    local started ended pg_before
+    pg_before=$(pg_ticks)
     started=$(date +%s.%N)
-    USERVOX_BASE_URL=$sim_url timeout 1200 /usr/bin/time -f "%M" -o .tmp/bench-rss \
+    USERVOX_BASE_URL=$sim_url timeout 1200 /usr/bin/time -f "%M %U %S" -o .tmp/bench-rss \
         "${worker_env[@]}" LOG_LEVEL=info "$bin/leadsync" worker --once 2>&1 | grep -v "request finished" >>"$log"
     ended=$(date +%s.%N)
     wall=$(echo "$ended - $started" | bc -l)
     # Throughput from the first request's start to the last answer written back, so the
     # process start-up does not count.
     elapsed=$(psql_bench -c "SELECT extract(epoch FROM max(finished_at) - min(started_at)) FROM leadsync.submission_attempts")
-    rss=$(tail -1 .tmp/bench-rss)
+    read -r rss user sys < <(tail -1 .tmp/bench-rss)
+    worker_cpu=$(echo "$user + $sys" | bc -l)
+    pg_cpu=$(echo "($(pg_ticks) - $pg_before) / $ticks_per_s" | bc -l)
     phases=$(grep -o 'phases=[^[]*' "$log" | tail -1 | sed 's/phases=//')
-    say "bench: wall $(printf '%.1f' "$wall") s, sending $(printf '%.1f' "$elapsed") s; per 1000 leads: $phases"
+    say "bench: wall $(printf '%.1f' "$wall") s, sending $(printf '%.1f' "$elapsed") s; CPU worker $(printf '%.1f' "$worker_cpu") s, PostgreSQL $(printf '%.1f' "$pg_cpu") s; per 1000 leads: $phases"
     local left
     left=$(psql_bench -c "SELECT count(*) FROM leadsync.leads WHERE status <> 'submitted'")
     [ "$left" = 0 ] || say "bench: warning: $left leads not submitted"
@@ -130,11 +147,18 @@ drain
 rate=$(echo "$one_project / $elapsed" | bc -l)
 row "1 project, $one_project leads backlog" \
     "$(printf '%.0f leads/s = %.1f %% of 20,000/s' "$rate" "$(echo "$rate / 200" | bc -l)")" "≥ 95 %"
+cpu_row() { # name leads
+    row "$1: CPU per lead (worker + PostgreSQL)" \
+        "$(printf '%.2f µs = %.2f + %.2f' "$(echo "($worker_cpu + $pg_cpu) * 1000000 / $2" | bc -l)" \
+            "$(echo "$worker_cpu * 1000000 / $2" | bc -l)" "$(echo "$pg_cpu * 1000000 / $2" | bc -l)")" ""
+}
+cpu_row "1 project" "$one_project"
 rss_one=$rss
 
 # 2. Many projects, backlog. Run three times (the figure moves by a few per cent from
 # run to run on a shared 2-core machine): the median, the range, the highest RSS.
 rates=()
+cpus=()
 rss_many=0
 for _ in $(seq 1 "$many_runs"); do
     start_sim
@@ -142,6 +166,7 @@ for _ in $(seq 1 "$many_runs"); do
     insert_leads "$many_leads" $projects
     drain
     rates+=("$(echo "$many_leads / $elapsed" | bc -l)")
+    cpus+=("$(echo "($worker_cpu + $pg_cpu) * 1000000 / $many_leads" | bc -l) $(echo "$worker_cpu * 1000000 / $many_leads" | bc -l) $(echo "$pg_cpu * 1000000 / $many_leads" | bc -l)")
     [ "$rss" -gt "$rss_many" ] && rss_many=$rss
 done
 sorted=$(printf '%s\n' "${rates[@]}" | sort -n)
@@ -149,6 +174,16 @@ median=$(echo "$sorted" | sed -n "$(( (${#rates[@]} + 1) / 2 ))p")
 row "$projects projects, $many_leads leads backlog" \
     "$(printf '%.0f leads/s (median of %d; %.0f–%.0f)' "$median" "${#rates[@]}" "$(echo "$sorted" | head -1)" "$(echo "$sorted" | tail -1)")" \
     "≥ 100,000 leads/s"
+cpu_sorted=$(printf '%s\n' "${cpus[@]}" | sort -n)
+read -r cpu_total cpu_worker cpu_pg < <(echo "$cpu_sorted" | sed -n "$(( (${#cpus[@]} + 1) / 2 ))p")
+row "$projects projects: CPU per lead (worker + PostgreSQL), median run" \
+    "$(printf '%.2f µs = %.2f + %.2f' "$cpu_total" "$cpu_worker" "$cpu_pg")" ""
+
+# LEADSYNC_BENCH_ONLY=throughput: scenarios 1 and 2 alone (comparing two builds).
+if [ "${LEADSYNC_BENCH_ONLY:-}" = throughput ]; then
+    printf '%s\n' "| scenario | result | goal |" "|---|---|---|" "${rows[@]}" | tee "$results"
+    exit 0
+fi
 
 # 3. Latency of single inserts into an idle worker. At the default limit (100 requests
 # per 5 s = 20/s) 50 inserts/s cannot each have a request of their own: most wait for the

@@ -87,7 +87,8 @@ public enum OutcomePlanner {
 
         case .batchTooLarge(let maximum, let message):
             // A maximum at or above what was sent explains nothing: halve instead.
-            let size = max(1, maximum.flatMap { $0 < context.currentBatchSize ? $0 : nil } ?? context.currentBatchSize / 2)
+            let size = max(
+                1, maximum.flatMap { $0 < context.currentBatchSize ? $0 : nil } ?? context.currentBatchSize / 2)
             return uniform(
                 leads, outcome: .batchTooLarge, counts: false, project: .shrinkBatch(to: size), error: message
             ) { lead in (.requeue(delay: .zero, ambiguous: lead.ambiguous), .requeued) }

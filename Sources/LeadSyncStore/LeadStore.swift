@@ -115,9 +115,8 @@ public struct LeadStore: Sendable {
 
     /// Writes one request's result back: every lead's state, the invalid markers, the
     /// history rows, the attempt and the project's reaction, in one transaction (SPEC §2).
-    /// False when the attempt was already closed by the sweep (its lease ran out while the
-    /// database was away): then nothing is written, and its leads are pending, ambiguous.
-    /// Text from the answer is made storable here (`StorableText`), once.
+    /// False when the attempt row is gone (pruned): nothing is written then. Text from the
+    /// answer is made storable here (`StorableText`), once.
     @discardableResult
     public func writeBack(
         project: String, attemptId: Int64, httpStatus: Int?, plan: OutcomePlanner.Plan
@@ -176,7 +175,7 @@ public struct LeadStore: Sendable {
             }
         }
         return try await client.withTransaction(logger: logger) { tx in
-            guard try await tx.query(AttemptQueries.lockOpen(id: attemptId), logger: logger).collect().count == 1 else {
+            guard try await tx.query(AttemptQueries.lock(id: attemptId), logger: logger).collect().count == 1 else {
                 return false
             }
             if !rows.isEmpty {
@@ -226,7 +225,7 @@ public struct LeadStore: Sendable {
     @discardableResult
     public func closeUnstorable(attemptId: Int64, leadIds: [Int64], why: String, delay: Duration) async throws -> Bool {
         try await client.withTransaction(logger: logger) { tx in
-            guard try await tx.query(AttemptQueries.lockOpen(id: attemptId), logger: logger).collect().count == 1 else {
+            guard try await tx.query(AttemptQueries.lock(id: attemptId), logger: logger).collect().count == 1 else {
                 return false
             }
             try await tx.query(LeadQueries.markAmbiguous(leadIds: leadIds, delay: delay, message: why), logger: logger)

@@ -56,6 +56,15 @@ public final class Dispatcher: Service, Sendable {
         }
     }
 
+    /// The sweep's queries run on the pool: like the lanes', each ends within the
+    /// database timeout whatever its connection does, so a connection the server dropped
+    /// can never silence the dispatcher (docs/operating.md).
+    private func bounded<T: Sendable>(_ what: String, _ operation: @escaping @Sendable () async throws -> T)
+        async throws -> T
+    {
+        try await withTimeout(configuration.databaseTimeout, what, operation)
+    }
+
     private var isStopping: Bool { stopping.load(ordering: .relaxed) || Task.isCancelled }
 
     private func serve() async throws {
@@ -124,7 +133,10 @@ public final class Dispatcher: Service, Sendable {
                 }
                 if lanes.withLock({ $0.isEmpty }) { health.progressed() }
                 if configuration.once && lanes.withLock({ $0.isEmpty }) {
-                    let ready = (try? await store.readyProjects(only: configuration.projects)) ?? ["?"]
+                    let ready =
+                        (try? await bounded("ready projects") { [store, configuration] in
+                            try await store.readyProjects(only: configuration.projects)
+                        }) ?? ["?"]
                     if ready.isEmpty {
                         result = true
                         break
@@ -154,7 +166,9 @@ public final class Dispatcher: Service, Sendable {
         let laneSignals = lanes.withLock { $0 }
         for project in woken.projects { laneSignals[project]?.wake(project: project) }
         logger.trace("dispatcher: abandon expired")
-        for (attempt, project, leads) in try await store.abandonExpiredAttempts() {
+        for (attempt, project, leads) in try await bounded("abandoning expired attempts", { [store] in
+            try await store.abandonExpiredAttempts()
+        }) {
             logger.warning(
                 "recovered an attempt of a dead worker; its leads are pending again, flagged ambiguous",
                 metadata: ["attempt": "\(attempt)", "project": "\(project)", "leads": "\(leads)"])
@@ -162,7 +176,10 @@ public final class Dispatcher: Service, Sendable {
         guard !isStopping else { return }
         logger.trace("dispatcher: ready projects")
         let served = Array(lanes.withLock { $0.keys })
-        for project in try await store.readyProjects(only: configuration.projects, except: served) {
+        let ready = try await bounded("ready projects") { [store, configuration] in
+            try await store.readyProjects(only: configuration.projects, except: served)
+        }
+        for project in ready {
             guard lanes.withLock({ $0[project] == nil }) else { continue }
             let locked = try await withTimeout(.seconds(2), "project lock") { [logger] in
                 try await session.query(ProjectLock.tryLock(project: project), logger: logger).collect()
@@ -199,7 +216,9 @@ public final class Dispatcher: Service, Sendable {
     /// Every 10 s: `lead_counts` gains rows with every statement on `leads`; folding them
     /// keeps `leadsync report` instant however big the table.
     private func compactLeadCountsIfDue() async throws {
-        if compaction.isDue() { try await store.compactLeadCounts() }
+        if compaction.isDue() {
+            try await bounded("compacting lead counts") { [store] in try await store.compactLeadCounts() }
+        }
     }
 
     private let backlogMetrics: Cadence?
@@ -207,7 +226,7 @@ public final class Dispatcher: Service, Sendable {
     /// The pending gauge and oldest pending age, now and then (a scan of the pending index).
     private func refreshBacklogMetrics() async throws {
         guard backlogMetrics?.isDue() == true else { return }
-        for (project, pending, age) in try await store.backlog() {
+        for (project, pending, age) in try await bounded("backlog", { [store] in try await store.backlog() }) {
             WorkerMetrics.backlog(project: project, pending: pending, oldestAge: age)
         }
     }
@@ -224,7 +243,9 @@ public final class Dispatcher: Service, Sendable {
     /// Projects that have a token now get their `token_missing` leads back (start, SIGHUP).
     public func releaseProjectsWithTokens() async throws {
         for project in tokens.projects where configuration.projects?.contains(project) ?? true {
-            try await store.release(project: project, reason: .tokenMissing)
+            try await bounded("releasing token_missing leads") { [store] in
+                try await store.release(project: project, reason: .tokenMissing)
+            }
         }
         wake.wakeAll()
     }
@@ -264,7 +285,8 @@ public final class WorkerHealth: Sendable {
     }
     public var summary: String {
         let stalled = isStalled()
-        return "lock_session=\(lockSession.load(ordering: .relaxed) ? "up" : "down") listen=\(listening.load(ordering: .relaxed) ? "up" : "down") progress=\(stalled ? "stalled" : "ok")"
+        return
+            "lock_session=\(lockSession.load(ordering: .relaxed) ? "up" : "down") listen=\(listening.load(ordering: .relaxed) ? "up" : "down") progress=\(stalled ? "stalled" : "ok")"
     }
 }
 

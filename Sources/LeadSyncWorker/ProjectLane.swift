@@ -110,7 +110,9 @@ struct ProjectLane: Sendable {
 
     func run() async throws -> Exit {
         let clock = ContinuousClock()
-        guard var settings = try await bounded("project settings", { [store, project] in try await store.project(project) })
+        guard
+            var settings = try await bounded(
+                "project settings", { [store, project] in try await store.project(project) })
         else { return .drained }
         if settings.paused { return .paused }
 
@@ -127,6 +129,9 @@ struct ProjectLane: Sendable {
 
         let signals = LaneSignals()
         var exit = Exit.drained
+        // A query of the loop that fails ends the lane, but never cancels requests already
+        // sent: they finish and are written back first (docs/contract.md §3.5).
+        var failure: (any Error)?
         try await withThrowingTaskGroup(of: Int64.self) { group in
             // Leads out in each request, by attempt: never claimed again while there.
             var inFlight: [Int64: [Int64]] = [:]
@@ -148,150 +153,158 @@ struct ProjectLane: Sendable {
             }
             defer { giveBackSlot() }  // a lane that throws
 
-            loop: while true {
-                guard mayStart() else {
-                    exit = .stopped
-                    break
-                }
-                if signals.paused {
-                    exit = .paused
-                    break
-                }
-                if signals.gaveUp {
-                    exit = .writeBackFailed
-                    break
-                }
-                if clock.now - lastSettings > .seconds(1) {
-                    settings = try await bounded("project settings", { [store, project] in try await store.project(project) }) ?? settings
-                    lastSettings = clock.now
-                    updateLimiter(settings)
-                    if settings.paused {
+            do {
+                loop: while true {
+                    guard mayStart() else {
+                        exit = .stopped
+                        break
+                    }
+                    if signals.paused {
                         exit = .paused
                         break
                     }
-                }
-                guard let token = tokens.token(for: project) else {
-                    exit = .tokenMissing
-                    break
-                }
-                let batchSize = min(settings.maxBatchSize, signals.batchSize ?? .max)
-
-                while running >= settings.maxInFlight, let done = try await group.next() {
-                    inFlight[done] = nil
-                    running -= 1
-                }
-                // An answer that came back meanwhile may have paused the project.
-                if signals.paused {
-                    exit = .paused
-                    break
-                }
-
-                // A busy lane waits for its turn (the project's rate limit, then a
-                // worker-wide slot) before it claims, so only lanes about to send hold
-                // leads in memory, and leads that arrive meanwhile go along. A lane that
-                // has caught up looks without a slot.
-                if expectWork && !holdsSlot {
-                    if try await waitForRateLimit(clock: clock) { continue }
-                    await slots.acquire()
-                    holdsSlot = true
-                }
-
-                if buffer.count < batchSize {
-                    let scanGaps = clock.now - lastGapScan >= configuration.gapScanInterval
-                    if scanGaps { lastGapScan = clock.now }
-                    let claimStarted = clock.now
-                    let retries = lookForRetries || scanGaps || signals.retryCameDue(now: clock.now)
-                    let (claimed, retriesFound) = try await claim(
-                        cursor: &cursor, want: batchSize, scanGaps: scanGaps, retries: retries,
-                        held: { inFlight.values.flatMap { $0 } + buffer.map(\.id) })
-                    lookForRetries = retriesFound > 0
-                    expectWork = claimed.count >= batchSize
-                    if !claimed.isEmpty {
-                        progress.add(.claim, clock.now - claimStarted)
-                        let vetStarted = clock.now
-                        let vetted = try await vet(claimed)  // in id order
-                        buffer = buffer.isEmpty ? vetted : (buffer + vetted).sorted { $0.id < $1.id }
-                        progress.add(.vet, clock.now - vetStarted)
-                        finalScanDone = false
+                    if signals.gaveUp {
+                        exit = .writeBackFailed
+                        break
                     }
-                }
-
-                if buffer.isEmpty {
-                    giveBackSlot()
-                    if running > 0 {
-                        if let done = try await group.next() {
-                            inFlight[done] = nil
-                            running -= 1
+                    if clock.now - lastSettings > .seconds(1) {
+                        settings =
+                            try await bounded(
+                                "project settings", { [store, project] in try await store.project(project) })
+                            ?? settings
+                        lastSettings = clock.now
+                        updateLimiter(settings)
+                        if settings.paused {
+                            exit = .paused
+                            break
                         }
+                    }
+                    guard let token = tokens.token(for: project) else {
+                        exit = .tokenMissing
+                        break
+                    }
+                    let batchSize = min(settings.maxBatchSize, signals.batchSize ?? .max)
+
+                    while running >= settings.maxInFlight, let done = try await group.next() {
+                        inFlight[done] = nil
+                        running -= 1
+                    }
+                    // An answer that came back meanwhile may have paused the project.
+                    if signals.paused {
+                        exit = .paused
+                        break
+                    }
+
+                    // A busy lane waits for its turn (the project's rate limit, then a
+                    // worker-wide slot) before it claims, so only lanes about to send hold
+                    // leads in memory, and leads that arrive meanwhile go along. A lane that
+                    // has caught up looks without a slot.
+                    if expectWork && !holdsSlot {
+                        if try await waitForRateLimit(clock: clock) { continue }
+                        await slots.acquire()
+                        holdsSlot = true
+                    }
+
+                    if buffer.count < batchSize {
+                        let scanGaps = clock.now - lastGapScan >= configuration.gapScanInterval
+                        if scanGaps { lastGapScan = clock.now }
+                        let claimStarted = clock.now
+                        let retries = lookForRetries || scanGaps || signals.retryCameDue(now: clock.now)
+                        let (claimed, retriesFound) = try await claim(
+                            cursor: &cursor, want: batchSize, scanGaps: scanGaps, retries: retries,
+                            held: { inFlight.values.flatMap { $0 } + buffer.map(\.id) })
+                        lookForRetries = retriesFound > 0
+                        expectWork = claimed.count >= batchSize
+                        if !claimed.isEmpty {
+                            progress.add(.claim, clock.now - claimStarted)
+                            let vetStarted = clock.now
+                            let vetted = try await vet(claimed)  // in id order
+                            buffer = buffer.isEmpty ? vetted : (buffer + vetted).sorted { $0.id < $1.id }
+                            progress.add(.vet, clock.now - vetStarted)
+                            finalScanDone = false
+                        }
+                    }
+
+                    if buffer.isEmpty {
+                        giveBackSlot()
+                        if running > 0 {
+                            if let done = try await group.next() {
+                                inFlight[done] = nil
+                                running -= 1
+                            }
+                            continue
+                        }
+                        // Before idling, look once more below the cursor for late commits.
+                        if !finalScanDone {
+                            finalScanDone = true
+                            lastGapScan = clock.now - configuration.gapScanInterval
+                            continue
+                        }
+                        health.progressed()  // caught up
+                        if configuration.once { break loop }
+                        // Idle: keep the project (and the lock) for a while, so the next
+                        // notification of this project is served at once, then let it go.
+                        let since = idleSince ?? clock.now
+                        idleSince = since
+                        if clock.now - since >= configuration.idleLinger { break loop }
+                        await wake.wait(timeout: configuration.sweepInterval)
+                        if !wake.take().projects.isEmpty { expectWork = true }
                         continue
                     }
-                    // Before idling, look once more below the cursor for late commits.
-                    if !finalScanDone {
-                        finalScanDone = true
-                        lastGapScan = clock.now - configuration.gapScanInterval
+                    idleSince = nil
+                    if !holdsSlot {
+                        // Found by looking: now wait for the turn, and fill the batch up then.
+                        expectWork = true
                         continue
                     }
-                    health.progressed()  // caught up
-                    if configuration.once { break loop }
-                    // Idle: keep the project (and the lock) for a while, so the next
-                    // notification of this project is served at once, then let it go.
-                    let since = idleSince ?? clock.now
-                    idleSince = since
-                    if clock.now - since >= configuration.idleLinger { break loop }
-                    await wake.wait(timeout: configuration.sweepInterval)
-                    if !wake.take().projects.isEmpty { expectWork = true }
-                    continue
-                }
-                idleSince = nil
-                if !holdsSlot {
-                    // Found by looking: now wait for the turn, and fill the batch up then.
-                    expectWork = true
-                    continue
-                }
 
-                guard mayStart(), var batch = BatchPlanner.nextBatch(from: buffer, maxBatchSize: batchSize) else {
-                    if !mayStart() { exit = .stopped }
-                    break
-                }
-                // Bounded by bytes as well as by count (docs/contract.md §4).
-                let encodeStarted = clock.now
-                guard let body = try await cutToBudget(&batch, settings: settings, signals: signals) else {
-                    // Its first lead alone is over `max_request_bytes`: now invalid, out of the buffer.
-                    let tooLarge = batch.leads[0].id
-                    buffer.removeAll { $0.id == tooLarge }
-                    continue
-                }
-                progress.add(.encode, clock.now - encodeStarted)
-                let ids = batch.leads.map(\.id)
-                let taken = Set(ids)
-                // Usually all of it went: then let its storage go too, or every lane would
-                // keep a batch-sized array while it waits for its turn.
-                if taken.count == buffer.count { buffer = [] } else { buffer.removeAll { taken.contains($0.id) } }
-                limiter.value.withLock { $0.recordStart(at: clock.now) }
+                    guard mayStart(), var batch = BatchPlanner.nextBatch(from: buffer, maxBatchSize: batchSize) else {
+                        if !mayStart() { exit = .stopped }
+                        break
+                    }
+                    // Bounded by bytes as well as by count (docs/contract.md §4).
+                    let encodeStarted = clock.now
+                    guard let body = try await cutToBudget(&batch, settings: settings, signals: signals) else {
+                        // Its first lead alone is over `max_request_bytes`: now invalid, out of the buffer.
+                        let tooLarge = batch.leads[0].id
+                        buffer.removeAll { $0.id == tooLarge }
+                        continue
+                    }
+                    progress.add(.encode, clock.now - encodeStarted)
+                    let ids = batch.leads.map(\.id)
+                    let taken = Set(ids)
+                    // Usually all of it went: then let its storage go too, or every lane would
+                    // keep a batch-sized array while it waits for its turn.
+                    if taken.count == buffer.count { buffer = [] } else { buffer.removeAll { taken.contains($0.id) } }
+                    limiter.value.withLock { $0.recordStart(at: clock.now) }
 
-                let recordStarted = clock.now
-                let recorded = try await bounded("recording the attempt") { [store, project, configuration, lock] in
-                    try await store.startAttempt(
-                        project: project, workerId: configuration.workerId, leadIds: ids, lease: configuration.lease,
-                        lock: lock)
+                    let recordStarted = clock.now
+                    let recorded = try await bounded("recording the attempt") { [store, project, configuration, lock] in
+                        try await store.startAttempt(
+                            project: project, workerId: configuration.workerId, leadIds: ids,
+                            lease: configuration.lease,
+                            lock: lock)
+                    }
+                    progress.add(.record, clock.now - recordStarted)
+                    guard let attemptId = recorded else {
+                        logger.warning("project lock lost; stopping this project", metadata: ["project": "\(project)"])
+                        exit = .lockLost
+                        break
+                    }
+                    inFlight[attemptId] = ids
+                    running += 1
+                    let current = settings
+                    // The slot goes with the request; its task gives it back.
+                    holdsSlot = false
+                    group.addTask {
+                        await self.send(
+                            batch, body: body, attemptId: attemptId, token: token, settings: current, signals: signals)
+                        self.slots.release()
+                        return attemptId
+                    }
                 }
-                progress.add(.record, clock.now - recordStarted)
-                guard let attemptId = recorded else {
-                    logger.warning("project lock lost; stopping this project", metadata: ["project": "\(project)"])
-                    exit = .lockLost
-                    break
-                }
-                inFlight[attemptId] = ids
-                running += 1
-                let current = settings
-                // The slot goes with the request; its task gives it back.
-                holdsSlot = false
-                group.addTask {
-                    await self.send(
-                        batch, body: body, attemptId: attemptId, token: token, settings: current, signals: signals)
-                    self.slots.release()
-                    return attemptId
-                }
+            } catch {
+                failure = error
             }
             giveBackSlot()
             // In-flight requests finish and are written back before the lane ends.
@@ -299,11 +312,12 @@ struct ProjectLane: Sendable {
                 inFlight[done] = nil
             }
         }
+        if let failure { throw failure }
 
         if exit == .tokenMissing {
             let held = try await bounded("holding leads") { [store, project] in
                 try await store.holdPending(
-                project: project, reason: .tokenMissing,
+                    project: project, reason: .tokenMissing,
                     message: "no token for this project in LEADSYNC_TOKENS_FILE")
             }
             progress.add(held: held)
@@ -433,22 +447,13 @@ struct ProjectLane: Sendable {
         let budget = signals.byteBudget(configured: settings.maxRequestBytes)
         var (body, count) = RequestBody.encode(batch, maxBytes: budget)
         if count == 0 {
-            let first = BatchPlanner.Batch(mode: batch.mode, initialize: batch.initialize, leads: [batch.leads[0]])
-            (body, count) = RequestBody.encode(first, maxBytes: settings.maxRequestBytes)
-            if count == 0 {
-                let single = RequestBody.encode(first).count
-                try await markInvalid([
-                    (
-                        batch.leads[0].id,
-                        LeadValidator.Verdict(
-                            reason: .localLeadTooLarge,
-                            message:
-                                "the lead alone is \(single) bytes of request body; the project allows \(settings.maxRequestBytes) (max_request_bytes)"
-                        )
-                    )
-                ])
+            let first = batch.leads[0]
+            if let verdict = RequestBody.tooLargeAlone(first, maxBytes: settings.maxRequestBytes) {
+                try await markInvalid([(first.id, verdict)])
                 return nil
             }
+            let alone = BatchPlanner.Batch(mode: batch.mode, initialize: batch.initialize, leads: [first])
+            (body, count) = RequestBody.encode(alone, maxBytes: settings.maxRequestBytes)
         }
         if count < batch.leads.count { batch.leads.removeSubrange(count...) }
         return body
@@ -538,15 +543,16 @@ struct ProjectLane: Sendable {
 
     /// Writes one answer back, and never holds its request slot forever. Transient
     /// failures (the database away, a conflict, a timeout) are retried with back-off,
-    /// renewing the attempt's lease, for at most one lease. A permanent one (data the
-    /// database refuses) closes the attempt as unstorable: its leads back to pending,
-    /// ambiguous. False when nothing could be written in time: the attempt stays open, the
-    /// lane ends, and the sweep recovers the attempt once its lease runs out.
+    /// renewing the attempt's lease, for `writeBackPatience` (or until the worker stops).
+    /// A permanent one (data the database refuses) closes the attempt as unstorable: its
+    /// leads back to pending, ambiguous. False when nothing could be written in time: the
+    /// attempt stays open, the lane ends, and the sweep recovers the attempt once its lease
+    /// runs out (its leads are then resent, flagged ambiguous).
     private func writeBack(
         _ plan: OutcomePlanner.Plan, attemptId: Int64, httpStatus: Int?, leads: [Lead]
     ) async -> Bool {
         let clock = ContinuousClock()
-        let giveUpAt = clock.now + configuration.lease
+        let giveUpAt = clock.now + max(configuration.lease, configuration.writeBackPatience)
         var delay = Duration.milliseconds(200)
         var unstorable: String?
         while true {
@@ -555,16 +561,18 @@ struct ProjectLane: Sendable {
                 if let why = unstorable {
                     let ids = leads.map(\.id)
                     stillOpen = try await bounded("write-back") { [store] in
-                        try await store.closeUnstorable(attemptId: attemptId, leadIds: ids, why: why, delay: .seconds(30))
+                        try await store.closeUnstorable(
+                            attemptId: attemptId, leadIds: ids, why: why, delay: .seconds(30))
                     }
                 } else {
                     stillOpen = try await bounded("write-back") { [store, project] in
-                        try await store.writeBack(project: project, attemptId: attemptId, httpStatus: httpStatus, plan: plan)
+                        try await store.writeBack(
+                            project: project, attemptId: attemptId, httpStatus: httpStatus, plan: plan)
                     }
                 }
                 if !stillOpen {
                     logger.warning(
-                        "the attempt was closed by the sweep before its answer was written; its leads are pending, ambiguous",
+                        "the attempt is gone (pruned?); its answer was not written",
                         metadata: ["project": "\(project)", "attempt": "\(attemptId)"])
                 }
                 return true
@@ -642,7 +650,9 @@ struct ProjectLane: Sendable {
     private func seedLimiterIfNeeded(_ settings: ProjectSettings) async throws {
         updateLimiter(settings)
         guard limiter.seeded.withLock({ !$0 }) else { return }
-        let ago = try await store.recentStarts(project: project, within: settings.rateLimitWindow)
+        let ago = try await bounded("recent starts") { [store, project] in
+            try await store.recentStarts(project: project, within: settings.rateLimitWindow)
+        }
         let now = ContinuousClock.now
         limiter.value.withLock { limiter in
             limiter.seed(starts: ago.map { now - .milliseconds(Int64($0 * 1000)) })

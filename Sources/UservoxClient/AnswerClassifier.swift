@@ -164,7 +164,8 @@ public enum AnswerClassifier {
             return clamp(seconds: Double(trimmed) ?? .infinity)
         }
         // Plain decimals only: Double("0x10") or Double("1e3") would read much more.
-        if trimmed.utf8.allSatisfy({ (0x30...0x39).contains($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }),
+        if trimmed.utf8.allSatisfy({ (0x30...0x39).contains($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }
+        ),
             let seconds = Double(trimmed), seconds.isFinite
         {
             return seconds < 0 ? nil : clamp(seconds: seconds)

@@ -8,6 +8,18 @@ public enum RequestBody {
         encode(batch, maxBytes: .max).bytes
     }
 
+    /// docs/contract.md §3.4 `local_lead_too_large`: the lead's request body on its own
+    /// exceeds `maxBytes`. One rule for the worker and `leadsync check`.
+    public static func tooLargeAlone(_ lead: Lead, maxBytes: Int) -> LeadValidator.Verdict? {
+        let alone = BatchPlanner.Batch(mode: lead.mode, initialize: lead.initialize, leads: [lead])
+        guard encode(alone, maxBytes: maxBytes).count == 0 else { return nil }
+        return LeadValidator.Verdict(
+            reason: .localLeadTooLarge,
+            message:
+                "the lead alone is \(encode(alone).count) bytes of request body; the project allows \(maxBytes) (max_request_bytes)"
+        )
+    }
+
     /// The body of the longest prefix of `batch` whose encoding fits in `maxBytes`
     /// (docs/contract.md §4: a request is bounded by bytes as well as by count), and how
     /// many leads it holds: 0 when even the first lead alone is too large. Each lead is

@@ -156,17 +156,17 @@ import WireJSON
             #expect(table.status == 0, "\(table)")
             #expect(
                 table.stdout == """
-                    PROJECT  STATE     RATE  MAX BATCH  MAX IN FLIGHT  MAX ATTEMPTS  PAUSED UNTIL  PAUSE REASON
-                    acme     active  100/5s       1000              4             8  -             -
-                    beta     paused  100/5s       1000              4             8  -             project_inactive: Project is inactive
+                    PROJECT  STATE     RATE  MAX BATCH  MAX IN FLIGHT  MAX ATTEMPTS  MAX BYTES  PAUSED UNTIL  PAUSE REASON
+                    acme     active  100/5s       1000              4             8    1048576  -             -
+                    beta     paused  100/5s       1000              4             8    1048576  -             project_inactive: Project is inactive
 
                     """)
             let json = try await leadsync("project", "list", "--format", "json", db: db)
             #expect(
                 json.stdout == """
                     [
-                    {"project_id":"acme","paused":false,"pause_reason":null,"paused_until":null,"rate_limit_requests":100,"rate_limit_window_seconds":5,"max_batch_size":1000,"max_in_flight":4,"max_attempts":8},
-                    {"project_id":"beta","paused":true,"pause_reason":"project_inactive: Project is inactive","paused_until":null,"rate_limit_requests":100,"rate_limit_window_seconds":5,"max_batch_size":1000,"max_in_flight":4,"max_attempts":8}
+                    {"project_id":"acme","paused":false,"pause_reason":null,"paused_until":null,"rate_limit_requests":100,"rate_limit_window_seconds":5,"max_batch_size":1000,"max_in_flight":4,"max_attempts":8,"max_request_bytes":1048576},
+                    {"project_id":"beta","paused":true,"pause_reason":"project_inactive: Project is inactive","paused_until":null,"rate_limit_requests":100,"rate_limit_window_seconds":5,"max_batch_size":1000,"max_in_flight":4,"max_attempts":8,"max_request_bytes":1048576}
                     ]
 
                     """)
@@ -174,9 +174,9 @@ import WireJSON
             #expect(
                 csv.stdout
                     == "project_id,paused,pause_reason,paused_until,rate_limit_requests,rate_limit_window_seconds,"
-                    + "max_batch_size,max_in_flight,max_attempts\r\n"
-                    + "acme,false,,,100,5,1000,4,8\r\n"
-                    + "beta,true,project_inactive: Project is inactive,,100,5,1000,4,8\r\n")
+                    + "max_batch_size,max_in_flight,max_attempts,max_request_bytes\r\n"
+                    + "acme,false,,,100,5,1000,4,8,1048576\r\n"
+                    + "beta,true,project_inactive: Project is inactive,,100,5,1000,4,8,1048576\r\n")
         }
     }
 }
@@ -216,9 +216,9 @@ import WireJSON
             #expect(
                 csv.stdout
                     == "project_id,pending,would_pass,would_be_invalid,local_invalid_phone,local_repeating_digits,"
-                    + "local_duplicate,local_metadata_too_large\r\n"
-                    + "acme,5,3,2,1,0,1,0\r\n"
-                    + "beta,1,1,0,0,0,0,0\r\n")
+                    + "local_duplicate,local_metadata_too_large,local_lead_too_large\r\n"
+                    + "acme,5,3,2,1,0,1,0,0\r\n"
+                    + "beta,1,1,0,0,0,0,0,0\r\n")
 
             #expect(try await db.lines("SELECT id || ' ' || status FROM leadsync.leads ORDER BY id") == before)
             #expect(try await db.value(Int.self, "SELECT count(*)::int8 FROM leadsync.phone_claims") == claimsBefore)
@@ -246,7 +246,23 @@ import WireJSON
             #expect(result.status == 0, "\(result)")
             // Phones repeat every 2500 leads: ids 2501–5000 duplicate 1–2500, except 4000, whose
             // metadata is too large (that rule comes first).
-            #expect(result.stdout.hasSuffix("\r\np,5000,2500,2500,0,0,2499,1\r\n"))
+            #expect(result.stdout.hasSuffix("\r\np,5000,2500,2500,0,0,2499,1,0\r\n"))
+        }
+    }
+
+    /// docs/contract.md §3.4: the same byte rule as the worker, against the project's budget.
+    @Test func leadsTooLargeForTheByteBudgetAreCounted() async throws {
+        try await TestDatabase.with { db in
+            try await db.withConnection { connection in
+                try await connection.query(
+                    """
+                    INSERT INTO leadsync.leads (project_id, phone, name)
+                    VALUES ('p', '+14155550001', repeat('n', 3000)), ('p', '+14155550002', 'small')
+                    """, logger: db.logger)
+                try await connection.query("UPDATE leadsync.projects SET max_request_bytes = 2048", logger: db.logger)
+            }
+            let result = try await leadsync("check", "--format", "csv", db: db)
+            #expect(result.stdout.hasSuffix("\r\np,2,1,1,0,0,0,0,1\r\n"), "\(result)")
         }
     }
 

@@ -44,10 +44,20 @@ import Testing
             let result = try await leadsync(
                 "project", "set", "acme", "--rate", "50", "--window", "2.5", "--max-batch", "500", db: db)
             #expect(result.status == 0, "\(result)")
-            #expect(result.stdout == "project acme: rate 50/2.5s, max batch 500, max in flight 4, max attempts 8\n")
+            #expect(
+                result.stdout
+                    == "project acme: rate 50/2.5s, max batch 500, max in flight 4, max attempts 8, max request bytes 1048576\n"
+            )
             let more = try await leadsync(
                 "project", "set", "acme", "--window", "1m", "--max-in-flight", "2", "--max-attempts", "3", db: db)
-            #expect(more.stdout == "project acme: rate 50/1m, max batch 500, max in flight 2, max attempts 3\n")
+            #expect(
+                more.stdout
+                    == "project acme: rate 50/1m, max batch 500, max in flight 2, max attempts 3, max request bytes 1048576\n"
+            )
+            let bytes = try await leadsync("project", "set", "acme", "--max-request-bytes", "524288", db: db)
+            #expect(bytes.stdout.hasSuffix("max request bytes 524288\n"), "\(bytes)")
+            let tooSmall = try await leadsync("project", "set", "acme", "--max-request-bytes", "10", db: db)
+            #expect(tooSmall.status == 2, "\(tooSmall)")
             #expect(
                 try await db.lines(
                     """

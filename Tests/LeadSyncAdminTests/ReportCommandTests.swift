@@ -104,6 +104,7 @@ import WireJSON
                     + "invalid_api_duplicate_call,invalid_api_repeating_digits,invalid_api_already_exists,"
                     + "invalid_api_rejected,invalid_api_process_not_found,invalid_local_invalid_phone,"
                     + "invalid_local_repeating_digits,invalid_local_duplicate,invalid_local_metadata_too_large,"
+                    + "invalid_local_lead_too_large,"
                     + "held_project_paused,held_project_inactive,held_token_missing,held_token_mismatch,"
                     + "held_bad_request,held_retries_exhausted,outcome_ok,outcome_partial,outcome_rejected,"
                     + "outcome_batch_too_large,outcome_bad_request,outcome_forbidden,outcome_process_not_found,"
@@ -112,11 +113,11 @@ import WireJSON
             #expect(
                 lines[1]
                     == "acme,false,,,3,1,1,2,2,1,1,11,2024-05-01T11:00:00Z,3600,4,1,1,1,1,0,2,0.6667,2024-05-01T10:00:01Z,"
-                    + "1,0,0,0,0,1,0,0,0,0,0,0,0,1,0,0,1,0,0,0,0,0,1,1,0,0,0,0,1")
+                    + "1,0,0,0,0,1,0,0,0,0,0,0,0,0,1,0,0,1,0,0,0,0,0,1,1,0,0,0,0,1")
             #expect(
                 lines[2]
                     == "beta,true,project_inactive: Project is inactive,,1,0,0,0,0,2,0,3,2024-05-01T10:00:00Z,7200,"
-                    + "1,1,0,0,0,0,0,,,0,0,0,0,0,0,0,0,0,0,2,0,0,0,0,0,0,0,0,0,1,0,0,0,0,0,0,0,0")
+                    + "1,1,0,0,0,0,0,,,0,0,0,0,0,0,0,0,0,0,0,2,0,0,0,0,0,0,0,0,0,1,0,0,0,0,0,0,0,0")
         }
     }
 

@@ -24,7 +24,9 @@ import Testing
         #expect(String(decoding: Array(cut.utf8), as: UTF8.self) == cut)
     }
 
-    let leads = [Lead(id: 1, projectId: "p", phone: "+15551234561"), Lead(id: 2, projectId: "p", phone: "+15551234562")]
+    let leads = [
+        Lead(id: 1, projectId: "p", phone: "+15551234561"), Lead(id: 2, projectId: "p", phone: "+15551234562"),
+    ]
     let context = OutcomePlanner.Context(maxAttempts: 8, currentBatchSize: 2, random: { _ in 0.5 })
 
     @Test func a413ForSeveralLeadsShrinksTheByteBudgetOnlyAndCountsNoAttempt() {
@@ -32,7 +34,10 @@ import Testing
             answer: .payloadTooLarge(message: "Request Entity Too Large"), leads: leads, context: context)
         #expect(plan.project == .shrinkRequestBytes)
         #expect(!plan.countsAttempt)
-        #expect(plan.changes.map(\.change) == [.requeue(delay: .zero, ambiguous: false), .requeue(delay: .zero, ambiguous: false)])
+        #expect(
+            plan.changes.map(\.change) == [
+                .requeue(delay: .zero, ambiguous: false), .requeue(delay: .zero, ambiguous: false),
+            ])
     }
 
     @Test func a413ForOneLeadMakesItInvalidNeverALoop() {

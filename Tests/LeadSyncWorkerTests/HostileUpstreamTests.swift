@@ -70,14 +70,16 @@ import UservoxSimulator
                 #expect(try await f.states(project: "p3") == ["submitted": 10])
                 #expect(
                     try await f.int(
-                        "SELECT count(*)::int8 FROM leadsync.leads WHERE project_id = 'p1' AND last_error = 'badrequest'")
+                        "SELECT count(*)::int8 FROM leadsync.leads WHERE project_id = 'p1' AND last_error = 'badrequest'"
+                    )
                         == 300)
                 #expect(
                     try await f.int(
                         "SELECT count(*)::int8 FROM leadsync.submission_attempts WHERE error LIKE 'badrequest%'") == 3)
                 #expect(
                     try await f.int(
-                        "SELECT max(octet_length(error))::int8 FROM leadsync.submission_attempts WHERE project_id = 'p3'")
+                        "SELECT max(octet_length(error))::int8 FROM leadsync.submission_attempts WHERE project_id = 'p3'"
+                    )
                         <= StorableText.attemptErrorBytes)
                 #expect(
                     try await f.int("SELECT count(*)::int8 FROM leadsync.submission_attempts WHERE finished_at IS NULL")

@@ -7,9 +7,10 @@ import UservoxSimulator
 
 /// docs/operating.md: every wait on the database is bounded, so however PostgreSQL goes
 /// away the worker resumes. A private server is restarted (`pg_ctl stop -m fast`, start)
-/// twenty times under a worker draining two projects, at varying moments of a request's
-/// life (before send, during the 200 ms upstream call, during the write-back); after
-/// each restart the worker must submit more leads within a deadline.
+/// twenty times, each time while the worker drains 600 fresh leads over two projects
+/// (200 ms upstream latency, batches of 100), at a varying moment of the requests' lives
+/// (before send, during the upstream call, during the write-back); after each restart
+/// every lead must be submitted within a deadline, none sent twice.
 @Suite(.serialized) struct RestartTests {
     @Test func resumesAfterEachOfTwentyRestarts() async throws {
         let server = try await PrivateServer()
@@ -23,34 +24,34 @@ import UservoxSimulator
                 let db = TestDatabase(url: server.url, logger: TestDatabase.logger)
                 let f = Fixture(db: db)
                 try await f.execute(
-                    """
-                    INSERT INTO leadsync.projects (project_id, max_batch_size, max_in_flight)
-                    VALUES ('p1', 20, 1), ('p2', 20, 1)
-                    """)
-                try await f.insert(project: "p1", count: 3000)
-                try await f.insert(project: "p2", count: 3000, from: 10_000)
+                    "INSERT INTO leadsync.projects (project_id, max_batch_size) VALUES ('p1', 100), ('p2', 100)")
                 let worker = try WorkerProcess.start(
                     database: server.url, baseURL: sim.baseURL, tokens: tokens(["p1", "p2"]), requestTimeout: 2,
                     lease: 4)
                 func accepted() -> Int { sim.simulator.stats().totals.accepted }
                 var generator = SystemRandomNumberGenerator()
                 for round in 1...20 {
+                    // 300 leads per project: three requests each, 200 ms apiece.
                     let before = accepted()
-                    try await waitUntil("round \(round): the worker submits again", timeout: .seconds(45)) {
+                    try await f.insert(project: "p1", count: 300, from: round * 1000)
+                    try await f.insert(project: "p2", count: 300, from: 100_000 + round * 1000)
+                    try await waitUntil("round \(round): the first answers", timeout: .seconds(45)) {
                         if !worker.isRunning { throw WorkerDied(stderr: worker.standardError) }
-                        return accepted() >= before + 40
+                        return accepted() > before
                     }
-                    // A different moment of the 200 ms request each round.
-                    try await Task.sleep(for: .milliseconds(Int.random(in: 0...250, using: &generator)))
+                    // A different moment of the requests' lives each round: in the air,
+                    // answered, being written back.
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 0...200, using: &generator)))
                     try await server.stop()
                     try await server.start()
+                    try await f.waitUntilNothingPending(timeout: .seconds(45), worker)
+                    #expect(accepted() == round * 600, "round \(round)")
                 }
-                try await f.waitUntilNothingPending(timeout: .seconds(120), worker)
                 worker.signal(SIGTERM)
                 #expect(try await worker.waitForExit() == 0)
-                #expect(try await f.states() == ["submitted": 6000])
+                #expect(try await f.states() == ["submitted": 12_000])
                 let stats = sim.simulator.stats()
-                #expect(stats.totals.accepted == 6000)
+                #expect(stats.totals.accepted == 12_000)
                 #expect(stats.totals.resentAfterFinal == 0)
             }
         } catch {

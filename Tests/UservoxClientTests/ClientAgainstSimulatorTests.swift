@@ -205,7 +205,11 @@ import UservoxSimulator
             let http = UservoxClient.makeHTTPClient(configuration)
             let client = UservoxClient(configuration: configuration, httpClient: http)
             sim.simulator.setHostileScript(
-                [.raw(status: 200, body: Array(("{\"success\":[\"" + String(repeating: "x", count: 100_000) + "\"]}").utf8))],
+                [
+                    .raw(
+                        status: 200,
+                        body: Array(("{\"success\":[\"" + String(repeating: "x", count: 100_000) + "\"]}").utf8))
+                ],
                 project: "p2")
             let answer = await send(client, leads("p2", ["+14155558002"]), token: "tok-p2")
             try await http.shutdown()

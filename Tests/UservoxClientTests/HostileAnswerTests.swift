@@ -24,7 +24,9 @@ import WireJSON
         #expect(retryAfter("3600") == .seconds(60))
         #expect(retryAfter("123456789012345678901234567890") == .seconds(60))
         // Not delta-seconds (RFC 9110: digits only) nor a date: the default back-off.
-        for junk in ["1e20", "inf", "-inf", "NaN", "nan", "-5", "-0.5", "soon", "", "0x10", String(repeating: "9", count: 100)] {
+        for junk in [
+            "1e20", "inf", "-inf", "NaN", "nan", "-5", "-0.5", "soon", "", "0x10", String(repeating: "9", count: 100),
+        ] {
             #expect(retryAfter(junk) == nil, "\(junk)")
         }
     }
@@ -103,7 +105,9 @@ import WireJSON
 
     @Test func theBodyIsCutToTheByteBudgetLeadByLead() throws {
         let leads = (1...50).map {
-            Lead(id: Int64($0), projectId: "p", phone: "+1555\(1_000_000 + $0)", name: String(repeating: "n", count: 100))
+            Lead(
+                id: Int64($0), projectId: "p", phone: "+1555\(1_000_000 + $0)", name: String(repeating: "n", count: 100)
+            )
         }
         let whole = BatchPlanner.Batch(mode: .leads, initialize: true, leads: leads)
         let full = RequestBody.encode(whole)

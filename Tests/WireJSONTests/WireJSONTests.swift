@@ -1,4 +1,5 @@
 import Foundation
+import PropertyBased
 import Testing
 
 @testable import WireJSON
@@ -62,8 +63,6 @@ import Testing
         #expect(try JSONParser.parse(text).jsonString == text)
     }
 }
-
-import PropertyBased
 
 /// The parser meets whatever the network sends: random and truncated bytes end in a
 /// value or a `JSONParseError`, never a trap or a hang.

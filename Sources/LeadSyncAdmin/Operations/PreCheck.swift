@@ -3,6 +3,7 @@ import LeadSyncCore
 import LeadSyncStore
 import Logging
 import PostgresNIO
+import UservoxClient
 import WireJSON
 
 /// `leadsync check`: a dry run of the worker's local pre-validation (SPEC §3, last
@@ -59,6 +60,9 @@ public struct PreCheck: Sendable {
     /// Pending leads in id order (earliest wins): retries (few) merged with never-tried ones read page by page.
     func check(project: String, on connection: PostgresConnection) async throws -> ProjectResult {
         var result = ProjectResult(projectId: project)
+        let maxBytes =
+            try await connection.query(ReportQueries.maxRequestBytes(project: project), logger: logger)
+            .collect().first?.decode(Int.self) ?? ProjectSettings(projectId: project).maxRequestBytes
         var retries = try await leads(ReportQueries.pendingRetries(project: project), on: connection)
         retries.sort { $0.id < $1.id }
         var retryIndex = 0
@@ -74,7 +78,7 @@ public struct PreCheck: Sendable {
                 retryIndex += 1
             }
             batch.sort { $0.id < $1.id }
-            try await vet(batch, project: project, seen: &seen, into: &result, on: connection)
+            try await vet(batch, project: project, maxBytes: maxBytes, seen: &seen, into: &result, on: connection)
             guard page.count == Self.pageSize else { break }
             cursor = pageEnd
         }
@@ -82,7 +86,7 @@ public struct PreCheck: Sendable {
     }
 
     private func vet(
-        _ batch: [Lead], project: String, seen: inout Set<String>, into result: inout ProjectResult,
+        _ batch: [Lead], project: String, maxBytes: Int, seen: inout Set<String>, into result: inout ProjectResult,
         on connection: PostgresConnection
     ) async throws {
         guard !batch.isEmpty else { return }
@@ -103,11 +107,19 @@ public struct PreCheck: Sendable {
                 result.record(verdict.reason, lead: lead.id)
                 continue
             }
-            guard let key = keys[lead.id] else { continue }
+            guard let key = keys[lead.id] else {
+                if let verdict = RequestBody.tooLargeAlone(lead, maxBytes: maxBytes) {
+                    result.record(verdict.reason, lead: lead.id)
+                }
+                continue
+            }
             if let holder = holders[key], holder != lead.id {
                 result.record(.localDuplicate, lead: lead.id)
             } else if !seen.insert(key).inserted {
                 result.record(.localDuplicate, lead: lead.id)
+            } else if let verdict = RequestBody.tooLargeAlone(lead, maxBytes: maxBytes) {
+                // Judged after the phone, as the worker does (it claims the phone first).
+                result.record(verdict.reason, lead: lead.id)
             }
         }
     }

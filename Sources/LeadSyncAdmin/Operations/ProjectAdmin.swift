@@ -16,12 +16,14 @@ public struct ProjectRow: Sendable, Equatable {
     public var maxBatchSize: Int
     public var maxInFlight: Int
     public var maxAttempts: Int
+    public var maxRequestBytes: Int
 
     public init(
         projectId: String, paused: Bool = false, pauseReason: String? = nil, pausedUntil: Date? = nil,
         rateLimitRequests: Int = 100, rateLimitWindowMs: Int64 = 5000, maxBatchSize: Int = 1000, maxInFlight: Int = 4,
-        maxAttempts: Int = 8
+        maxAttempts: Int = 8, maxRequestBytes: Int = 1_048_576
     ) {
+        self.maxRequestBytes = maxRequestBytes
         self.projectId = projectId
         self.paused = paused
         self.pauseReason = pauseReason
@@ -64,16 +66,16 @@ public struct ProjectAdmin: Sendable {
     {
         let now = try await resolveNow(now, on: connection)
         var rows: [ProjectRow] = []
-        for try await (id, paused, reason, until, rate, windowMs, batch, inFlight, attempts)
+        for try await (id, paused, reason, until, rate, windowMs, batch, inFlight, attempts, bytes)
             in try await connection
             .query(ReportQueries.projects(only: project, now: now), logger: logger)
-            .decode((String, Bool, String?, Date?, Int, Int64, Int, Int, Int).self)
+            .decode((String, Bool, String?, Date?, Int, Int64, Int, Int, Int, Int).self)
         {
             rows.append(
                 ProjectRow(
                     projectId: id, paused: paused, pauseReason: paused ? reason : nil,
                     pausedUntil: paused ? until : nil, rateLimitRequests: rate, rateLimitWindowMs: windowMs,
-                    maxBatchSize: batch, maxInFlight: inFlight, maxAttempts: attempts))
+                    maxBatchSize: batch, maxInFlight: inFlight, maxAttempts: attempts, maxRequestBytes: bytes))
         }
         if let project, rows.isEmpty { throw AdminError.unknownProject(project) }
         return rows
@@ -140,11 +142,13 @@ public struct ProjectAdmin: Sendable {
         public var maxBatchSize: Int?
         public var maxInFlight: Int?
         public var maxAttempts: Int?
+        public var maxRequestBytes: Int?
 
         public init(
             rateLimitRequests: Int? = nil, rateLimitWindow: Duration? = nil, maxBatchSize: Int? = nil,
-            maxInFlight: Int? = nil, maxAttempts: Int? = nil
+            maxInFlight: Int? = nil, maxAttempts: Int? = nil, maxRequestBytes: Int? = nil
         ) {
+            self.maxRequestBytes = maxRequestBytes
             self.rateLimitRequests = rateLimitRequests
             self.rateLimitWindow = rateLimitWindow
             self.maxBatchSize = maxBatchSize
@@ -160,7 +164,8 @@ public struct ProjectAdmin: Sendable {
             ProjectQueries.setLimits(
                 project, rateLimitRequests: limits.rateLimitRequests,
                 rateLimitWindowMs: limits.rateLimitWindow.map(\.millisecondsValue), maxBatchSize: limits.maxBatchSize,
-                maxInFlight: limits.maxInFlight, maxAttempts: limits.maxAttempts),
+                maxInFlight: limits.maxInFlight, maxAttempts: limits.maxAttempts,
+                maxRequestBytes: limits.maxRequestBytes),
             logger: logger
         ).collect()
         if rows.isEmpty { throw AdminError.unknownProject(project) }
@@ -176,13 +181,15 @@ public struct ProjectAdmin: Sendable {
         if rows.isEmpty { return "no projects yet (a project appears with its first lead)\n" }
         var t = TextTable([
             .init("PROJECT"), .init("STATE"), .init("RATE", .right), .init("MAX BATCH", .right),
-            .init("MAX IN FLIGHT", .right), .init("MAX ATTEMPTS", .right), .init("PAUSED UNTIL"), .init("PAUSE REASON"),
+            .init("MAX IN FLIGHT", .right), .init("MAX ATTEMPTS", .right), .init("MAX BYTES", .right),
+            .init("PAUSED UNTIL"), .init("PAUSE REASON"),
         ])
         for p in rows {
             t.append([
                 .init(p.projectId), p.paused ? .init("paused", .yellow) : .init("active", .green), .init(p.rateText),
                 .init("\(p.maxBatchSize)"), .init("\(p.maxInFlight)"), .init("\(p.maxAttempts)"),
-                .init(p.pausedUntil.map(Timestamp.format) ?? "-"), .init(p.pauseReason ?? "-"),
+                .init("\(p.maxRequestBytes)"), .init(p.pausedUntil.map(Timestamp.format) ?? "-"),
+                .init(p.pauseReason ?? "-"),
             ])
         }
         return t.render(style: style)
@@ -190,13 +197,14 @@ public struct ProjectAdmin: Sendable {
 
     public static let csvHeader = CSV.record([
         "project_id", "paused", "pause_reason", "paused_until", "rate_limit_requests", "rate_limit_window_seconds",
-        "max_batch_size", "max_in_flight", "max_attempts",
+        "max_batch_size", "max_in_flight", "max_attempts", "max_request_bytes",
     ])
 
     public static func csvRow(_ p: ProjectRow) -> String {
         CSV.record([
             p.projectId, p.paused ? "true" : "false", p.pauseReason, p.pausedUntil.map(Timestamp.format),
             "\(p.rateLimitRequests)", p.windowSeconds, "\(p.maxBatchSize)", "\(p.maxInFlight)", "\(p.maxAttempts)",
+            "\(p.maxRequestBytes)",
         ])
     }
 
@@ -213,6 +221,7 @@ public struct ProjectAdmin: Sendable {
         w.field("max_batch_size", int: p.maxBatchSize)
         w.field("max_in_flight", int: p.maxInFlight)
         w.field("max_attempts", int: p.maxAttempts)
+        w.field("max_request_bytes", int: p.maxRequestBytes)
         w.endObject()
         return w.text
     }

@@ -46,12 +46,14 @@ public enum AttemptQueries {
         public func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
     }
 
-    /// AttemptsLockOpen: the write-back's fence. The sweep closes attempts whose lease ran
-    /// out (`abandonExpired`, which skips locked rows); the write-back locks its attempt
-    /// first, so the two never both act: no row means the sweep came first, and the
-    /// leads are already pending again, ambiguous.
-    public static func lockOpen(id: Int64) -> PostgresQuery {
-        "SELECT id FROM leadsync.submission_attempts WHERE id = \(id) AND finished_at IS NULL FOR UPDATE"
+    /// AttemptsLock: the write-back locks its attempt first. The sweep closes attempts
+    /// whose lease ran out (`abandonExpired`) and skips locked rows, so the two never act
+    /// at once. If the sweep came first (the database was away longer than the lease),
+    /// the answer is still written: the leads it put back are still pending and still
+    /// kept from new requests by the lane that sent them, and resending them would only
+    /// repeat a request Uservox has answered.
+    public static func lock(id: Int64) -> PostgresQuery {
+        "SELECT id FROM leadsync.submission_attempts WHERE id = \(id) FOR UPDATE"
     }
 
     /// AttemptsRenewLease: a live worker whose write-back waits on the database keeps its
@@ -75,20 +77,20 @@ public enum AttemptQueries {
                 finished_at = now(), http_status = \(httpStatus), outcome = \(outcome),
                 success_count = \(successCount), error_count = \(errorCount), unconfirmed_count = \(unconfirmedCount),
                 error = \(truncated), lead_ids = NULL, lease_expires_at = NULL
-            WHERE id = \(id) AND finished_at IS NULL
+            WHERE id = \(id)
             """
     }
 
     /// AttemptsFinishAllAccepted: the write-back of a request whose every lead was
     /// accepted (most of them, when all goes well) as one statement: the leads, their
     /// history rows and the attempt, atomically, in one round trip instead of five.
-    /// Fenced like `lockOpen`: no row returned means the sweep closed the attempt first.
+    /// Locks the attempt like `lock`.
     /// Same effects as `LeadQueries.setOutcomes` + `insertLeadResults` + `finish` for such a
     /// request. Prepared: it runs once per request.
     public struct FinishAllAccepted: PostgresPreparedStatement {
         public static let sql = """
             WITH open AS (
-                SELECT id FROM leadsync.submission_attempts WHERE id = $1 AND finished_at IS NULL FOR UPDATE
+                SELECT id FROM leadsync.submission_attempts WHERE id = $1 FOR UPDATE
             ), input AS (
                 SELECT * FROM unnest($2::int8[], $3::text[]) AS c(id, remote_id) WHERE EXISTS (SELECT FROM open)
             ), accepted AS (

@@ -11,16 +11,21 @@ import PostgresNIO
 public enum ReportQueries {
     /// ProjectsListWithSettings: every project (or one), with its effective pause.
     /// Columns: project_id, paused, pause_reason, paused_until, rate_limit_requests,
-    /// rate_limit_window (ms), max_batch_size, max_in_flight, max_attempts.
+    /// rate_limit_window (ms), max_batch_size, max_in_flight, max_attempts, max_request_bytes.
     public static func projects(only project: String?, now: Date) -> PostgresQuery {
         """
         SELECT project_id, paused AND (paused_until IS NULL OR paused_until > \(now)), pause_reason, paused_until,
                rate_limit_requests, (extract(epoch FROM rate_limit_window) * 1000)::int8,
-               max_batch_size, max_in_flight, max_attempts
+               max_batch_size, max_in_flight, max_attempts, max_request_bytes
         FROM leadsync.projects
         WHERE (\(project)::text IS NULL OR project_id = \(project)::text)
         ORDER BY project_id
         """
+    }
+
+    /// ProjectsMaxRequestBytes: the byte budget `leadsync check` judges leads against.
+    public static func maxRequestBytes(project: String) -> PostgresQuery {
+        "SELECT max_request_bytes FROM leadsync.projects WHERE project_id = \(project)"
     }
 
     /// ProjectsExists: whether a project row exists.
@@ -286,7 +291,7 @@ extension ProjectQueries {
     /// ProjectsSetLimits: `leadsync project set`; a nil value keeps the setting. Returns the project id.
     public static func setLimits(
         _ projectId: String, rateLimitRequests: Int?, rateLimitWindowMs: Int64?, maxBatchSize: Int?,
-        maxInFlight: Int?, maxAttempts: Int?
+        maxInFlight: Int?, maxAttempts: Int?, maxRequestBytes: Int?
     ) -> PostgresQuery {
         """
         UPDATE leadsync.projects SET
@@ -295,6 +300,7 @@ extension ProjectQueries {
             max_batch_size = coalesce(\(maxBatchSize)::int4, max_batch_size),
             max_in_flight = coalesce(\(maxInFlight)::int4, max_in_flight),
             max_attempts = coalesce(\(maxAttempts)::int4, max_attempts),
+            max_request_bytes = coalesce(\(maxRequestBytes)::int4, max_request_bytes),
             updated_at = now()
         WHERE project_id = \(projectId)
         RETURNING project_id

@@ -112,6 +112,7 @@ struct ProjectSetCommand: AsyncParsableCommand {
               leadsync project set acme --rate 50 --window 5
               leadsync project set acme --window 10s --max-in-flight 2
               leadsync project set acme --max-batch 500 --max-attempts 12
+              leadsync project set acme --max-request-bytes 524288
             """
     )
 
@@ -133,22 +134,29 @@ struct ProjectSetCommand: AsyncParsableCommand {
     @Option(help: "Attempts before a lead is held (retries_exhausted).")
     var maxAttempts: Int?
 
+    @Option(help: "Most bytes of encoded request body (1024–67108864); a lead larger alone is invalid.")
+    var maxRequestBytes: Int?
+
     var limits: ProjectAdmin.Limits {
         ProjectAdmin.Limits(
             rateLimitRequests: rate, rateLimitWindow: window?.duration, maxBatchSize: maxBatch,
-            maxInFlight: maxInFlight, maxAttempts: maxAttempts)
+            maxInFlight: maxInFlight, maxAttempts: maxAttempts, maxRequestBytes: maxRequestBytes)
     }
 
     func validate() throws {
         if limits.isEmpty {
             throw ValidationError(
-                "nothing to set: give --rate, --window, --max-batch, --max-in-flight or --max-attempts")
+                "nothing to set: give --rate, --window, --max-batch, --max-in-flight, --max-attempts or --max-request-bytes"
+            )
         }
         if let rate, rate < 1 { throw ValidationError("--rate must be at least 1") }
         if let window, window.duration < .milliseconds(1) { throw ValidationError("--window must be at least 1ms") }
         if let maxBatch, !(1...1000).contains(maxBatch) { throw ValidationError("--max-batch must be 1–1000") }
         if let maxInFlight, maxInFlight < 1 { throw ValidationError("--max-in-flight must be at least 1") }
         if let maxAttempts, maxAttempts < 1 { throw ValidationError("--max-attempts must be at least 1") }
+        if let maxRequestBytes, !(1024...67_108_864).contains(maxRequestBytes) {
+            throw ValidationError("--max-request-bytes must be 1024–67108864")
+        }
     }
 
     func run() async throws {
@@ -157,6 +165,7 @@ struct ProjectSetCommand: AsyncParsableCommand {
         }
         print(
             "project \(row.projectId): rate \(row.rateText), max batch \(row.maxBatchSize), "
-                + "max in flight \(row.maxInFlight), max attempts \(row.maxAttempts)")
+                + "max in flight \(row.maxInFlight), max attempts \(row.maxAttempts), "
+                + "max request bytes \(row.maxRequestBytes)")
     }
 }
