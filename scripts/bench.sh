@@ -47,6 +47,9 @@ worker_pid=
 cleanup() {
     [ -n "$worker_pid" ] && kill "$worker_pid" 2>/dev/null || true
     [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null || true
+    # The bench server is its own; leave nothing running (it would also keep every file
+    # descriptor this script inherited open).
+    scripts/db.sh stop || true
 }
 trap cleanup EXIT
 
