@@ -46,7 +46,7 @@ import WireJSON
                     == "lead_id,project_id,reason,source,attempt_id,marked_at,phone,process_id,reference_id,message\r\n"
                     + "4,acme,local_invalid_phone,local,,2024-05-01T11:00:00Z,\"n/a, \"\"ask\"\"\",onboarding,crm-4,"
                     + "\"phone is not a phone number (8–15 digits, optional leading +)\"\r\n"
-                    + "3,acme,api_duplicate_call,api,1,2024-05-01T10:00:01Z,+14155550003,onboarding,crm-3,"
+                    + "3,acme,api_duplicate_call,api,1,2024-05-01T10:00:01Z,'+14155550003,onboarding,crm-3,"
                     + "A call attempt has already been made to this phone number for this project\r\n")
         }
     }
