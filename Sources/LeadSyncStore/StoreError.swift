@@ -9,6 +9,8 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
         case schemaAhead
         case notMigrated
         case query
+        /// A value given to the store (e.g. a role name) it cannot use.
+        case badArgument
     }
 
     public let code: Code

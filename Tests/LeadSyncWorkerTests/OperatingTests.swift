@@ -32,6 +32,25 @@ import WireJSON
         }
     }
 
+    /// The worker needs nothing beyond leadsync_worker's grants: a login role that is only
+    /// its member drains leads of every kind (accepted, rejected by the API, invalid locally).
+    @Test func theWorkerRunsWithTheWorkerRoleOnly() async throws {
+        try await TestDatabase.with { db in
+            try await UservoxSimulator.withRunning(.projects(["p1"])) { sim in
+                let f = Fixture(db: db)
+                try await f.insert(project: "p1", count: 300)
+                try await f.execute("INSERT INTO leadsync.leads (project_id, phone) VALUES ('p1', 'nope')")
+                try await f.execute("INSERT INTO leadsync.leads (project_id, phone) VALUES ('p2', '+14155550001')")
+                try await db.withLoginRole(memberOf: "leadsync_worker") { url in
+                    let worker = try WorkerProcess.start(
+                        database: url, baseURL: sim.baseURL, tokens: tokens(["p1"]), arguments: ["--once"])
+                    #expect(try await worker.waitForExit() == 0, "\(worker.standardError.suffix(2000))")
+                }
+                #expect(try await f.states() == ["submitted": 300, "invalid": 1, "held/token_missing": 1])
+            }
+        }
+    }
+
     @Test func tokensFileReadableByOthersIsRefused() async throws {
         try await TestDatabase.with { db in
             let path = try WorkerProcess.writeTokens(["p1": "tok-secret"])
@@ -45,6 +64,22 @@ import WireJSON
             #expect(lines.first?.contains("chmod 600") == true)
             #expect(!worker.standardError.contains("tok-secret"))
         }
+    }
+
+    @Test func plainHTTPToARemoteUservoxIsRefusedInOneLine() async throws {
+        let path = try WorkerProcess.writeTokens(["p1": "tok-secret"])
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // Refused before any connection: the database is never reached.
+        let worker = try ManagedProcess(
+            ProductBinary.path("leadsync"), arguments: ["worker", "--once"],
+            environment: [
+                "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none", "LEADSYNC_TOKENS_FILE": path,
+                "USERVOX_BASE_URL": "http://crm.example.com",
+            ])
+        #expect(try await worker.waitForExit() == 1)
+        let lines = worker.standardError.split(separator: "\n")
+        #expect(lines.count == 1, "\(worker.standardError)")
+        #expect(lines.first?.hasPrefix("leadsync: USERVOX_BASE_URL is http:// to crm.example.com") == true)
     }
 
     @Test func metricsAndHealth() async throws {
