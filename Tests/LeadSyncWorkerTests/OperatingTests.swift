@@ -15,7 +15,7 @@ import WireJSON
                 let f = Fixture(db: db)
                 try await f.insert(project: "p1", count: 1500)
                 try await f.execute("INSERT INTO leadsync.leads (project_id, phone) VALUES ('p1', 'nope')")
-                let worker = try WorkerProcess.start(
+                let worker = try await WorkerProcess.start(
                     database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]),
                     arguments: ["--once", "--log-format", "json"])
                 #expect(try await worker.waitForExit() == 0)
@@ -42,8 +42,9 @@ import WireJSON
                 try await f.execute("INSERT INTO leadsync.leads (project_id, phone) VALUES ('p1', 'nope')")
                 try await f.execute("INSERT INTO leadsync.leads (project_id, phone) VALUES ('p2', '+14155550001')")
                 try await db.withLoginRole(memberOf: "leadsync_worker") { url in
-                    let worker = try WorkerProcess.start(
-                        database: url, baseURL: sim.baseURL, tokens: tokens(["p1"]), arguments: ["--once"])
+                    let worker = try await WorkerProcess.start(
+                        database: url, baseURL: sim.baseURL, tokens: tokens(["p1"]), arguments: ["--once"],
+                        asWorkerRole: false)
                     #expect(try await worker.waitForExit() == 0, "\(worker.standardError.suffix(2000))")
                 }
                 #expect(try await f.states() == ["submitted": 300, "invalid": 1, "held/token_missing": 1])
@@ -89,7 +90,7 @@ import WireJSON
                 let port = try PrivateServer.freePort()
                 // Inserted first: the worker's first sweep sets the pending gauge before sending.
                 try await f.insert(project: "p1", count: 120)
-                let worker = try WorkerProcess.start(
+                let worker = try await WorkerProcess.start(
                     database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]),
                     arguments: ["--metrics-port", "\(port)"])
                 try await f.waitUntilNothingPending(worker)
@@ -137,7 +138,7 @@ import WireJSON
                 try await f.execute(
                     "INSERT INTO leadsync.projects (project_id, max_batch_size, max_in_flight) VALUES ('p1', 50, 1)")
                 try await f.insert(project: "p1", count: 2000)
-                let worker = try WorkerProcess.start(database: server.url, baseURL: sim.baseURL, tokens: tokens(["p1"]))
+                let worker = try await WorkerProcess.start(database: server.url, baseURL: sim.baseURL, tokens: tokens(["p1"]))
                 try await waitUntil("some leads submitted") {
                     (sim.simulator.stats().projects["p1"]?.accepted ?? 0) >= 200
                 }
