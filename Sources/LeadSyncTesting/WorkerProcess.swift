@@ -70,7 +70,10 @@ extension DatabaseURL {
         let auth = password.map { "\(username):\($0)" } ?? username
         var text = "postgres://\(auth)@\(host):\(port)/\(database)"
         var query: [String] = []
-        if tlsMode == .disable { query.append("sslmode=disable") }
+        if tlsMode != .prefer { query.append("sslmode=\(tlsMode.rawValue)") }
+        if let sslRootCert { query.append("sslrootcert=\(sslRootCert)") }
+        if let sslCert { query.append("sslcert=\(sslCert)") }
+        if let sslKey { query.append("sslkey=\(sslKey)") }
         if let socket = unixSocketDirectory { query.append("host=\(socket)") }
         if !query.isEmpty { text += "?" + query.joined(separator: "&") }
         return text
