@@ -44,7 +44,7 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
         let unknown = items.map(\.name).filter { !Self.knownParameters.contains($0) }
         guard unknown.isEmpty else {
             throw StoreError(
-                .badURL,
+                .badURLParameter,
                 "DATABASE_URL has unknown parameter\(unknown.count == 1 ? "" : "s") \(unknown.joined(separator: ", ")) (known: sslmode, sslrootcert, sslcert, sslkey, host)"
             )
         }
@@ -64,18 +64,21 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
         let mode = query["sslmode"].flatMap { $0.isEmpty ? nil : $0 } ?? "prefer"
         guard let tls = TLSMode(rawValue: mode) else {
             throw StoreError(
-                .badURL,
-                "DATABASE_URL has an unknown sslmode '\(mode)' (disable, allow, prefer, require, verify-ca or verify-full)")
+                .badURLParameter,
+                "DATABASE_URL has an unknown sslmode '\(mode)' (disable, allow, prefer, require, verify-ca or verify-full)"
+            )
         }
         let nonEmpty = { (name: String) in query[name].flatMap { $0.isEmpty ? nil : $0 } }
         self.sslRootCert = nonEmpty("sslrootcert")
         self.sslCert = nonEmpty("sslcert")
         self.sslKey = nonEmpty("sslkey")
         if (sslCert == nil) != (sslKey == nil) {
-            throw StoreError(.badURL, "DATABASE_URL: sslcert and sslkey go together (a client certificate and its key)")
+            throw StoreError(
+                .badURLParameter, "DATABASE_URL: sslcert and sslkey go together (a client certificate and its key)")
         }
         if tls == .disable && (sslRootCert != nil || sslCert != nil) {
-            throw StoreError(.badURL, "DATABASE_URL: sslmode=disable with sslrootcert, sslcert or sslkey makes no sense")
+            throw StoreError(
+                .badURLParameter, "DATABASE_URL: sslmode=disable with sslrootcert, sslcert or sslkey makes no sense")
         }
         self.host = host
         self.port = port
@@ -127,9 +130,10 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
             config.certificateVerification = .fullVerification
         }
         if let sslRootCert, sslRootCert != "system" {
-            config.trustRoots = .certificates(try Self.readFile("sslrootcert", sslRootCert) {
-                try NIOSSLCertificate.fromPEMFile($0)
-            })
+            config.trustRoots = .certificates(
+                try Self.readFile("sslrootcert", sslRootCert) {
+                    try NIOSSLCertificate.fromPEMFile($0)
+                })
         } else {
             // verify-ca / verify-full without sslrootcert: the system trust store (libpq would
             // look for ~/.postgresql/root.crt; a service account rarely has one).
@@ -151,7 +155,8 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
         do {
             return try load(path)
         } catch {
-            throw StoreError(.badArgument, "DATABASE_URL \(parameter) \(path) is not a PEM file LeadSync can use (\(error))")
+            throw StoreError(
+                .badArgument, "DATABASE_URL \(parameter) \(path) is not a PEM file LeadSync can use (\(error))")
         }
     }
 
@@ -252,7 +257,8 @@ extension StoreError {
         if let psql = error as? PSQLError, psql.code == .sslUnsupported {
             return StoreError(
                 .unreachable,
-                "cannot connect to \(url): the server does not offer TLS, and sslmode=\(url.tlsMode.rawValue) requires it")
+                "cannot connect to \(url): the server does not offer TLS, and sslmode=\(url.tlsMode.rawValue) requires it"
+            )
         }
         let why: String
         if let psql = error as? PSQLError {

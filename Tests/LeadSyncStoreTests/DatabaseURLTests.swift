@@ -34,13 +34,13 @@ import Testing
         let error = #expect(throws: StoreError.self) {
             try DatabaseURL("postgres://u@db/crm?sslmode=require&sslmdoe=verify-full&connect_timeout=5")
         }
-        #expect(error?.code == .badURL)
+        #expect(error?.code == .badURLParameter)
         #expect(error?.description.contains("sslmdoe, connect_timeout") == true, "\(String(describing: error))")
     }
 
     @Test func anUnknownSslmodeIsRefused() throws {
         let error = #expect(throws: StoreError.self) { try DatabaseURL("postgres://u@db/crm?sslmode=verify") }
-        #expect(error?.code == .badURL)
+        #expect(error?.code == .badURLParameter)
         #expect(error?.description.contains("unknown sslmode 'verify'") == true)
     }
 

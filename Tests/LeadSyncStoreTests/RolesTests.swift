@@ -142,7 +142,8 @@ import Testing
                     """
                     INSERT INTO leadsync.leads (id, project_id, phone) OVERRIDING SYSTEM VALUE
                     VALUES (1000000, 'p1', '+15551234568')
-                    """, on: c, sqlState: "23514", ": id maintained by LeadSync", constraint: "leads_insert_creates_pending")
+                    """, on: c, sqlState: "23514", ": id maintained by LeadSync",
+                    constraint: "leads_insert_creates_pending")
                 await expectRefused(
                     "UPDATE leadsync.projects SET rate_limit_requests = 1", on: c, sqlState: "42501",
                     "permission denied for table projects")
@@ -157,7 +158,8 @@ import Testing
                     "SELECT leadsync.compact_lead_counts()", on: c, sqlState: "42501",
                     "permission denied for function compact_lead_counts")
                 await expectRefused(
-                    "CREATE TABLE leadsync.mine (a int)", on: c, sqlState: "42501", "permission denied for schema leadsync")
+                    "CREATE TABLE leadsync.mine (a int)", on: c, sqlState: "42501",
+                    "permission denied for schema leadsync")
             }
             // Nothing the writer tried changed anything.
             try await db.withConnection { c in
@@ -218,7 +220,8 @@ import Testing
                     "ALTER TABLE leadsync.leads DROP CONSTRAINT leads_phone_bytes", on: c, sqlState: "42501",
                     "must be owner")
                 await expectRefused(
-                    "CREATE TABLE leadsync.mine (a int)", on: c, sqlState: "42501", "permission denied for schema leadsync")
+                    "CREATE TABLE leadsync.mine (a int)", on: c, sqlState: "42501",
+                    "permission denied for schema leadsync")
             }
         }
     }
@@ -226,8 +229,11 @@ import Testing
     @Test func theReaderOnlyReads() async throws {
         try await TestDatabase.with { db in
             try await asRole("leadsync_reader", db) { c in
-                for table in ["leads", "projects", "submission_attempts", "attempt_leads", "invalid_leads", "lead_counts"] {
-                    try await c.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM leadsync.\(table)"), logger: logger)
+                for table in [
+                    "leads", "projects", "submission_attempts", "attempt_leads", "invalid_leads", "lead_counts",
+                ] {
+                    try await c.query(
+                        PostgresQuery(unsafeSQL: "SELECT count(*) FROM leadsync.\(table)"), logger: logger)
                 }
                 await expectRefused(
                     "INSERT INTO leadsync.leads (project_id, phone) VALUES ('p1', '+15551234568')", on: c,

@@ -42,10 +42,13 @@ import Testing
             toFile: "\(dir)/server.ext", atomically: true, encoding: .utf8)
         for (name, subject) in [("ca", "/CN=LeadSync Test CA"), ("wrong-ca", "/CN=Someone Else's CA")] {
             try await openssl(
-                ["req", "-x509"] + ec + ["-keyout", "\(name).key", "-out", "\(name).pem", "-days", "2", "-subj", subject],
+                ["req", "-x509"] + ec + [
+                    "-keyout", "\(name).key", "-out", "\(name).pem", "-days", "2", "-subj", subject,
+                ],
                 in: dir)
         }
-        try await openssl(["req"] + ec + ["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"], in: dir)
+        try await openssl(
+            ["req"] + ec + ["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"], in: dir)
         try await openssl(
             [
                 "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out",
@@ -79,7 +82,8 @@ import Testing
     }
 
     @Test func theSslmodeMatrix() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("leadsync-tls-\(UUID().uuidString)").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("leadsync-tls-\(UUID().uuidString)")
+            .path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try await makeCertificates(in: dir)

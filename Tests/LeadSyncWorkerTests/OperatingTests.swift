@@ -138,7 +138,8 @@ import WireJSON
                 try await f.execute(
                     "INSERT INTO leadsync.projects (project_id, max_batch_size, max_in_flight) VALUES ('p1', 50, 1)")
                 try await f.insert(project: "p1", count: 2000)
-                let worker = try await WorkerProcess.start(database: server.url, baseURL: sim.baseURL, tokens: tokens(["p1"]))
+                let worker = try await WorkerProcess.start(
+                    database: server.url, baseURL: sim.baseURL, tokens: tokens(["p1"]))
                 try await waitUntil("some leads submitted") {
                     (sim.simulator.stats().projects["p1"]?.accepted ?? 0) >= 200
                 }

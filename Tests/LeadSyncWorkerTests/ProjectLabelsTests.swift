@@ -22,8 +22,10 @@ import Testing
     @Test func backlogGaugesOfFoldedProjectsAddUp() {
         var labels = ProjectLabels(limit: 1)
         let folded = ProjectLabels.foldBacklog(
-            [(project: "a", pending: 5, oldestAge: 1), (project: "b", pending: 3, oldestAge: 9),
-             (project: "c", pending: 4, oldestAge: 2)],
+            [
+                (project: "a", pending: 5, oldestAge: 1), (project: "b", pending: 3, oldestAge: 9),
+                (project: "c", pending: 4, oldestAge: 2),
+            ],
             labels: &labels)
         #expect(folded.map(\.project) == ["a", "other"])
         #expect(folded.map(\.pending) == [5, 7])

@@ -132,7 +132,8 @@ import UservoxSimulator
                 try await f.execute(
                     "INSERT INTO leadsync.projects (project_id, max_batch_size, max_in_flight) VALUES ('p1', 50, 1)")
                 try await f.insert(project: "p1", count: 500)
-                let worker = try await WorkerProcess.start(database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]))
+                let worker = try await WorkerProcess.start(
+                    database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]))
                 try await f.waitUntilNothingPending(timeout: .seconds(90), worker)
                 worker.signal(SIGTERM)
                 #expect(try await worker.waitForExit() == 0)
@@ -200,7 +201,8 @@ import UservoxSimulator
                 try await f.insert(project: "p1", count: 10, from: 1, process: "known")
                 try await f.insert(project: "p1", count: 5, from: 100, process: "ghost")
                 try await f.insert(project: "p1", count: 10, from: 200, process: "known")
-                let worker = try await WorkerProcess.start(database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]))
+                let worker = try await WorkerProcess.start(
+                    database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]))
                 try await f.waitUntilNothingPending(worker)
                 worker.signal(SIGTERM)
                 #expect(try await worker.waitForExit() == 0)
@@ -237,7 +239,8 @@ import UservoxSimulator
                 // The dead worker's attempt is recovered once its lease ends (shortened here).
                 try await f.execute(
                     "UPDATE leadsync.submission_attempts SET lease_expires_at = now() WHERE finished_at IS NULL")
-                let second = try await WorkerProcess.start(database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]))
+                let second = try await WorkerProcess.start(
+                    database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]))
                 try await f.waitUntilNothingPending(second)
                 second.signal(SIGTERM)
                 #expect(try await second.waitForExit() == 0)
@@ -299,7 +302,8 @@ import UservoxSimulator
                 try await f.execute(
                     "INSERT INTO leadsync.projects (project_id, max_batch_size, max_in_flight) VALUES ('p1', 50, 1)")
                 try await f.insert(project: "p1", count: 500)
-                let worker = try await WorkerProcess.start(database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]))
+                let worker = try await WorkerProcess.start(
+                    database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]))
                 try await waitUntil("a request is in flight") {
                     try await f.int("SELECT count(*)::int8 FROM leadsync.submission_attempts WHERE finished_at IS NULL")
                         == 1

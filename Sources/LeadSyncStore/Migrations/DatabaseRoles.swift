@@ -37,7 +37,8 @@ public struct DatabaseRoles: Sendable, Equatable {
                 && name.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x5F }
                 && !(0x30...0x39).contains(name.utf8.first!)
             guard ok else {
-                throw StoreError(.badArgument, "role name '\(name)' must be 1–63 of a–z, 0–9 and _, not starting with a digit")
+                throw StoreError(
+                    .badArgument, "role name '\(name)' must be 1–63 of a–z, 0–9 and _, not starting with a digit")
             }
         }
         guard Set(all).count == all.count else {

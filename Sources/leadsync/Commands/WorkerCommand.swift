@@ -15,6 +15,8 @@ struct WorkerCommand: AsyncParsableCommand {
         commandName: "worker",
         abstract: "Send pending leads to Uservox until stopped (or, with --once, until none is ready).",
         discussion: """
+            Runs as a member of leadsync_worker (README, Security).
+
             Reads DATABASE_URL, USERVOX_BASE_URL (default https://crm.uservox.ai; http:// only to a
             loopback host, or with --allow-insecure-uservox) and LEADSYNC_TOKENS_FILE (a JSON object
             {"<projectId>": "<token>"}, a regular file of at most 1 MiB owned by this user or root, mode 600
@@ -157,7 +159,8 @@ struct WorkerCommand: AsyncParsableCommand {
         ]
         if let metricsPort {
             services.insert(
-                .init(service: MetricsServer(
+                .init(
+                    service: MetricsServer(
                         registry: registry, health: health, host: metricsHost, port: metricsPort, logger: logger)),
                 at: 1)
         }

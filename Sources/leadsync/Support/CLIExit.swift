@@ -9,8 +9,8 @@ enum CLIExit {
             printError(checkFailure.description)
             return 3
         }
-        // SPEC §6: a DATABASE_URL LeadSync cannot use (unknown parameter, bad sslmode) is a usage error.
-        if let store = error as? StoreError, store.code == .badURL {
+        // SPEC §6: a DATABASE_URL parameter LeadSync does not know or cannot use is a usage error.
+        if let store = error as? StoreError, store.code == .badURLParameter {
             printError(store.description)
             return 2
         }
