@@ -74,6 +74,33 @@ import Testing
         }
     }
 
+    @Test func roleNamesCanBeChosen() async throws {
+        let suffix = UInt32.random(in: 0...UInt32.max)
+        let roles = DatabaseRoles(
+            writer: "lt_w_\(suffix)", worker: "lt_k_\(suffix)", reader: "lt_r_\(suffix)", admin: "lt_a_\(suffix)")
+        let privileges = try await TestDatabase.with { db in
+            try await db.withConnection { c in
+                try await Migrator(logger: logger).migrate(on: c, roles: roles)
+                return try await c.query(
+                    """
+                    SELECT has_table_privilege(\(roles.writer), 'leadsync.leads', 'INSERT'),
+                           has_table_privilege(\(roles.writer), 'leadsync.leads', 'UPDATE'),
+                           has_table_privilege(\(roles.worker), 'leadsync.leads', 'UPDATE'),
+                           has_table_privilege(\(roles.reader), 'leadsync.projects', 'SELECT'),
+                           has_table_privilege(\(roles.admin), 'leadsync.attempt_leads', 'DELETE')
+                    """, logger: logger
+                ).collect().first?.decode((Bool, Bool, Bool, Bool, Bool).self)
+            }
+        }
+        // Their grants went with the test database; the roles themselves are the cluster's.
+        try await TestDatabase.serverURL().withConnection(logger: logger) { c in
+            for name in roles.all {
+                try await c.query(PostgresQuery(unsafeSQL: "DROP ROLE IF EXISTS \(name)"), logger: logger)
+            }
+        }
+        #expect(privileges.map { [$0.0, $0.1, $0.2, $0.3, $0.4] } == [true, false, true, true, true])
+    }
+
     @Test func badRoleNamesAreRefusedBeforeAnythingRuns() async throws {
         let error = #expect(throws: StoreError.self) {
             try DatabaseRoles(writer: "x; DROP TABLE y").validate()

@@ -83,6 +83,24 @@ import WireJSON
         #expect(lines.first?.hasPrefix("leadsync: USERVOX_BASE_URL is http:// to crm.example.com") == true)
     }
 
+    @Test func allowInsecureUservoxWarnsAtStart() async throws {
+        let path = try WorkerProcess.writeTokens(["p1": "tok-secret"])
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // Past the URL check it stops at the unreachable database; the warning came first.
+        let worker = try ManagedProcess(
+            ProductBinary.path("leadsync"), arguments: ["worker", "--once", "--allow-insecure-uservox"],
+            environment: [
+                "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none", "LEADSYNC_TOKENS_FILE": path,
+                "USERVOX_BASE_URL": "http://crm.example.com",
+            ])
+        #expect(try await worker.waitForExit() == 1)
+        let lines = worker.standardError.split(separator: "\n")
+        #expect(lines.count == 2, "\(worker.standardError)")
+        #expect(lines.first?.contains("warning leadsync.worker: USERVOX_BASE_URL is http://") == true)
+        #expect(lines.last?.hasPrefix("leadsync: cannot connect to") == true)
+        #expect(!worker.standardError.contains("tok-secret"))
+    }
+
     @Test func metricsAndHealth() async throws {
         try await TestDatabase.with { db in
             try await UservoxSimulator.withRunning(.projects(["p1"])) { sim in
