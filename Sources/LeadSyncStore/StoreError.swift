@@ -40,6 +40,11 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
                 return StoreError(
                     .notMigrated, "\(what): the database has no up-to-date leadsync schema; run leadsync migrate")
             }
+            // insufficient_privilege: say whose rights fall short and where the roles are listed.
+            if psql.sqlState == "42501", let message = psql.serverInfo?[.message] {
+                return StoreError(
+                    .query, "\(what): \(message) (DATABASE_URL's role lacks it; README, Security lists each command's role)")
+            }
             if let message = psql.serverInfo?[.message] {
                 var line = "\(what): \(message)"
                 if let detail = psql.serverInfo?[.detail] { line += " (\(detail))" }

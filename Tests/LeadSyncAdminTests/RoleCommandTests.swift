@@ -20,6 +20,7 @@ import Testing
                 #expect(pause.status == 1, "\(pause)")
                 #expect(pause.stderrLines.count == 1)
                 #expect(pause.stderr.contains("permission denied for table projects"), "\(pause)")
+                #expect(pause.stderr.contains("role lacks it"), "\(pause)")
             }
         }
     }
