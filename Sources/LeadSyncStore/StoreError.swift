@@ -43,7 +43,8 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
             // insufficient_privilege: say whose rights fall short and where the roles are listed.
             if psql.sqlState == "42501", let message = psql.serverInfo?[.message] {
                 return StoreError(
-                    .query, "\(what): \(message) (DATABASE_URL's role lacks it; README, Security lists each command's role)")
+                    .query,
+                    "\(what): \(message) (DATABASE_URL's role lacks it; README, Security lists each command's role)")
             }
             if let message = psql.serverInfo?[.message] {
                 var line = "\(what): \(message)"

@@ -15,9 +15,11 @@ import Testing
             let again = try await leadsync("migrate", db: db)
             #expect(again.status == 0, "\(again)")
             #expect(
-                again.stdout == "up to date\nroles: leadsync_writer, leadsync_worker, leadsync_reader, leadsync_admin\n")
+                again.stdout == "up to date\nroles: leadsync_writer, leadsync_worker, leadsync_reader, leadsync_admin\n"
+            )
             #expect(
-                try await db.value(Bool.self, "SELECT has_table_privilege('leadsync_writer', 'leadsync.leads', 'INSERT')")
+                try await db.value(
+                    Bool.self, "SELECT has_table_privilege('leadsync_writer', 'leadsync.leads', 'INSERT')")
                     == true)
         }
     }

@@ -35,7 +35,8 @@ import Testing
         #expect(status == 0, "openssl \(arguments.joined(separator: " ")): \(process.standardError)")
     }
 
-    /// A CA, a server certificate it signed for `localhost` only, and a CA nobody used.
+    /// A CA, a server certificate it signed for `localhost` only, a client certificate it
+    /// signed for the role `lt_cert`, and a CA nobody used.
     func makeCertificates(in dir: String) async throws {
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
         try "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n".write(
@@ -54,13 +55,22 @@ import Testing
                 "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out",
                 "server.crt", "-days", "2", "-extfile", "server.ext",
             ], in: dir)
+        try "extendedKeyUsage=clientAuth\n".write(toFile: "\(dir)/client.ext", atomically: true, encoding: .utf8)
+        try await openssl(
+            ["req"] + ec + ["-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=lt_cert"], in: dir)
+        try await openssl(
+            [
+                "x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out",
+                "client.crt", "-days", "2", "-extfile", "client.ext",
+            ], in: dir)
     }
 
     /// Puts the certificate into the server's data folder (the server runs as `postgres`
-    /// and wants its key private) and turns TLS on with a reload.
+    /// and wants its key private) and turns TLS on with a reload. The role `lt_cert` must
+    /// log in with a client certificate the CA signed.
     func enableTLS(on server: PrivateServer, certificates dir: String) async throws {
         let owner = getpwnam("postgres")
-        for file in ["server.crt", "server.key"] {
+        for file in ["server.crt", "server.key", "ca.pem"] {
             let target = "\(server.directory)/\(file)"
             try? FileManager.default.removeItem(atPath: target)
             try FileManager.default.copyItem(atPath: "\(dir)/\(file)", toPath: target)
@@ -71,7 +81,13 @@ import Testing
         try await admin.withConnection(logger: logger) { c in
             try await c.query("ALTER SYSTEM SET ssl_cert_file = 'server.crt'", logger: logger)
             try await c.query("ALTER SYSTEM SET ssl_key_file = 'server.key'", logger: logger)
+            try await c.query("ALTER SYSTEM SET ssl_ca_file = 'ca.pem'", logger: logger)
             try await c.query("ALTER SYSTEM SET ssl = on", logger: logger)
+            try await c.query("CREATE ROLE lt_cert LOGIN", logger: logger)
+            let hba = "\(server.directory)/pg_hba.conf"
+            let rules = (try? String(contentsOfFile: hba, encoding: .utf8)) ?? ""
+            try ("hostssl all lt_cert 127.0.0.1/32 cert\nhostssl all lt_cert ::1/128 cert\n" + rules).write(
+                toFile: hba, atomically: false, encoding: .utf8)
             try await c.query("SELECT pg_reload_conf()", logger: logger)
         }
         try await waitUntil("TLS on") {
@@ -138,6 +154,17 @@ import Testing
                 #expect(error.description.contains(what), "\(url): \(error)")
                 #expect(!error.description.contains("\n"), "\(url): \(error)")
             }
+
+            // A role that must present a client certificate: with sslcert and sslkey it gets in.
+            let client = "sslcert=\(dir)/client.crt&sslkey=\(dir)/client.key"
+            let certUser = "postgres://lt_cert@localhost:\(server.port)/leadsync?sslmode=verify-full&\(ca)"
+            #expect(try await encrypted("\(certUser)&\(client)").get() == true)
+            let withoutCertificate = await encrypted(certUser)
+            guard case .failure(let noCertificate) = withoutCertificate else {
+                Issue.record("lt_cert got in without a client certificate")
+                return
+            }
+            #expect(noCertificate.description.contains("certificate"), "\(noCertificate)")
 
             // The pool (the worker's path) verifies the same way.
             let pooled = TestDatabase(url: try DatabaseURL("\(byName)?sslmode=verify-full&\(ca)"), logger: logger)
