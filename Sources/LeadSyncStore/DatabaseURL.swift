@@ -115,7 +115,6 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
     /// What the TLS handshake checks, per libpq's sslmode. Certificate and key files are
     /// read here, so a missing or unreadable one fails in one line before connecting.
     public func tlsConfiguration() throws -> TLSConfiguration? {
-        if tlsMode == .disable { return nil }
         var config = TLSConfiguration.makeClientConfiguration()
         switch tlsMode {
         case .disable: return nil

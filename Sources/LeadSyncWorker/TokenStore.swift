@@ -89,7 +89,7 @@ public final class TokenStore: Sendable {
         }
         let mode = info.st_mode & 0o7777
         guard mode & 0o077 == 0 else {
-            throw refuse("is readable by group or others (mode \(String(mode, radix: 8))): chmod 600 it")
+            throw refuse("has group or world permissions (mode \(String(mode, radix: 8))): chmod 600 it")
         }
         guard Int(info.st_size) <= maximumFileSize else {
             throw refuse("is larger than 1 MiB (\(info.st_size) bytes)")

@@ -48,12 +48,14 @@ import Testing
         }
     }
 
-    @Test func aGroupReadableFileIsRefused() throws {
+    /// Any group or world bit, not only read: a group-writable file can be replaced by others.
+    @Test(arguments: [0o640, 0o604, 0o620, 0o602, 0o610])
+    func aFileOthersMayTouchIsRefused(_ mode: Int) throws {
         try withDirectory { dir in
             let file = dir.appendingPathComponent("tokens.json")
-            try write(#"{"p1": "tok-secret"}"#, to: file, mode: 0o640)
+            try write(#"{"p1": "tok-secret"}"#, to: file, mode: mode)
             let line = try refusal(file.path)
-            #expect(line.contains("chmod 600"))
+            #expect(line.contains("(mode \(String(mode, radix: 8))): chmod 600 it"))
         }
     }
 
@@ -64,7 +66,7 @@ import Testing
             let link = dir.appendingPathComponent("tokens.json")
             try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: target.path)
             let line = try refusal(link.path)
-            #expect(line.contains("readable by group or others"))
+            #expect(line.contains("has group or world permissions (mode 644)"))
         }
     }
 
