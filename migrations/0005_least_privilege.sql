@@ -7,7 +7,9 @@
 -- they run with their owner's rights. Their bodies name every table by schema; the pinned
 -- search_path keeps a caller's objects (a temp table, a function in another schema) from
 -- standing in for pg_catalog's. A trigger function cannot be called directly, and no
--- caller needs to: EXECUTE is the owner's alone.
+-- caller needs to: EXECUTE is the owner's alone. A later migration that replaces one of
+-- these functions (CREATE OR REPLACE) must restate SECURITY DEFINER and the SET clause,
+-- or they revert to the defaults.
 ALTER FUNCTION leadsync.leads_after_insert() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION leadsync.leads_after_update() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION leadsync.leads_after_delete() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
