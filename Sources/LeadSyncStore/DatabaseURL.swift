@@ -1,9 +1,21 @@
 import Foundation
 import PostgresNIO
 
-/// `DATABASE_URL` (SPEC §6): `postgres://user:pass@host:port/db[?sslmode=disable|prefer|require][&host=/socket/dir]`.
+/// `DATABASE_URL` (SPEC §6): `postgres://user:pass@host:port/db[?sslmode=…&sslrootcert=…&sslcert=…&sslkey=…]
+/// [&host=/socket/dir]`, sslmode as libpq defines it (README, Security).
 public struct DatabaseURL: Sendable, CustomStringConvertible {
-    public enum TLSMode: String, Sendable { case disable, prefer, require }
+    /// libpq's sslmode. `allow` and `prefer` encrypt when the server can and verify nothing
+    /// (both try TLS first: PostgresNIO cannot retry without it); `require` encrypts and
+    /// verifies only when `sslrootcert` is given (as verify-ca, as libpq does);
+    /// `verify-ca` checks the chain, `verify-full` the chain and the host name.
+    public enum TLSMode: String, Sendable, CaseIterable {
+        case disable, allow, prefer, require
+        case verifyCA = "verify-ca"
+        case verifyFull = "verify-full"
+    }
+
+    /// The query parameters LeadSync understands; any other is a usage error.
+    public static let knownParameters: Set<String> = ["sslmode", "sslrootcert", "sslcert", "sslkey", "host"]
 
     public var host: String
     public var port: Int
@@ -12,6 +24,11 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
     public var password: String?
     public var database: String
     public var tlsMode: TLSMode
+    /// A PEM file of CA certificates to trust, or `system` for the system's trust store.
+    public var sslRootCert: String?
+    /// A client certificate (PEM) and its key, for servers that ask for one.
+    public var sslCert: String?
+    public var sslKey: String?
 
     public init(_ string: String) throws {
         let bad = { (why: String) in
@@ -23,8 +40,15 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
         guard let scheme = components.scheme, scheme == "postgres" || scheme == "postgresql" else {
             throw bad("the scheme must be postgres://")
         }
-        let query = Dictionary(
-            (components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { _, last in last })
+        let items = components.queryItems ?? []
+        let unknown = items.map(\.name).filter { !Self.knownParameters.contains($0) }
+        guard unknown.isEmpty else {
+            throw StoreError(
+                .badURLParameter,
+                "DATABASE_URL has unknown parameter\(unknown.count == 1 ? "" : "s") \(unknown.joined(separator: ", ")) (known: sslmode, sslrootcert, sslcert, sslkey, host)"
+            )
+        }
+        let query = Dictionary(items.map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { _, last in last })
         let socketDirectory = query["host"].flatMap { $0.hasPrefix("/") ? $0 : nil }
         let host = components.host.flatMap { $0.isEmpty ? nil : $0 } ?? (socketDirectory == nil ? "127.0.0.1" : "")
         if components.port == nil && components.percentEncodedHost != nil,
@@ -37,13 +61,24 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
         guard let user = components.user, !user.isEmpty else { throw bad("no user name") }
         let database = String(components.path.drop { $0 == "/" })
         guard !database.isEmpty else { throw bad("no database name") }
-        let mode = query["sslmode"] ?? "prefer"
-        let tls: TLSMode
-        switch mode {
-        case "disable", "allow": tls = .disable
-        case "prefer", "": tls = .prefer
-        case "require", "verify-ca", "verify-full": tls = .require
-        default: throw bad("unknown sslmode '\(mode)'")
+        let mode = query["sslmode"].flatMap { $0.isEmpty ? nil : $0 } ?? "prefer"
+        guard let tls = TLSMode(rawValue: mode) else {
+            throw StoreError(
+                .badURLParameter,
+                "DATABASE_URL has an unknown sslmode '\(mode)' (disable, allow, prefer, require, verify-ca or verify-full)"
+            )
+        }
+        let nonEmpty = { (name: String) in query[name].flatMap { $0.isEmpty ? nil : $0 } }
+        self.sslRootCert = nonEmpty("sslrootcert")
+        self.sslCert = nonEmpty("sslcert")
+        self.sslKey = nonEmpty("sslkey")
+        if (sslCert == nil) != (sslKey == nil) {
+            throw StoreError(
+                .badURLParameter, "DATABASE_URL: sslcert and sslkey go together (a client certificate and its key)")
+        }
+        if tls == .disable && (sslRootCert != nil || sslCert != nil) {
+            throw StoreError(
+                .badURLParameter, "DATABASE_URL: sslmode=disable with sslrootcert, sslcert or sslkey makes no sense")
         }
         self.host = host
         self.port = port
@@ -77,11 +112,60 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
         return copy
     }
 
+    /// What the TLS handshake checks, per libpq's sslmode. Certificate and key files are
+    /// read here, so a missing or unreadable one fails in one line before connecting.
+    public func tlsConfiguration() throws -> TLSConfiguration? {
+        var config = TLSConfiguration.makeClientConfiguration()
+        switch tlsMode {
+        case .disable: return nil
+        case .allow, .prefer:
+            config.certificateVerification = .none
+        case .require:
+            // libpq: with a root certificate given, require behaves as verify-ca.
+            config.certificateVerification = sslRootCert == nil ? .none : .noHostnameVerification
+        case .verifyCA:
+            config.certificateVerification = .noHostnameVerification
+        case .verifyFull:
+            config.certificateVerification = .fullVerification
+        }
+        if let sslRootCert, sslRootCert != "system" {
+            config.trustRoots = .certificates(
+                try Self.readFile("sslrootcert", sslRootCert) {
+                    try NIOSSLCertificate.fromPEMFile($0)
+                })
+        } else {
+            // verify-ca / verify-full without sslrootcert: the system trust store (libpq would
+            // look for ~/.postgresql/root.crt; a service account rarely has one).
+            config.trustRoots = .default
+        }
+        if let sslCert, let sslKey {
+            let chain = try Self.readFile("sslcert", sslCert) { try NIOSSLCertificate.fromPEMFile($0) }
+            config.certificateChain = chain.map { .certificate($0) }
+            config.privateKey = .privateKey(
+                try Self.readFile("sslkey", sslKey) { try NIOSSLPrivateKey(file: $0, format: .pem) })
+        }
+        return config
+    }
+
+    private static func readFile<T>(_ parameter: String, _ path: String, _ load: (String) throws -> T) throws -> T {
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw StoreError(.badArgument, "DATABASE_URL \(parameter) \(path) cannot be read")
+        }
+        do {
+            return try load(path)
+        } catch {
+            throw StoreError(
+                .badArgument, "DATABASE_URL \(parameter) \(path) is not a PEM file LeadSync can use (\(error))")
+        }
+    }
+
     func tls() throws -> PostgresConnection.Configuration.TLS {
+        guard let config = try tlsConfiguration() else { return .disable }
+        let context = try NIOSSLContext(configuration: config)
         switch tlsMode {
         case .disable: return .disable
-        case .prefer: return .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        case .require: return .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        case .allow, .prefer: return .prefer(context)
+        case .require, .verifyCA, .verifyFull: return .require(context)
         }
     }
 
@@ -127,10 +211,11 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
     }
 
     func clientTLS() throws -> PostgresClient.Configuration.TLS {
+        guard let config = try tlsConfiguration() else { return .disable }
         switch tlsMode {
         case .disable: return .disable
-        case .prefer: return .prefer(.makeClientConfiguration())
-        case .require: return .require(.makeClientConfiguration())
+        case .allow, .prefer: return .prefer(config)
+        case .require, .verifyCA, .verifyFull: return .require(config)
         }
     }
 }
@@ -168,12 +253,33 @@ extension StoreError {
         if let psql = error as? PSQLError, let message = psql.serverInfo?[.message] {
             return StoreError(.unreachable, "cannot connect to \(url): \(message)")
         }
+        if let psql = error as? PSQLError, psql.code == .sslUnsupported {
+            return StoreError(
+                .unreachable,
+                "cannot connect to \(url): the server does not offer TLS, and sslmode=\(url.tlsMode.rawValue) requires it"
+            )
+        }
         let why: String
         if let psql = error as? PSQLError {
             why = psql.underlying.map { "\($0)" } ?? "\(psql.code)"
         } else {
             why = "\(error)"
         }
-        return StoreError(.unreachable, "cannot connect to \(url): \(why)")
+        // NIOSSL's errors name BoringSSL's internals; say what the operator can act on.
+        if why.contains("CERTIFICATE_VERIFY_FAILED") {
+            let trusted = url.sslRootCert.map { $0 == "system" ? "the system trust store" : "sslrootcert \($0)" }
+            return StoreError(
+                .unreachable,
+                "cannot connect to \(url): the server's TLS certificate is not trusted by \(trusted ?? "the system trust store") (sslmode=\(url.tlsMode.rawValue))"
+            )
+        }
+        if why.contains("failedToValidateHostname") {
+            return StoreError(
+                .unreachable,
+                "cannot connect to \(url): the server's TLS certificate is not issued for host name \(url.host) (sslmode=verify-full; verify-ca checks the chain only)"
+            )
+        }
+        let oneLine = why.split(whereSeparator: \.isNewline).joined(separator: " ")
+        return StoreError(.unreachable, "cannot connect to \(url): \(oneLine)")
     }
 }

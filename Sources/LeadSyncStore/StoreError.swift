@@ -4,11 +4,15 @@ import PostgresNIO
 public struct StoreError: Error, CustomStringConvertible, Sendable {
     public enum Code: Sendable, Equatable {
         case badURL
+        /// A DATABASE_URL query parameter LeadSync does not know or cannot use: a usage error (SPEC §6).
+        case badURLParameter
         case unreachable
         case migrationChanged
         case schemaAhead
         case notMigrated
         case query
+        /// A value given to the store (e.g. a role name) it cannot use.
+        case badArgument
     }
 
     public let code: Code
@@ -35,6 +39,12 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
             if psql.sqlState == "42P01" || psql.sqlState == "3F000" {
                 return StoreError(
                     .notMigrated, "\(what): the database has no up-to-date leadsync schema; run leadsync migrate")
+            }
+            // insufficient_privilege: say whose rights fall short and where the roles are listed.
+            if psql.sqlState == "42501", let message = psql.serverInfo?[.message] {
+                return StoreError(
+                    .query,
+                    "\(what): \(message) (DATABASE_URL's role lacks it; README, Security lists each command's role)")
             }
             if let message = psql.serverInfo?[.message] {
                 var line = "\(what): \(message)"

@@ -1,15 +1,26 @@
 import Foundation
 import LeadSyncStore
+import PostgresNIO
 
 /// `leadsync worker` as a real process against a test database and a simulator.
 public enum WorkerProcess {
-    /// Writes a tokens file (mode 600) and starts the worker. Short timeouts by default so
-    /// failure paths finish in seconds.
+    /// The login role worker tests run as: a member of leadsync_worker and nothing else, so
+    /// every worker test proves the role's grants suffice (README, Security).
+    public static let loginRole = "leadsync_test_worker"
+
+    /// Writes a tokens file (mode 600) and starts the worker, as `loginRole` unless
+    /// `asWorkerRole` is false. Short timeouts by default so failure paths finish in seconds.
     public static func start(
         database: DatabaseURL, baseURL: String, tokens: [String: String], arguments: [String] = [],
-        requestTimeout: Double = 2, lease: Double = 3
-    ) throws -> ManagedProcess {
+        requestTimeout: Double = 2, lease: Double = 3, asWorkerRole: Bool = true
+    ) async throws -> ManagedProcess {
         let tokensFile = try writeTokens(tokens)
+        var database = database
+        if asWorkerRole {
+            try await ensureLoginRole(on: database)
+            database.username = loginRole
+            database.password = nil
+        }
         return try ManagedProcess(
             ProductBinary.path("leadsync"),
             arguments: [
@@ -19,6 +30,28 @@ public enum WorkerProcess {
                 "DATABASE_URL": database.urlString, "USERVOX_BASE_URL": baseURL, "LEADSYNC_TOKENS_FILE": tokensFile,
                 "LOG_LEVEL": "info",
             ])
+    }
+
+    /// Roles are cluster-wide and other test processes make this one too: made when missing,
+    /// a concurrent maker wins quietly. The test servers trust local connections.
+    static func ensureLoginRole(on database: DatabaseURL) async throws {
+        try await database.withConnection(logger: TestDatabase.logger) { c in
+            try await c.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        DO $$
+                        BEGIN
+                            IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '\(loginRole)') THEN
+                                BEGIN
+                                    CREATE ROLE \(loginRole) LOGIN IN ROLE \(DatabaseRoles.standard.worker);
+                                EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                                    NULL;
+                                END;
+                            END IF;
+                        END
+                        $$
+                        """), logger: TestDatabase.logger)
+        }
     }
 
     public static func writeTokens(_ tokens: [String: String]) throws -> String {
@@ -37,7 +70,10 @@ extension DatabaseURL {
         let auth = password.map { "\(username):\($0)" } ?? username
         var text = "postgres://\(auth)@\(host):\(port)/\(database)"
         var query: [String] = []
-        if tlsMode == .disable { query.append("sslmode=disable") }
+        if tlsMode != .prefer { query.append("sslmode=\(tlsMode.rawValue)") }
+        if let sslRootCert { query.append("sslrootcert=\(sslRootCert)") }
+        if let sslCert { query.append("sslcert=\(sslCert)") }
+        if let sslKey { query.append("sslkey=\(sslKey)") }
         if let socket = unixSocketDirectory { query.append("host=\(socket)") }
         if !query.isEmpty { text += "?" + query.joined(separator: "&") }
         return text

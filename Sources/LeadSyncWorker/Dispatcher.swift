@@ -226,9 +226,7 @@ public final class Dispatcher: Service, Sendable {
     /// The pending gauge and oldest pending age, now and then (a scan of the pending index).
     private func refreshBacklogMetrics() async throws {
         guard backlogMetrics?.isDue() == true else { return }
-        for (project, pending, age) in try await bounded("backlog", { [store] in try await store.backlog() }) {
-            WorkerMetrics.backlog(project: project, pending: pending, oldestAge: age)
-        }
+        WorkerMetrics.backlog(try await bounded("backlog", { [store] in try await store.backlog() }))
     }
 
     private func limiter(for project: String) -> LimiterBox {

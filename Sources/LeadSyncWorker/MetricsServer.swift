@@ -3,16 +3,22 @@ import Logging
 import Prometheus
 import ServiceLifecycle
 
-/// `--metrics-port N`: Prometheus `/metrics` and `/healthz` (SPEC §5).
+/// `--metrics-port N`: Prometheus `/metrics` and `/healthz` (SPEC §5) on `--metrics-host`,
+/// loopback by default since neither asks for credentials.
 public struct MetricsServer: Service {
     let registry: PrometheusCollectorRegistry
     let health: WorkerHealth
+    let host: String
     let port: Int
     let logger: Logger
 
-    public init(registry: PrometheusCollectorRegistry, health: WorkerHealth, port: Int, logger: Logger) {
+    public init(
+        registry: PrometheusCollectorRegistry, health: WorkerHealth, host: String = "127.0.0.1", port: Int,
+        logger: Logger
+    ) {
         self.registry = registry
         self.health = health
+        self.host = host
         self.port = port
         self.logger = logger
     }
@@ -33,7 +39,7 @@ public struct MetricsServer: Service {
                 body: .init(byteBuffer: ByteBuffer(string: health.summary + "\n")))
         }
         let app = Application(
-            router: router, configuration: .init(address: .hostname("0.0.0.0", port: port)), logger: logger)
+            router: router, configuration: .init(address: .hostname(host, port: port)), logger: logger)
         // run(), not runService(): the worker's service group owns the signals and the order of shutdown.
         try await app.run()
     }

@@ -38,26 +38,15 @@ public final class TokenStore: Sendable {
         return Array(fresh.keys).sorted()
     }
 
+    /// The largest tokens file read: a JSON object of tokens is a few KiB, and the file is
+    /// read whole into memory.
+    public static let maximumFileSize = 1 << 20
+
     static func load(_ path: String) throws -> [String: String] {
-        let attributes: [FileAttributeKey: Any]
-        do {
-            attributes = try FileManager.default.attributesOfItem(atPath: path)
-        } catch {
-            throw LoadError(description: "LEADSYNC_TOKENS_FILE \(path) cannot be read: no such file or no access")
-        }
-        let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue ?? 0
-        if mode & 0o077 != 0 {
-            throw LoadError(
-                description:
-                    "LEADSYNC_TOKENS_FILE \(path) is readable by group or others (mode \(String(mode, radix: 8))): chmod 600 it"
-            )
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw LoadError(description: "LEADSYNC_TOKENS_FILE \(path) cannot be read")
-        }
+        let data = try readSecretFile(path)
         let json: JSONValue
         do {
-            json = try JSONParser.parse(Array(data))
+            json = try JSONParser.parse(data)
         } catch {
             throw LoadError(description: "LEADSYNC_TOKENS_FILE \(path) is not valid JSON (\(error))")
         }
@@ -75,5 +64,49 @@ public final class TokenStore: Sendable {
             result[project] = token
         }
         return result
+    }
+
+    /// Opens the path once (following symlinks: a Kubernetes secret is a link into
+    /// `..data/`), judges the file it opened with `fstat`, and reads from that descriptor,
+    /// so what is checked is what is read. Refusals name the file and the rule.
+    static func readSecretFile(_ path: String) throws -> [UInt8] {
+        func refuse(_ rule: String) -> LoadError {
+            LoadError(description: "LEADSYNC_TOKENS_FILE \(path) \(rule)")
+        }
+        // O_NONBLOCK: opening a FIFO must not hang the worker; a regular file ignores it.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+        guard fd >= 0 else {
+            let why = errno == ENOENT ? "no such file" : String(cString: strerror(errno))
+            throw refuse("cannot be opened: \(why)")
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw refuse("cannot be examined: \(String(cString: strerror(errno)))") }
+        guard info.st_mode & mode_t(S_IFMT) == mode_t(S_IFREG) else { throw refuse("is not a regular file") }
+        let owner = info.st_uid
+        guard owner == geteuid() || owner == 0 else {
+            throw refuse("is owned by uid \(owner), neither this user (uid \(geteuid())) nor root: chown it")
+        }
+        let mode = info.st_mode & 0o7777
+        guard mode & 0o077 == 0 else {
+            throw refuse("has group or world permissions (mode \(String(mode, radix: 8))): chmod 600 it")
+        }
+        guard Int(info.st_size) <= maximumFileSize else {
+            throw refuse("is larger than 1 MiB (\(info.st_size) bytes)")
+        }
+        // Read to the end, not st_size bytes: the file may change between fstat and read.
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                throw refuse("cannot be read: \(String(cString: strerror(errno)))")
+            }
+            if count == 0 { break }
+            bytes.append(contentsOf: chunk[..<count])
+            guard bytes.count <= maximumFileSize else { throw refuse("is larger than 1 MiB") }
+        }
+        return bytes
     }
 }

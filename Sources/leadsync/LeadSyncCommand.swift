@@ -6,7 +6,8 @@ struct LeadSyncCommand: AsyncParsableCommand {
         commandName: "leadsync",
         abstract: "Moves leads from PostgreSQL into the Uservox CRM, and reports on it.",
         discussion: """
-            Reads DATABASE_URL (postgres://user:pass@host:port/db).
+            Reads DATABASE_URL (postgres://user:pass@host:port/db[?sslmode=verify-full&sslrootcert=FILE];
+            sslmode, sslrootcert, sslcert and sslkey as libpq defines them).
 
             Exit codes: 0 ok, 1 error (one line on stderr), 2 usage,
             3 a report --check threshold breached.

@@ -60,7 +60,7 @@ import WireJSON
 @Suite struct CSVTests {
     @Test func quotesOnlyWhatRFC4180Requires() {
         #expect(CSV.field("plain") == "plain")
-        #expect(CSV.field("+1 (415) 555-0101") == "+1 (415) 555-0101")
+        #expect(CSV.field("1 (415) 555-0101") == "1 (415) 555-0101")
         #expect(CSV.field("a,b") == "\"a,b\"")
         #expect(CSV.field("say \"hi\"") == "\"say \"\"hi\"\"\"")
         #expect(CSV.field("two\nlines") == "\"two\nlines\"")
@@ -71,6 +71,17 @@ import WireJSON
 
     @Test func recordsEndInCRLF() {
         #expect(CSV.record(["1", nil, "x,y"]) == "1,,\"x,y\"\r\n")
+    }
+
+    /// OWASP CSV injection: a leading =, +, -, @, tab or CR gets a single quote in front.
+    @Test func formulaCellsAreNeutralized() {
+        #expect(CSV.field("=HYPERLINK(\"http://x\")") == "\"'=HYPERLINK(\"\"http://x\"\")\"")
+        #expect(CSV.field("+14155550100") == "'+14155550100")
+        #expect(CSV.field("-2+3") == "'-2+3")
+        #expect(CSV.field("@SUM(A1)") == "'@SUM(A1)")
+        #expect(CSV.field("\tx") == "'\tx")
+        #expect(CSV.field("\rx") == "\"'\rx\"")
+        #expect(CSV.field("a=b") == "a=b")
     }
 }
 

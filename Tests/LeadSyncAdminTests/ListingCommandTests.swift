@@ -46,7 +46,7 @@ import WireJSON
                     == "lead_id,project_id,reason,source,attempt_id,marked_at,phone,process_id,reference_id,message\r\n"
                     + "4,acme,local_invalid_phone,local,,2024-05-01T11:00:00Z,\"n/a, \"\"ask\"\"\",onboarding,crm-4,"
                     + "\"phone is not a phone number (8–15 digits, optional leading +)\"\r\n"
-                    + "3,acme,api_duplicate_call,api,1,2024-05-01T10:00:01Z,+14155550003,onboarding,crm-3,"
+                    + "3,acme,api_duplicate_call,api,1,2024-05-01T10:00:01Z,'+14155550003,onboarding,crm-3,"
                     + "A call attempt has already been made to this phone number for this project\r\n")
         }
     }
@@ -256,8 +256,8 @@ import WireJSON
             try await db.withConnection { connection in
                 try await connection.query(
                     """
-                    INSERT INTO leadsync.leads (project_id, phone, name)
-                    VALUES ('p', '+14155550001', repeat('n', 3000)), ('p', '+14155550002', 'small')
+                    INSERT INTO leadsync.leads (project_id, phone, metadata)
+                    VALUES ('p', '+14155550001', jsonb_build_object('x', repeat('n', 3000))), ('p', '+14155550002', '{}')
                     """, logger: db.logger)
                 try await connection.query("UPDATE leadsync.projects SET max_request_bytes = 2048", logger: db.logger)
             }

@@ -115,10 +115,15 @@ let unreachableURL = "postgres://x@127.0.0.1:1/db"
 
 /// Runs the built binary against `db` (or an unreachable server), colour off.
 func leadsync(_ arguments: [String], db: TestDatabase?) async throws -> CLIResult {
+    try await leadsync(arguments, url: db?.url.urlString ?? unreachableURL)
+}
+
+/// Runs the built binary against a database URL (e.g. as a role of its own), colour off.
+func leadsync(_ arguments: [String], url: String) async throws -> CLIResult {
     let process = try ManagedProcess(
         ProductBinary.path("leadsync"), arguments: arguments,
         environment: [
-            "DATABASE_URL": db?.url.urlString ?? unreachableURL, "NO_COLOR": "1", "LOG_LEVEL": "warning",
+            "DATABASE_URL": url, "NO_COLOR": "1", "LOG_LEVEL": "warning",
         ])
     let status = try await process.waitForExit(timeout: .seconds(30))
     return CLIResult(status: status, stdout: process.standardOutput, stderr: process.standardError)

@@ -27,7 +27,7 @@ import UservoxSimulator
                 let f = Fixture(db: db)
                 sim.simulator.setHostileScript([.rateLimited(retryAfter: "inf")], project: "p1")
                 try await f.insert(project: "p1", count: 50)
-                let worker = try WorkerProcess.start(
+                let worker = try await WorkerProcess.start(
                     database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1", "p2"]))
                 try await expectStillServing(f, worker, project: "p2", from: 1000)
                 try await f.waitUntilNothingPending(timeout: .seconds(30), worker)
@@ -57,7 +57,7 @@ import UservoxSimulator
                 try await f.insert(project: "p1", count: 300)
                 try await f.insert(project: "p3", count: 10, from: 5000)
                 // Two request slots: three answers that could not be written would hold both.
-                let worker = try WorkerProcess.start(
+                let worker = try await WorkerProcess.start(
                     database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1", "p2", "p3"]),
                     arguments: ["--max-requests", "2"])
                 try await f.waitUntilNothingPending(timeout: .seconds(30), worker)
@@ -97,7 +97,7 @@ import UservoxSimulator
                 sim.simulator.setHostileScript(
                     [.stallBody(prefix: #"{"success":[{"id":"#, stall: .seconds(120))], project: "p1")
                 try await f.insert(project: "p1", count: 40)
-                let worker = try WorkerProcess.start(
+                let worker = try await WorkerProcess.start(
                     database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1", "p2"]), requestTimeout: 2, lease: 4)
                 try await f.waitUntilNothingPending(timeout: .seconds(40), worker)
                 try await expectStillServing(f, worker, project: "p2", from: 1000)
@@ -136,7 +136,7 @@ import UservoxSimulator
                         ('p1', '+14159990001', jsonb_build_object('x', repeat('y', 12000))),
                         ('p1', '+14159990002', jsonb_build_object('x', repeat('z', 3000)))
                     """)
-                let worker = try WorkerProcess.start(
+                let worker = try await WorkerProcess.start(
                     database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1", "p2"]))
                 try await f.waitUntilNothingPending(timeout: .seconds(60), worker)
                 try await expectStillServing(f, worker, project: "p2", from: 1000)

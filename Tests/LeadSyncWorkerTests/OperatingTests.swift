@@ -15,7 +15,7 @@ import WireJSON
                 let f = Fixture(db: db)
                 try await f.insert(project: "p1", count: 1500)
                 try await f.execute("INSERT INTO leadsync.leads (project_id, phone) VALUES ('p1', 'nope')")
-                let worker = try WorkerProcess.start(
+                let worker = try await WorkerProcess.start(
                     database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]),
                     arguments: ["--once", "--log-format", "json"])
                 #expect(try await worker.waitForExit() == 0)
@@ -28,6 +28,26 @@ import WireJSON
                     #expect(json["level"]?.stringValue != nil && json["msg"]?.stringValue != nil)
                 }
                 #expect(!worker.standardError.contains("tok-p1") && !worker.standardOutput.contains("tok-p1"))
+            }
+        }
+    }
+
+    /// The worker needs nothing beyond leadsync_worker's grants: a login role that is only
+    /// its member drains leads of every kind (accepted, rejected by the API, invalid locally).
+    @Test func theWorkerRunsWithTheWorkerRoleOnly() async throws {
+        try await TestDatabase.with { db in
+            try await UservoxSimulator.withRunning(.projects(["p1"])) { sim in
+                let f = Fixture(db: db)
+                try await f.insert(project: "p1", count: 300)
+                try await f.execute("INSERT INTO leadsync.leads (project_id, phone) VALUES ('p1', 'nope')")
+                try await f.execute("INSERT INTO leadsync.leads (project_id, phone) VALUES ('p2', '+14155550001')")
+                try await db.withLoginRole(memberOf: "leadsync_worker") { url in
+                    let worker = try await WorkerProcess.start(
+                        database: url, baseURL: sim.baseURL, tokens: tokens(["p1"]), arguments: ["--once"],
+                        asWorkerRole: false)
+                    #expect(try await worker.waitForExit() == 0, "\(worker.standardError.suffix(2000))")
+                }
+                #expect(try await f.states() == ["submitted": 300, "invalid": 1, "held/token_missing": 1])
             }
         }
     }
@@ -47,6 +67,40 @@ import WireJSON
         }
     }
 
+    @Test func plainHTTPToARemoteUservoxIsRefusedInOneLine() async throws {
+        let path = try WorkerProcess.writeTokens(["p1": "tok-secret"])
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // Refused before any connection: the database is never reached.
+        let worker = try ManagedProcess(
+            ProductBinary.path("leadsync"), arguments: ["worker", "--once"],
+            environment: [
+                "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none", "LEADSYNC_TOKENS_FILE": path,
+                "USERVOX_BASE_URL": "http://crm.example.com",
+            ])
+        #expect(try await worker.waitForExit() == 1)
+        let lines = worker.standardError.split(separator: "\n")
+        #expect(lines.count == 1, "\(worker.standardError)")
+        #expect(lines.first?.hasPrefix("leadsync: USERVOX_BASE_URL is http:// to crm.example.com") == true)
+    }
+
+    @Test func allowInsecureUservoxWarnsAtStart() async throws {
+        let path = try WorkerProcess.writeTokens(["p1": "tok-secret"])
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // Past the URL check it stops at the unreachable database; the warning came first.
+        let worker = try ManagedProcess(
+            ProductBinary.path("leadsync"), arguments: ["worker", "--once", "--allow-insecure-uservox"],
+            environment: [
+                "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none", "LEADSYNC_TOKENS_FILE": path,
+                "USERVOX_BASE_URL": "http://crm.example.com",
+            ])
+        #expect(try await worker.waitForExit() == 1)
+        let lines = worker.standardError.split(separator: "\n")
+        #expect(lines.count == 2, "\(worker.standardError)")
+        #expect(lines.first?.contains("warning leadsync.worker: USERVOX_BASE_URL is http://") == true)
+        #expect(lines.last?.hasPrefix("leadsync: cannot connect to") == true)
+        #expect(!worker.standardError.contains("tok-secret"))
+    }
+
     @Test func metricsAndHealth() async throws {
         try await TestDatabase.with { db in
             try await UservoxSimulator.withRunning(.projects(["p1"])) { sim in
@@ -54,7 +108,7 @@ import WireJSON
                 let port = try PrivateServer.freePort()
                 // Inserted first: the worker's first sweep sets the pending gauge before sending.
                 try await f.insert(project: "p1", count: 120)
-                let worker = try WorkerProcess.start(
+                let worker = try await WorkerProcess.start(
                     database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]),
                     arguments: ["--metrics-port", "\(port)"])
                 try await f.waitUntilNothingPending(worker)
@@ -102,7 +156,8 @@ import WireJSON
                 try await f.execute(
                     "INSERT INTO leadsync.projects (project_id, max_batch_size, max_in_flight) VALUES ('p1', 50, 1)")
                 try await f.insert(project: "p1", count: 2000)
-                let worker = try WorkerProcess.start(database: server.url, baseURL: sim.baseURL, tokens: tokens(["p1"]))
+                let worker = try await WorkerProcess.start(
+                    database: server.url, baseURL: sim.baseURL, tokens: tokens(["p1"]))
                 try await waitUntil("some leads submitted") {
                     (sim.simulator.stats().projects["p1"]?.accepted ?? 0) >= 200
                 }

@@ -25,7 +25,7 @@ import UservoxSimulator
                 let f = Fixture(db: db)
                 try await f.execute(
                     "INSERT INTO leadsync.projects (project_id, max_batch_size) VALUES ('p1', 100), ('p2', 100)")
-                let worker = try WorkerProcess.start(
+                let worker = try await WorkerProcess.start(
                     database: server.url, baseURL: sim.baseURL, tokens: tokens(["p1", "p2"]), requestTimeout: 2,
                     lease: 4)
                 func accepted() -> Int { sim.simulator.stats().totals.accepted }

@@ -26,7 +26,7 @@ import UservoxSimulator
                     INSERT INTO leadsync.leads (project_id, phone) VALUES
                         ('p2', 'call me'), ('p2', '+15550000000'), ('p3', '+14150000001'), ('p3', '+1 415 000 0002')
                     """)
-                let worker = try WorkerProcess.start(
+                let worker = try await WorkerProcess.start(
                     database: db.url, baseURL: sim.baseURL, tokens: tokens(projects))
                 try await f.waitUntilNothingPending(worker)
                 worker.signal(SIGTERM)
@@ -93,7 +93,7 @@ import UservoxSimulator
                 try await f.execute("UPDATE leadsync.projects SET max_batch_size = 100")
                 // Generous time limits: on a loaded machine the 2 s default could turn the
                 // dropped connection into a timeout (or its lease into an abandoned attempt).
-                let worker = try WorkerProcess.start(
+                let worker = try await WorkerProcess.start(
                     database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]), requestTimeout: 10, lease: 15)
                 try await f.waitUntilNothingPending(worker)
                 worker.signal(SIGTERM)
@@ -132,7 +132,8 @@ import UservoxSimulator
                 try await f.execute(
                     "INSERT INTO leadsync.projects (project_id, max_batch_size, max_in_flight) VALUES ('p1', 50, 1)")
                 try await f.insert(project: "p1", count: 500)
-                let worker = try WorkerProcess.start(database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]))
+                let worker = try await WorkerProcess.start(
+                    database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]))
                 try await f.waitUntilNothingPending(timeout: .seconds(90), worker)
                 worker.signal(SIGTERM)
                 #expect(try await worker.waitForExit() == 0)
@@ -169,7 +170,7 @@ import UservoxSimulator
                 )
                 try await f.insert(project: "p1", count: 25)
                 try await f.insert(project: "p2", count: 5)
-                let worker = try WorkerProcess.start(
+                let worker = try await WorkerProcess.start(
                     database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1", "p2"]))
                 try await waitUntil("p1 paused, p2 done") {
                     let paused = try await f.int(
@@ -200,7 +201,8 @@ import UservoxSimulator
                 try await f.insert(project: "p1", count: 10, from: 1, process: "known")
                 try await f.insert(project: "p1", count: 5, from: 100, process: "ghost")
                 try await f.insert(project: "p1", count: 10, from: 200, process: "known")
-                let worker = try WorkerProcess.start(database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]))
+                let worker = try await WorkerProcess.start(
+                    database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]))
                 try await f.waitUntilNothingPending(worker)
                 worker.signal(SIGTERM)
                 #expect(try await worker.waitForExit() == 0)
@@ -225,7 +227,7 @@ import UservoxSimulator
                 // The first request hangs: the worker is killed while it waits for the answer.
                 sim.simulator.setFaultScript([.hang], project: "p1")
                 try await f.insert(project: "p1", count: 200)
-                let first = try WorkerProcess.start(
+                let first = try await WorkerProcess.start(
                     database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]), requestTimeout: 20, lease: 25)
                 try await waitUntil("a request is in flight") {
                     try await f.int("SELECT count(*)::int8 FROM leadsync.submission_attempts WHERE finished_at IS NULL")
@@ -237,7 +239,8 @@ import UservoxSimulator
                 // The dead worker's attempt is recovered once its lease ends (shortened here).
                 try await f.execute(
                     "UPDATE leadsync.submission_attempts SET lease_expires_at = now() WHERE finished_at IS NULL")
-                let second = try WorkerProcess.start(database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]))
+                let second = try await WorkerProcess.start(
+                    database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]))
                 try await f.waitUntilNothingPending(second)
                 second.signal(SIGTERM)
                 #expect(try await second.waitForExit() == 0)
@@ -260,8 +263,8 @@ import UservoxSimulator
         try await TestDatabase.with { db in
             try await UservoxSimulator.withRunning(config) { sim in
                 let f = Fixture(db: db)
-                let a = try WorkerProcess.start(database: db.url, baseURL: sim.baseURL, tokens: tokens(projects))
-                let b = try WorkerProcess.start(database: db.url, baseURL: sim.baseURL, tokens: tokens(projects))
+                let a = try await WorkerProcess.start(database: db.url, baseURL: sim.baseURL, tokens: tokens(projects))
+                let b = try await WorkerProcess.start(database: db.url, baseURL: sim.baseURL, tokens: tokens(projects))
                 try await f.execute(
                     "INSERT INTO leadsync.projects (project_id, max_batch_size) SELECT unnest(\(projects)::text[]), 100"
                 )
@@ -299,7 +302,8 @@ import UservoxSimulator
                 try await f.execute(
                     "INSERT INTO leadsync.projects (project_id, max_batch_size, max_in_flight) VALUES ('p1', 50, 1)")
                 try await f.insert(project: "p1", count: 500)
-                let worker = try WorkerProcess.start(database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]))
+                let worker = try await WorkerProcess.start(
+                    database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]))
                 try await waitUntil("a request is in flight") {
                     try await f.int("SELECT count(*)::int8 FROM leadsync.submission_attempts WHERE finished_at IS NULL")
                         == 1

@@ -28,10 +28,12 @@ public struct Migrator: Sendable {
         self.logger = logger
     }
 
-    /// Applies what is pending; returns the file names it applied.
+    /// Applies what is pending, then makes the SPEC §1 roles and grants their privileges
+    /// (`roles`; nil = `--no-roles`); returns the file names it applied.
     @discardableResult
-    public func migrate(on connection: PostgresConnection) async throws -> [String] {
-        try await withLock(on: connection) {
+    public func migrate(on connection: PostgresConnection, roles: DatabaseRoles? = .standard) async throws -> [String] {
+        try roles?.validate()
+        return try await withLock(on: connection) {
             try await ensureTable(on: connection)
             let applied = try await appliedMigrations(on: connection)
             try verify(applied)
@@ -42,6 +44,7 @@ public struct Migrator: Sendable {
                 ran.append(migration.fileName)
                 logger.info("applied migration", metadata: ["migration": "\(migration.fileName)"])
             }
+            try await roles?.apply(on: connection, logger: logger)
             return ran
         }
     }

@@ -7,6 +7,8 @@ struct AttemptsCommand: AsyncParsableCommand {
         commandName: "attempts",
         abstract: "List requests sent to Uservox, newest first: time, project, leads, status, outcome, duration.",
         discussion: """
+            Runs as a member of leadsync_reader (README, Security).
+
             One row per HTTP request; OUTCOME is open while the request is out.
             ACCEPTED, REJECTED and UNCONFIRMED count its leads. The table shows the
             newest 100 unless --limit says otherwise; csv and json export every

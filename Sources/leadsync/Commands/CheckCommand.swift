@@ -7,6 +7,8 @@ struct CheckCommand: AsyncParsableCommand {
         commandName: "check",
         abstract: "Dry run of the local pre-validation: which pending leads would be invalid, and why.",
         discussion: """
+            Runs as a member of leadsync_reader (README, Security).
+
             Runs the worker's local rules over every pending lead: phone format,
             repeating digits, metadata size, and duplicates (the same normalized phone
             held by a live lead of the project, or on an earlier pending lead).

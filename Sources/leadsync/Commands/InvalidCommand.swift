@@ -8,6 +8,8 @@ struct InvalidCommand: AsyncParsableCommand {
         commandName: "invalid",
         abstract: "List invalid leads: reason, the API's message verbatim, source, attempt, time.",
         discussion: """
+            Runs as a member of leadsync_reader (README, Security).
+
             The table shows counts by reason, then the newest leads (100 unless
             --limit says otherwise); csv and json export every match unless --limit
             is given. Reasons:

@@ -20,6 +20,8 @@ struct LeadShowCommand: AsyncParsableCommand {
         commandName: "show",
         abstract: "The lead, its whole request history, its invalid marker or held reason, what replaced it.",
         discussion: """
+            Runs as a member of leadsync_reader (README, Security).
+
             STATUS reads "pending (in flight)" while a request carries the lead and
             "pending (retry)" while it waits out a back-off.
 
@@ -51,6 +53,8 @@ struct LeadResubmitCommand: AsyncParsableCommand {
         commandName: "resubmit",
         abstract: "Insert a corrected copy of a lead as a new pending lead (resubmit_of = ID).",
         discussion: """
+            Runs as a member of leadsync_admin (README, Security).
+
             Uservox fixes a rejected lead by sending it again as a new lead. The
             copy takes every field of the original except those given here (an
             empty value clears a field) and must pass the local pre-check.

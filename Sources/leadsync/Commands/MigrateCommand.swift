@@ -8,15 +8,47 @@ struct MigrateCommand: AsyncParsableCommand {
         discussion: """
             Each migration runs in its own transaction and is recorded with a checksum in
             leadsync.schema_migrations. A migration that changed after it was applied is refused.
+            Then it makes the NOLOGIN roles leadsync_writer, leadsync_worker, leadsync_reader and
+            leadsync_admin when missing and grants each what it needs (every run; roles are
+            cluster-wide). Needs the schema's owner, and CREATEROLE unless --no-roles.
 
             Examples:
               DATABASE_URL=postgres://postgres@localhost/leads leadsync migrate
               leadsync migrate --status
+              leadsync migrate --no-roles          (managed databases; README has the GRANT lines)
+              leadsync migrate --writer-role crm_app_insert
             """
     )
 
     @Flag(help: "List applied and pending migrations; change nothing.")
     var status = false
+
+    @Flag(help: "Neither create the roles nor grant them anything (grant by hand, README).")
+    var noRoles = false
+
+    @Option(help: "The role applications insert leads as.")
+    var writerRole = DatabaseRoles.standard.writer
+
+    @Option(help: "The role leadsync worker runs as.")
+    var workerRole = DatabaseRoles.standard.worker
+
+    @Option(help: "The role of the read-only commands (report, invalid, attempts, lead show, check).")
+    var readerRole = DatabaseRoles.standard.reader
+
+    @Option(help: "The role of the operator commands.")
+    var adminRole = DatabaseRoles.standard.admin
+
+    var roles: DatabaseRoles {
+        DatabaseRoles(writer: writerRole, worker: workerRole, reader: readerRole, admin: adminRole)
+    }
+
+    func validate() throws {
+        do {
+            try roles.validate()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
 
     func run() async throws {
         let url = try Environment.databaseURL()
@@ -34,9 +66,10 @@ struct MigrateCommand: AsyncParsableCommand {
                     }
                     if state.pending.isEmpty { print("up to date") }
                 } else {
-                    let ran = try await migrator.migrate(on: connection)
+                    let ran = try await migrator.migrate(on: connection, roles: noRoles ? nil : roles)
                     for name in ran { print("applied \(name)") }
                     print(ran.isEmpty ? "up to date" : "applied \(ran.count) migration(s)")
+                    if !noRoles { print("roles: \(roles.all.joined(separator: ", "))") }
                 }
             } catch {
                 throw StoreError.from(error, doing: "migrate")

@@ -28,6 +28,8 @@ struct ProjectListCommand: AsyncParsableCommand {
         commandName: "list",
         abstract: "Every project with its state and limits.",
         discussion: """
+            Runs as a member of leadsync_reader (README, Security).
+
             RATE is requests per window. A project paused by a 403 answer shows why.
 
             Examples:
@@ -53,6 +55,8 @@ struct ProjectPauseCommand: AsyncParsableCommand {
         commandName: "pause",
         abstract: "Stop sending a project's leads until it is resumed.",
         discussion: """
+            Runs as a member of leadsync_admin (README, Security).
+
             Its pending leads stay pending and wait; requests already out finish normally.
 
             Examples:
@@ -80,6 +84,8 @@ struct ProjectResumeCommand: AsyncParsableCommand {
         commandName: "resume",
         abstract: "Send a project's leads again, and release those held because of the project.",
         discussion: """
+            Runs as a member of leadsync_admin (README, Security).
+
             Clears the pause (an operator's or a 403 answer's) and puts back to
             pending the project's leads held for
             \(ProjectAdmin.releasedOnResume.map(\.rawValue).joined(separator: ", ")).
@@ -106,6 +112,8 @@ struct ProjectSetCommand: AsyncParsableCommand {
         commandName: "set",
         abstract: "Change a project's rate limit, batch size, concurrency or retry budget.",
         discussion: """
+            Runs as a member of leadsync_admin (README, Security).
+
             A running worker picks the new values up with its next batch.
 
             Examples:

@@ -7,6 +7,8 @@ struct PruneCommand: AsyncParsableCommand {
         commandName: "prune",
         abstract: "Delete old per-lead request history (attempt_leads); never leads or invalid markers.",
         discussion: """
+            Runs as a member of leadsync_admin (README, Security).
+
             Deletes the attempt_leads rows of finished requests started before the cutoff.
             Leads, invalid markers and the requests themselves (leadsync attempts, report)
             are kept; only lead show loses those old lines of history.

@@ -8,6 +8,8 @@ struct ReleaseCommand: AsyncParsableCommand {
         commandName: "release",
         abstract: "Put held leads back to pending, so the worker sends them again.",
         discussion: """
+            Runs as a member of leadsync_admin (README, Security).
+
             Without options every held lead of every project is released. Leads held for
             retries_exhausted get a fresh round of attempts. A paused project's released
             leads still wait for leadsync project resume.

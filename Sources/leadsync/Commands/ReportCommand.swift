@@ -7,6 +7,8 @@ struct ReportCommand: AsyncParsableCommand {
         commandName: "report",
         abstract: "Per project: leads by state, invalid and held by reason, lag, recent requests, pauses.",
         discussion: """
+            Runs as a member of leadsync_reader (README, Security).
+
             PENDING counts leads ready to send, RETRYING those waiting out a back-off,
             IN FLIGHT those a request is carrying now; LAG is how long the oldest of
             them has waited. The requests, INVALID and INVALID RATE

@@ -15,14 +15,19 @@ struct WorkerCommand: AsyncParsableCommand {
         commandName: "worker",
         abstract: "Send pending leads to Uservox until stopped (or, with --once, until none is ready).",
         discussion: """
-            Reads DATABASE_URL, USERVOX_BASE_URL (default https://crm.uservox.ai) and
-            LEADSYNC_TOKENS_FILE (a JSON object {"<projectId>": "<token>"}, mode 600; reread on SIGHUP).
+            Runs as a member of leadsync_worker (README, Security).
+
+            Reads DATABASE_URL, USERVOX_BASE_URL (default https://crm.uservox.ai; http:// only to a
+            loopback host, or with --allow-insecure-uservox) and LEADSYNC_TOKENS_FILE (a JSON object
+            {"<projectId>": "<token>"}, a regular file of at most 1 MiB owned by this user or root, mode 600
+            or 400; reread on SIGHUP).
             SIGTERM or SIGINT stops claiming, lets requests in flight finish, writes them back and exits 0.
 
             Examples:
               leadsync worker
               leadsync worker --once --project acme
               leadsync worker --metrics-port 9464 --log-format json
+              leadsync worker --metrics-host 0.0.0.0 --metrics-port 9464   (every interface: no authentication)
             """
     )
 
@@ -38,6 +43,16 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @Option(help: "Serve Prometheus /metrics and /healthz on this port.")
     var metricsPort: Int?
+
+    // /metrics has no authentication: only this machine by default.
+    @Option(help: "The address /metrics and /healthz listen on.")
+    var metricsHost: String = "127.0.0.1"
+
+    @Option(help: "Projects with a metrics label of their own; the rest share the label 'other'.")
+    var metricsMaxProjects: Int = WorkerMetrics.defaultMaxProjects
+
+    @Flag(help: "Accept an http:// USERVOX_BASE_URL to a host that is not loopback (tokens travel unencrypted).")
+    var allowInsecureUservox = false
 
     @Option(help: "Log lines as text or json.")
     var logFormat: LogFormat = .text
@@ -67,6 +82,8 @@ struct WorkerCommand: AsyncParsableCommand {
         guard requestTimeout > 0 else { throw ValidationError("--request-timeout must be positive") }
         guard maxRequests > 0 else { throw ValidationError("--max-requests must be positive") }
         guard dbConnections > 0 else { throw ValidationError("--db-connections must be positive") }
+        guard !metricsHost.isEmpty else { throw ValidationError("--metrics-host must not be empty") }
+        guard metricsMaxProjects >= 0 else { throw ValidationError("--metrics-max-projects must be 0 or more") }
     }
 
     func run() async throws {
@@ -77,6 +94,17 @@ struct WorkerCommand: AsyncParsableCommand {
         if environment["MALLOC_ARENA_MAX"] == nil { mallopt(M_ARENA_MAX, 2) }
         let url = try Environment.databaseURL()
         let logger = Environment.logger(label: "leadsync.worker", level: .info, json: logFormat == .json)
+        let baseURL = environment["USERVOX_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://crm.uservox.ai"
+        // A configuration error, not a usage error: exit 1 with the policy's one line.
+        do {
+            if try BaseURLPolicy.check(baseURL, allowInsecure: allowInsecureUservox) == .insecureAllowed {
+                logger.warning(
+                    "USERVOX_BASE_URL is http:// to a host that is not loopback (--allow-insecure-uservox): bearer tokens travel unencrypted"
+                )
+            }
+        } catch {
+            throw CLIError("\(error)")
+        }
         guard let tokensPath = environment["LEADSYNC_TOKENS_FILE"], !tokensPath.isEmpty else {
             throw CLIError(
                 "LEADSYNC_TOKENS_FILE is not set: point it at a JSON file {\"<projectId>\": \"<token>\"} (mode 600)")
@@ -93,10 +121,10 @@ struct WorkerCommand: AsyncParsableCommand {
 
         let registry = PrometheusCollectorRegistry()
         if metricsPort != nil {
+            WorkerMetrics.projectLabels.setLimit(metricsMaxProjects)
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         }
 
-        let baseURL = environment["USERVOX_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://crm.uservox.ai"
         let clientConfiguration = UservoxClient.Configuration(
             baseURL: baseURL, requestTimeout: .milliseconds(Int64(requestTimeout * 1000)))
         let http = UservoxClient.makeHTTPClient(clientConfiguration)
@@ -134,7 +162,9 @@ struct WorkerCommand: AsyncParsableCommand {
         ]
         if let metricsPort {
             services.insert(
-                .init(service: MetricsServer(registry: registry, health: health, port: metricsPort, logger: logger)),
+                .init(
+                    service: MetricsServer(
+                        registry: registry, health: health, host: metricsHost, port: metricsPort, logger: logger)),
                 at: 1)
         }
         var groupConfiguration = ServiceGroupConfiguration(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LeadSyncStore
 
 /// Prints an error as one line on stderr and picks the exit code.
 enum CLIExit {
@@ -7,6 +8,11 @@ enum CLIExit {
         if let checkFailure = error as? CheckBreached {
             printError(checkFailure.description)
             return 3
+        }
+        // SPEC §6: a DATABASE_URL parameter LeadSync does not know or cannot use is a usage error.
+        if let store = error as? StoreError, store.code == .badURLParameter {
+            printError(store.description)
+            return 2
         }
         if !isArgumentParserError(error) {
             printError("\(error)")

@@ -1,5 +1,6 @@
 import Foundation
 import LeadSyncStore
+import LeadSyncWorker
 import Logging
 
 /// What every command shares: the database URL and a stderr logger.
@@ -10,7 +11,7 @@ enum Environment {
 
     static func logger(label: String = "leadsync", level: Logger.Level = .warning, json: Bool = false) -> Logger {
         var logger = Logger(label: label) { label in
-            json ? JSONLogHandler(label: label) as any LogHandler : StreamLogHandler.standardError(label: label)
+            json ? JSONLogHandler(label: label) as any LogHandler : TextLogHandler(label: label)
         }
         if let raw = ProcessInfo.processInfo.environment["LOG_LEVEL"], let parsed = Logger.Level(rawValue: raw) {
             logger.logLevel = parsed
