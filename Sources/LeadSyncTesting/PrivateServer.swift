@@ -20,6 +20,22 @@ public final class PrivateServer: Sendable {
         url = try DatabaseURL(output.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
+    /// A migrated private server for the length of `body`, destroyed afterwards whatever happens.
+    public static func withMigrated<T: Sendable>(_ body: (PrivateServer) async throws -> T) async throws -> T {
+        let server = try await PrivateServer()
+        do {
+            try await server.url.withConnection(logger: TestDatabase.logger) { c in
+                try await Migrator(logger: TestDatabase.logger).migrate(on: c)
+            }
+            let result = try await body(server)
+            await server.destroy()
+            return result
+        } catch {
+            await server.destroy()
+            throw error
+        }
+    }
+
     public func stop() async throws { _ = try await Self.run("stop", port: port, directory: directory) }
     public func start() async throws { _ = try await Self.run("start", port: port, directory: directory) }
     public func destroy() async { _ = try? await Self.run("destroy", port: port, directory: directory) }

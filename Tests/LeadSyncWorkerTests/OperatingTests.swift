@@ -143,11 +143,7 @@ import WireJSON
     }
 
     @Test func survivesAPostgreSQLRestart() async throws {
-        let server = try await PrivateServer()
-        do {
-            try await server.url.withConnection(logger: TestDatabase.logger) { c in
-                try await Migrator(logger: TestDatabase.logger).migrate(on: c)
-            }
+        try await PrivateServer.withMigrated { server in
             var config = SimulatorConfiguration.projects(["p1"])
             config.faults.latency = .milliseconds(30)
             try await UservoxSimulator.withRunning(config) { sim in
@@ -171,10 +167,6 @@ import WireJSON
                 #expect(stats.accepted == 2000)
                 #expect(stats.resentAfterFinal == 0)
             }
-        } catch {
-            await server.destroy()
-            throw error
         }
-        await server.destroy()
     }
 }

@@ -13,11 +13,7 @@ import UservoxSimulator
 /// every lead must be submitted within a deadline, none sent twice.
 @Suite(.serialized) struct RestartTests {
     @Test func resumesAfterEachOfTwentyRestarts() async throws {
-        let server = try await PrivateServer()
-        do {
-            try await server.url.withConnection(logger: TestDatabase.logger) { c in
-                try await Migrator(logger: TestDatabase.logger).migrate(on: c)
-            }
+        try await PrivateServer.withMigrated { server in
             var config = SimulatorConfiguration.projects(["p1", "p2"])
             config.faults.latency = .milliseconds(200)
             try await UservoxSimulator.withRunning(config) { sim in
@@ -54,10 +50,6 @@ import UservoxSimulator
                 #expect(stats.totals.accepted == 12_000)
                 #expect(stats.totals.resentAfterFinal == 0)
             }
-        } catch {
-            await server.destroy()
-            throw error
         }
-        await server.destroy()
     }
 }
