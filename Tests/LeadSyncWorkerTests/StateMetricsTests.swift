@@ -71,6 +71,25 @@ import Testing
             #expect((s["process_start_time_seconds"] ?? 0) > Date().timeIntervalSince1970 - 600)
             #expect(!text.contains("leadsync_requests_total"), "no request was made")
 
+            // A database that does not answer costs a scrape at most its statement limit:
+            // /metrics still answers, without the database's gauges, and says so.
+            try await db.withConnection { c in
+                try await c.query("BEGIN", logger: db.logger)
+                try await c.query("LOCK TABLE leadsync.lead_counts IN ACCESS EXCLUSIVE MODE", logger: db.logger)
+                let clock = ContinuousClock()
+                let started = clock.now
+                let blocked = try await scrape.get("/metrics")
+                let took = clock.now - started
+                try await c.query("ROLLBACK", logger: db.logger)
+                let b = MetricsScrape.parse(blocked.body)
+                #expect(blocked.status == 200)
+                #expect(b["leadsync_state_scrape_success"] == 0)
+                #expect(b.keys.allSatisfy { !$0.hasPrefix("leadsync_project_leads") })
+                #expect(b["leadsync_healthy"] != nil && b["process_open_fds"] != nil)
+                #expect(took < .seconds(8), "\(took)")
+            }
+            #expect(try await scrape.samples()["leadsync_state_scrape_success"] == 1)
+
             worker.signal(SIGTERM)
             #expect(try await worker.waitForExit() == 0, "\(worker.standardError.suffix(2000))")
         }
