@@ -37,6 +37,25 @@ import UservoxSimulator
         }
     }
 
+    @Test func promQLNamesFindsMetricsOnly() {
+        let expression = """
+            histogram_quantile(0.95, sum by (le, project) (rate(a_bucket{job=~"$job",project="x y"}[5m])))
+              / b_total offset 5m > 1e3 unless on (project) max without (instance) (c) == bool 0
+            """
+        #expect(PromQLNames.metrics(in: expression) == ["a_bucket", "b_total", "c"])
+        #expect(PromQLNames.metrics(in: "label_values(leadsync_project_leads, project)") == ["leadsync_project_leads"])
+        let rules = """
+            groups:
+              - rules:
+                  - expr: up == 0
+                  - expr: |
+                      a
+                        / b
+                    for: 1m
+            """
+        #expect(PromQLNames.ruleExpressions(rules) == ["up == 0", "          a\n            / b"])
+    }
+
     /// Names on a worker's /metrics after it drained leads under a tight rate limit, so
     /// every counter (requests, leads, waits, durations) and every state gauge exists.
     static func exportedNames() async throws -> Set<String> {
@@ -126,7 +145,8 @@ enum PromQLNames {
                 result.append(rest)
                 continue
             }
-            let indent = line.prefix { $0 == " " }.count
+            // The block is what is indented past `expr:` itself (a list item puts "- " before it).
+            let indent = line.distance(from: line.startIndex, to: range.lowerBound)
             var block: [String] = []
             while index < lines.count, lines[index].prefix(while: { $0 == " " }).count > indent {
                 block.append(lines[index])

@@ -63,7 +63,7 @@ import UservoxSimulator
                 try await waitUntil(
                     "Prometheus has the worker's series", timeout: .seconds(60), poll: .milliseconds(250)
                 ) {
-                    if !server.isRunning { throw WorkerDied(stderr: server.standardError) }
+                    if !server.isRunning { throw PrometheusDied(stderr: server.standardError) }
                     let submitted = try? await api.values(#"leadsync_project_leads{project="p1",state="submitted"}"#)
                     let requests = try? await api.values(#"sum(leadsync_requests_total{project="p1",outcome="ok"})"#)
                     return submitted == [50] && (requests?.first ?? 0) > 0
@@ -83,6 +83,11 @@ import UservoxSimulator
             }
         }
     }
+}
+
+struct PrometheusDied: Error, CustomStringConvertible {
+    let stderr: String
+    var description: String { "prometheus exited early: \(stderr.suffix(3000))" }
 }
 
 /// Prometheus's HTTP API, the parts the test reads.
