@@ -44,6 +44,16 @@ import Testing
         #expect(status == 0, "\(verify.standardError)")
         // Unknown or misspelt directives are only warnings to systemd: refuse them here.
         #expect(!verify.standardError.contains("ignoring"), "\(verify.standardError)")
+
+        // The hardening as systemd scores it (1.5, "OK", when written): a directive lost
+        // in an edit shows here rather than in production. The threshold is in tenths: 2.0.
+        let security = try ManagedProcess(
+            analyze,
+            arguments: [
+                "security", "--offline=true", "--threshold=20",
+                directory.appendingPathComponent("leadsync-worker.service").path,
+            ], environment: ["PATH": "/usr/bin:/bin", "SYSTEMD_COLORS": "0"])
+        #expect(try await security.waitForExit() == 0, "\(security.standardOutput.suffix(3000))")
     }
 
     @Test(arguments: ["bash", "zsh", "fish"]) func completionScripts(shell: String) async throws {
