@@ -8,16 +8,18 @@ import ServiceLifecycle
 public struct MetricsServer: Service {
     let registry: PrometheusCollectorRegistry
     let health: WorkerHealth
+    let state: StateMetrics?
     let host: String
     let port: Int
     let logger: Logger
 
     public init(
-        registry: PrometheusCollectorRegistry, health: WorkerHealth, host: String = "127.0.0.1", port: Int,
-        logger: Logger
+        registry: PrometheusCollectorRegistry, health: WorkerHealth, state: StateMetrics? = nil,
+        host: String = "127.0.0.1", port: Int, logger: Logger
     ) {
         self.registry = registry
         self.health = health
+        self.state = state
         self.host = host
         self.port = port
         self.logger = logger
@@ -27,8 +29,10 @@ public struct MetricsServer: Service {
         let router = Router()
         let registry = self.registry
         let health = self.health
+        let state = self.state
         router.get("/metrics") { _, _ -> Response in
-            let bytes = registry.emitToBuffer()
+            var bytes = registry.emitToBuffer()
+            if let state { bytes += Array(await state.render().utf8) }
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                 body: .init(byteBuffer: ByteBuffer(bytes: bytes)))

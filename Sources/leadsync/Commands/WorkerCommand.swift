@@ -164,7 +164,9 @@ struct WorkerCommand: AsyncParsableCommand {
             services.insert(
                 .init(
                     service: MetricsServer(
-                        registry: registry, health: health, host: metricsHost, port: metricsPort, logger: logger)),
+                        registry: registry, health: health,
+                        state: StateMetrics(client: postgres, health: health, logger: poolLogger), host: metricsHost,
+                        port: metricsPort, logger: logger)),
                 at: 1)
         }
         var groupConfiguration = ServiceGroupConfiguration(
