@@ -38,6 +38,11 @@ import Testing
                 await expectViolation(
                     "INSERT INTO leadsync.leads (project_id, phone) VALUES ('p1', '')",
                     constraint: "leads_phone_or_remote_lead_id_present", on: c)
+                // "In flight" is derived from open attempts, never stored (docs/contract.md §2);
+                // the owner passes the insert guard, so the CHECK is what refuses it.
+                await expectViolation(
+                    "INSERT INTO leadsync.leads (project_id, phone, status) VALUES ('p1', '+15551234567', 'in_flight')",
+                    constraint: "leads_status_known", on: c)
                 // Nothing of the failed inserts remains; a good one goes through.
                 try await c.query(
                     "INSERT INTO leadsync.leads (project_id, remote_lead_id) VALUES ('p1', 'L-1')", logger: logger)

@@ -49,7 +49,6 @@ public struct ReportLoader: Sendable {
             update(id) { report in
                 switch LeadState(rawValue: status) {
                 case .pending: pendingTotal[id, default: 0] += count
-                case .inFlight: report.leads.inFlight += count
                 case .submitted: report.leads.submitted += count
                 case .invalid: report.leads.invalid += count
                 case .held: report.leads.held += count

@@ -143,7 +143,7 @@ public enum LeadQueries {
         ON CONFLICT (project_id, phone_key) DO UPDATE SET lead_id = EXCLUDED.lead_id
         WHERE c.lead_id = EXCLUDED.lead_id
            OR NOT EXISTS (SELECT 1 FROM leadsync.leads o
-                          WHERE o.id = c.lead_id AND o.status IN ('pending', 'in_flight', 'submitted'))
+                          WHERE o.id = c.lead_id AND o.status IN ('pending', 'submitted'))
         RETURNING lead_id
         """
     }

@@ -239,12 +239,12 @@ public enum ReportQueries {
         """
     }
 
-    /// PhoneClaimsListLive: of these phone keys, those held by a lead that is still pending,
-    /// in flight or submitted: (phone_key, lead_id). Such a holder makes any other lead a duplicate.
+    /// PhoneClaimsListLive: of these phone keys, those held by a lead that is still pending
+    /// (in flight included) or submitted: (phone_key, lead_id). Such a holder makes any other lead a duplicate.
     public static func livePhoneHolders(project: String, keys: [String]) -> PostgresQuery {
         """
         SELECT c.phone_key, c.lead_id FROM leadsync.phone_claims c
-        JOIN leadsync.leads o ON o.id = c.lead_id AND o.status IN ('pending', 'in_flight', 'submitted')
+        JOIN leadsync.leads o ON o.id = c.lead_id AND o.status IN ('pending', 'submitted')
         WHERE c.project_id = \(project) AND c.phone_key = ANY(\(keys)::text[])
         """
     }
