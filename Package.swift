@@ -57,7 +57,6 @@ let package = Package(
         .target(
             name: "UservoxSimulator",
             dependencies: [
-                "LeadSyncCore",
                 "WireJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
