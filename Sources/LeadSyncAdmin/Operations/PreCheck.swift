@@ -58,7 +58,7 @@ public struct PreCheck: Sendable {
         var result = ProjectResult(projectId: project)
         let maxBytes =
             try await connection.firstRow(ReportQueries.maxRequestBytes(project: project), logger: logger)
-            ?? ProjectSettings(projectId: project).maxRequestBytes
+            ?? ProjectDefaults.maxRequestBytes
         var retries = try await connection.rows(ReportQueries.pendingRetries(project: project), logger: logger)
         retries.sort { $0.id < $1.id }
         var retryIndex = 0

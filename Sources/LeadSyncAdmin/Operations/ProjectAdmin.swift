@@ -20,8 +20,10 @@ public struct ProjectRow: Sendable, Equatable {
 
     public init(
         projectId: String, paused: Bool = false, pauseReason: String? = nil, pausedUntil: Date? = nil,
-        rateLimitRequests: Int = 100, rateLimitWindowMs: Int64 = 5000, maxBatchSize: Int = 1000, maxInFlight: Int = 4,
-        maxAttempts: Int = 8, maxRequestBytes: Int = 1_048_576
+        rateLimitRequests: Int = ProjectDefaults.rateLimitRequests,
+        rateLimitWindowMs: Int64 = ProjectDefaults.rateLimitWindow.millisecondsValue,
+        maxBatchSize: Int = ProjectDefaults.maxBatchSize, maxInFlight: Int = ProjectDefaults.maxInFlight,
+        maxAttempts: Int = ProjectDefaults.maxAttempts, maxRequestBytes: Int = ProjectDefaults.maxRequestBytes
     ) {
         self.maxRequestBytes = maxRequestBytes
         self.projectId = projectId

@@ -138,7 +138,7 @@ package enum LeadQueries {
     }
 
     /// PhoneClaimsTakeMany: each lead claims its normalized phone in the project. A phone held
-    /// by another lead that is still pending or submitted is not taken: the newcomer is a
+    /// by another lead that is still live (`leadsync.phone_holder_is_live`, migration 0006) is not taken: the newcomer is a
     /// local duplicate (SPEC §3, the earliest lead wins). Returns the leads that hold their
     /// phone. Only for the phones `ClaimFreePhones` found held, so not worth preparing.
     package static func claimPhones(project: String, keys: [String], leadIds: [Int64]) -> PostgresQuery {
@@ -148,7 +148,7 @@ package enum LeadQueries {
         ON CONFLICT (project_id, phone_key) DO UPDATE SET lead_id = EXCLUDED.lead_id
         WHERE c.lead_id = EXCLUDED.lead_id
            OR NOT EXISTS (SELECT 1 FROM leadsync.leads o
-                          WHERE o.id = c.lead_id AND o.status IN ('pending', 'submitted'))
+                          WHERE o.id = c.lead_id AND leadsync.phone_holder_is_live(o.status))
         RETURNING lead_id
         """
     }

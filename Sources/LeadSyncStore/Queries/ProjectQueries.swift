@@ -15,9 +15,10 @@ public struct ProjectSettings: Sendable, Equatable {
     public var maxRequestBytes: Int
 
     public init(
-        projectId: String, rateLimitRequests: Int = 100, rateLimitWindow: Duration = .seconds(5),
-        maxBatchSize: Int = 1000, maxInFlight: Int = 4, maxAttempts: Int = 8, paused: Bool = false,
-        pauseReason: String? = nil, maxRequestBytes: Int = 1_048_576
+        projectId: String, rateLimitRequests: Int = ProjectDefaults.rateLimitRequests,
+        rateLimitWindow: Duration = ProjectDefaults.rateLimitWindow, maxBatchSize: Int = ProjectDefaults.maxBatchSize,
+        maxInFlight: Int = ProjectDefaults.maxInFlight, maxAttempts: Int = ProjectDefaults.maxAttempts,
+        paused: Bool = false, pauseReason: String? = nil, maxRequestBytes: Int = ProjectDefaults.maxRequestBytes
     ) {
         self.maxRequestBytes = maxRequestBytes
         self.projectId = projectId
@@ -33,12 +34,12 @@ public struct ProjectSettings: Sendable, Equatable {
 
 /// Named queries on `leadsync.projects`.
 package enum ProjectQueries {
-    /// ProjectsGet: settings of one project; a pause whose `paused_until` has passed is over.
+    /// ProjectsGet: settings of one project, paused as `leadsync.project_is_paused` says (migration 0006).
     package static func get(_ projectId: String) -> PostgresQuery {
         """
         SELECT project_id, rate_limit_requests, (extract(epoch FROM rate_limit_window) * 1000)::int8,
                max_batch_size, max_in_flight, max_attempts,
-               paused AND (paused_until IS NULL OR paused_until > now()), pause_reason, max_request_bytes
+               leadsync.project_is_paused(projects), pause_reason, max_request_bytes
         FROM leadsync.projects WHERE project_id = \(projectId)
         """
     }
@@ -65,7 +66,7 @@ package enum ProjectQueries {
             SELECT p.project_id FROM leadsync.projects p
             WHERE (\(all) OR p.project_id = ANY(\(filter)))
               AND p.project_id <> ALL(\(served)::text[])
-              AND NOT (p.paused AND (p.paused_until IS NULL OR p.paused_until > now()))
+              AND NOT leadsync.project_is_paused(p)
               AND ((SELECT l.id FROM leadsync.leads l
                     WHERE l.project_id = p.project_id AND l.status = 'pending' AND l.next_attempt_at IS NULL
                     ORDER BY l.project_id, l.id LIMIT 1) IS NOT NULL
@@ -134,7 +135,7 @@ package enum ProjectQueries {
         RowQuery(
             """
             WITH old AS (
-                SELECT project_id, paused AND (paused_until IS NULL OR paused_until > now()) AS paused, pause_reason
+                SELECT project_id, leadsync.project_is_paused(projects) AS paused, pause_reason
                 FROM leadsync.projects WHERE project_id = \(projectId) FOR UPDATE
             )
             UPDATE leadsync.projects p SET paused = false, pause_reason = NULL, paused_until = NULL, updated_at = now()

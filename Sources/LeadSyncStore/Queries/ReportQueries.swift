@@ -12,7 +12,7 @@ package enum ReportQueries {
     /// A project's settings and its effective pause, as `project list` and `report` show them.
     package struct ProjectRow: Sendable {
         package let projectId: String
-        /// Paused now: a pause whose `paused_until` has passed is over.
+        /// Paused at the report's instant (`leadsync.project_is_paused`, migration 0006).
         package let paused: Bool
         package let pauseReason: String?
         package let pausedUntil: Date?
@@ -42,7 +42,7 @@ package enum ReportQueries {
     package static func projects(only project: String?, now: Date) -> RowQuery<ProjectRow> {
         RowQuery(
             """
-            SELECT project_id, paused AND (paused_until IS NULL OR paused_until > \(now)), pause_reason, paused_until,
+            SELECT project_id, leadsync.project_is_paused(projects, \(now)), pause_reason, paused_until,
                    rate_limit_requests, (extract(epoch FROM rate_limit_window) * 1000)::int8,
                    max_batch_size, max_in_flight, max_attempts, max_request_bytes
             FROM leadsync.projects
@@ -564,13 +564,14 @@ package enum ReportQueries {
         }
     }
 
-    /// PhoneClaimsListLive: of these phone keys, those held by a lead that is still pending
-    /// (in flight included) or submitted. Such a holder makes any other lead a duplicate.
+    /// PhoneClaimsListLive: of these phone keys, those held by a live holder
+    /// (`leadsync.phone_holder_is_live`, migration 0006), as `LeadQueries.claimPhones` judges
+    /// them. Such a holder makes any other lead a duplicate.
     package static func livePhoneHolders(project: String, keys: [String]) -> RowQuery<PhoneHolderRow> {
         RowQuery(
             """
             SELECT c.phone_key, c.lead_id FROM leadsync.phone_claims c
-            JOIN leadsync.leads o ON o.id = c.lead_id AND o.status IN ('pending', 'submitted')
+            JOIN leadsync.leads o ON o.id = c.lead_id AND leadsync.phone_holder_is_live(o.status)
             WHERE c.project_id = \(project) AND c.phone_key = ANY(\(keys)::text[])
             """
         ) { try PhoneHolderRow($0) }
