@@ -14,7 +14,7 @@ import WireJSON
 /// - `cancelled`: yes; it stays cancelled.
 /// - `held`: yes, and the original is cancelled in the same transaction, so a later
 ///   `release` can never send both.
-/// - `pending`, `in_flight`, `submitted`: no. A pending lead may be on its way (the copy
+/// - `pending` (in flight or not), `submitted`: no. A pending lead may be on its way (the copy
 ///   would be a second call), and a submitted one is at Uservox already.
 /// - a lead already resubmitted: no; resubmit the newest copy instead, so one mistake
 ///   never becomes two live leads.

@@ -5,7 +5,6 @@ import LeadSyncStore
 import LeadSyncWorker
 import Logging
 import Metrics
-import PostgresNIO
 import Prometheus
 import ServiceLifecycle
 import UservoxClient
