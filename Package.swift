@@ -57,7 +57,6 @@ let package = Package(
         .target(
             name: "UservoxSimulator",
             dependencies: [
-                "LeadSyncCore",
                 "WireJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -71,6 +70,7 @@ let package = Package(
                 "LeadSyncCore",
                 "LeadSyncStore",
                 "UservoxClient",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

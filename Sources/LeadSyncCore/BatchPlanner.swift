@@ -35,15 +35,4 @@ public enum BatchPlanner {
         return batch
     }
 
-    /// Every batch `ready` makes, in order (for planning a whole claim at once).
-    public static func batches(from ready: [Lead], maxBatchSize: Int) -> [Batch] {
-        var remaining = ready
-        var result: [Batch] = []
-        while let batch = nextBatch(from: remaining, maxBatchSize: maxBatchSize) {
-            result.append(batch)
-            let taken = Set(batch.leads.map(\.id))
-            remaining.removeAll { taken.contains($0.id) }
-        }
-        return result
-    }
 }

@@ -1,7 +1,7 @@
-/// Where a lead is in its life (SPEC §2). Stored as text behind `leads_status_known`.
+/// Where a lead is in its life (docs/contract.md §2). Stored as text behind `leads_status_known`.
+/// "In flight" is not stored: it is a pending lead listed in an open attempt's `lead_ids`.
 public enum LeadState: String, Sendable, CaseIterable, Codable {
     case pending
-    case inFlight = "in_flight"
     case submitted
     case invalid
     case held

@@ -1,5 +1,6 @@
-/// Phone rules shared by the worker's local pre-check (SPEC §3) and the simulator, so a
-/// lead Uservox would reject for its phone is caught before it costs API quota.
+/// Phone rules of the worker's local pre-check (docs/contract.md §3.4), so a lead Uservox
+/// would reject for its phone is caught before it costs API quota. The simulator judges
+/// phones with a rule of its own (`SimulatedPhone`), so a bug here shows in tests.
 public enum PhoneNumber {
     /// Digits allowed after normalizing (E.164 allows at most 15).
     public static let digitRange = 8...15

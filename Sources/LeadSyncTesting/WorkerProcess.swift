@@ -15,12 +15,7 @@ public enum WorkerProcess {
         requestTimeout: Double = 2, lease: Double = 3, asWorkerRole: Bool = true
     ) async throws -> ManagedProcess {
         let tokensFile = try writeTokens(tokens)
-        var database = database
-        if asWorkerRole {
-            try await ensureLoginRole(on: database)
-            database.username = loginRole
-            database.password = nil
-        }
+        let database = asWorkerRole ? try await workerRoleURL(database) : database
         return try ManagedProcess(
             ProductBinary.path("leadsync"),
             arguments: [
@@ -30,6 +25,15 @@ public enum WorkerProcess {
                 "DATABASE_URL": database.urlString, "USERVOX_BASE_URL": baseURL, "LEADSYNC_TOKENS_FILE": tokensFile,
                 "LOG_LEVEL": "info",
             ])
+    }
+
+    /// `database` as the test login role, a member of `leadsync_worker` (README, Security).
+    public static func workerRoleURL(_ database: DatabaseURL) async throws -> DatabaseURL {
+        try await ensureLoginRole(on: database)
+        var database = database
+        database.username = loginRole
+        database.password = nil
+        return database
     }
 
     /// Roles are cluster-wide and other test processes make this one too: made when missing,

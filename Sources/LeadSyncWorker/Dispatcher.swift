@@ -166,9 +166,12 @@ public final class Dispatcher: Service, Sendable {
         let laneSignals = lanes.withLock { $0 }
         for project in woken.projects { laneSignals[project]?.wake(project: project) }
         logger.trace("dispatcher: abandon expired")
-        for (attempt, project, leads) in try await bounded("abandoning expired attempts", { [store] in
-            try await store.abandonExpiredAttempts()
-        }) {
+        for (attempt, project, leads) in try await bounded(
+            "abandoning expired attempts",
+            { [store] in
+                try await store.abandonExpiredAttempts()
+            })
+        {
             logger.warning(
                 "recovered an attempt of a dead worker; its leads are pending again, flagged ambiguous",
                 metadata: ["attempt": "\(attempt)", "project": "\(project)", "leads": "\(leads)"])
@@ -232,7 +235,9 @@ public final class Dispatcher: Service, Sendable {
     private func limiter(for project: String) -> LimiterBox {
         limiters.withLock { boxes in
             if let box = boxes[project] { return box }
-            let box = LimiterBox(settings: .init(requests: 100, window: .seconds(5)))
+            // Until the lane reads the project's row, the limits a new project gets.
+            let box = LimiterBox(
+                settings: .init(requests: ProjectDefaults.rateLimitRequests, window: ProjectDefaults.rateLimitWindow))
             boxes[project] = box
             return box
         }

@@ -1,12 +1,11 @@
 import Hummingbird
-import LeadSyncCore
 import WireJSON
 
 /// One lead of a `leads` request with everything that needs no shared state worked out
 /// before the project's lock is taken: its phone checked, its identity known.
 struct IncomingLead: Sendable {
     enum Phone: Sendable, Equatable {
-        /// Usable; `key` is `PhoneNumber.dedupeKey`.
+        /// Usable; `key` is its digits (`SimulatedPhone`).
         case valid(key: String)
         case invalid
         case repeatingDigits
@@ -28,10 +27,9 @@ struct IncomingLead: Sendable {
         processId = data["processId"]?.scalarText
         projectId = data["projectId"]?.scalarText
         var key: String?
-        if let phoneText, let normalized = PhoneNumber.normalize(phoneText) {
-            let dedupeKey = PhoneNumber.dedupeKey(normalized)
-            key = dedupeKey
-            phone = PhoneNumber.hasRepeatingDigits(normalized) ? .repeatingDigits : .valid(key: dedupeKey)
+        if let phoneText, let judged = SimulatedPhone.judge(phoneText) {
+            key = judged.key
+            phone = judged.repeatingDigits ? .repeatingDigits : .valid(key: judged.key)
         } else {
             phone = .invalid
         }

@@ -11,6 +11,18 @@ import Testing
             initialize: initialize, remoteLeadId: remote)
     }
 
+    /// Plans `ready` the way a lane does: one `nextBatch` after another, each taking its leads out.
+    func plan(_ ready: [Lead], maxBatchSize: Int) -> [BatchPlanner.Batch] {
+        var remaining = ready
+        var result: [BatchPlanner.Batch] = []
+        while let batch = BatchPlanner.nextBatch(from: remaining, maxBatchSize: maxBatchSize) {
+            result.append(batch)
+            let taken = Set(batch.leads.map(\.id))
+            remaining.removeAll { taken.contains($0.id) }
+        }
+        return result
+    }
+
     func format3(_ id: Int64) -> String {
         let text = String(id)
         return String(repeating: "1", count: max(0, 7 - text.count)) + text
@@ -18,14 +30,14 @@ import Testing
 
     @Test func capsAtTheBatchSizeAndKeepsOrder() {
         let ready = (1...25).map { lead($0) }
-        let batches = BatchPlanner.batches(from: ready, maxBatchSize: 10)
+        let batches = plan(ready, maxBatchSize: 10)
         #expect(batches.map(\.leads.count) == [10, 10, 5])
         #expect(batches.flatMap(\.leads).map(\.id) == Array(1...25))
     }
 
     @Test func neverMixesModesOrInitValues() {
         let ready = [lead(1), lead(2, initialize: false), lead(3, remote: "L-3"), lead(4), lead(5, initialize: false)]
-        let batches = BatchPlanner.batches(from: ready, maxBatchSize: 1000)
+        let batches = plan(ready, maxBatchSize: 1000)
         #expect(batches.map { $0.leads.map(\.id) } == [[1, 4], [2, 5], [3]])
         #expect(batches.map(\.mode) == [.leads, .leads, .leadIds])
         #expect(batches.map(\.initialize) == [true, false, true])
@@ -33,7 +45,7 @@ import Testing
 
     @Test func repeatedReferenceIdsGoToSeparateRequests() {
         let ready = [lead(1, ref: "r"), lead(2, ref: "r"), lead(3)]
-        let batches = BatchPlanner.batches(from: ready, maxBatchSize: 1000)
+        let batches = plan(ready, maxBatchSize: 1000)
         #expect(batches.map { $0.leads.map(\.id) } == [[1, 3], [2]])
     }
 

@@ -5,8 +5,7 @@ import Testing
 /// The stored spellings are the public contract (SPEC §2, §3).
 @Suite struct StatesTests {
     @Test func leadStatesUseTheSpecSpelling() {
-        #expect(
-            LeadState.allCases.map(\.rawValue) == ["pending", "in_flight", "submitted", "invalid", "held", "cancelled"])
+        #expect(LeadState.allCases.map(\.rawValue) == ["pending", "submitted", "invalid", "held", "cancelled"])
     }
 
     @Test func reasonsKnowTheirSource() {

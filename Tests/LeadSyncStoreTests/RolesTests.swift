@@ -160,7 +160,7 @@ import Testing
                     """, on: c, sqlState: "23514", "attempt_count, held_reason, ambiguous, resubmit_of",
                     constraint: "leads_insert_creates_pending")
                 await expectRefused(
-                    "INSERT INTO leadsync.leads (project_id, phone, status) VALUES ('p1', '+15551234568', 'in_flight')",
+                    "INSERT INTO leadsync.leads (project_id, phone, status) VALUES ('p1', '+15551234568', 'cancelled')",
                     on: c, sqlState: "23514", "status", constraint: "leads_insert_creates_pending")
                 await expectRefused(
                     "INSERT INTO leadsync.leads (project_id, phone, created_at) VALUES ('p1', '+15551234568', '2001-01-01')",

@@ -1,3 +1,4 @@
+import LeadSyncCore
 import LeadSyncTesting
 import PostgresNIO
 import Testing
@@ -38,12 +39,66 @@ import Testing
                 await expectViolation(
                     "INSERT INTO leadsync.leads (project_id, phone) VALUES ('p1', '')",
                     constraint: "leads_phone_or_remote_lead_id_present", on: c)
+                // "In flight" is derived from open attempts, never stored (docs/contract.md §2);
+                // the owner passes the insert guard, so the CHECK is what refuses it.
+                await expectViolation(
+                    "INSERT INTO leadsync.leads (project_id, phone, status) VALUES ('p1', '+15551234567', 'in_flight')",
+                    constraint: "leads_status_known", on: c)
                 // Nothing of the failed inserts remains; a good one goes through.
                 try await c.query(
                     "INSERT INTO leadsync.leads (project_id, remote_lead_id) VALUES ('p1', 'L-1')", logger: logger)
                 let count = try await c.query("SELECT count(*) FROM leadsync.leads", logger: logger)
                     .collect().first?.decode(Int.self)
                 #expect(count == 1)
+            }
+        }
+    }
+
+    /// The schema's column defaults and `ProjectDefaults` are one rule (docs/contract.md §1.2).
+    @Test func aNewProjectGetsProjectDefaults() async throws {
+        try await TestDatabase.with { db in
+            try await db.withConnection { c in
+                try await c.query(
+                    "INSERT INTO leadsync.leads (project_id, phone) VALUES ('acme', '+15551234567')", logger: logger)
+                let row = try await c.query(ProjectQueries.get("acme"), logger: logger).collect().first
+                #expect(try row.map(ProjectQueries.decode) == ProjectSettings(projectId: "acme"))
+                #expect(ProjectSettings(projectId: "acme").maxRequestBytes == ProjectDefaults.maxRequestBytes)
+            }
+        }
+    }
+
+    /// Migration 0006's rules, as every query uses them.
+    @Test func pauseAndLivePhoneHolderRules() async throws {
+        try await TestDatabase.with { db in
+            try await db.withConnection { c in
+                try await c.query(
+                    """
+                    INSERT INTO leadsync.projects (project_id, paused, paused_until) VALUES
+                        ('running', false, NULL), ('open_ended', true, NULL),
+                        ('until_later', true, now() + interval '1 hour'), ('until_past', true, now() - interval '1 second')
+                    """, logger: logger)
+                var paused: [String: Bool] = [:]
+                for try await (id, isPaused) in try await c.query(
+                    "SELECT project_id, leadsync.project_is_paused(p) FROM leadsync.projects p", logger: logger
+                ).decode((String, Bool).self) {
+                    paused[id] = isPaused
+                }
+                #expect(paused == ["running": false, "open_ended": true, "until_later": true, "until_past": false])
+                // At a given instant: the report's clock.
+                let later = try await c.query(
+                    """
+                    SELECT leadsync.project_is_paused(p, now() + interval '2 hours') FROM leadsync.projects p
+                    WHERE project_id = 'until_later'
+                    """, logger: logger
+                ).collect().first?.decode(Bool.self)
+                #expect(later == false)
+                // A claim held by a pending (in flight included) or submitted lead is live; any other state frees it.
+                for state in LeadState.allCases {
+                    let live = try await c.query(
+                        "SELECT leadsync.phone_holder_is_live(\(state.rawValue))", logger: logger
+                    ).collect().first?.decode(Bool.self)
+                    #expect(live == (state == .pending || state == .submitted), "\(state)")
+                }
             }
         }
     }

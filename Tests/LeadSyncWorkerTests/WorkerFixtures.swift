@@ -52,7 +52,7 @@ struct Fixture {
             try await waitUntil("no lead pending", timeout: timeout, poll: .milliseconds(50)) {
                 if let worker, !worker.isRunning { throw WorkerDied(stderr: worker.standardError) }
                 return try await int(
-                    "SELECT count(*)::int8 FROM leadsync.leads WHERE status IN ('pending', 'in_flight')")
+                    "SELECT count(*)::int8 FROM leadsync.leads WHERE status = 'pending'")
                     == 0
             }
         } catch let error as WaitTimedOut {

@@ -285,3 +285,23 @@ import WireJSON
         }
     }
 }
+
+/// The simulator's own phone rule (`SimulatedPhone`), independent of the product's.
+@Suite struct SimulatedPhoneTests {
+    @Test func judgesPhonesAsTheAPIReferenceDescribes() {
+        #expect(SimulatedPhone.judge("+1 (555) 123-4567")?.key == "15551234567")
+        #expect(SimulatedPhone.judge("1.555.123.4567")?.repeatingDigits == false)
+        #expect(SimulatedPhone.judge("12345678")?.key == "12345678")
+        #expect(SimulatedPhone.judge("123456789012345")?.key == "123456789012345")
+        // Bad phones: too short, too long, letters, a `+` after a digit or twice.
+        for bad in [
+            "1234567", "1234567890123456", "call me", "", "1+5551234567", "++15551234567", "+1 555 123 4567 x2",
+        ] {
+            #expect(SimulatedPhone.judge(bad) == nil, "\(bad)")
+        }
+        // Seven of one digit in a row repeat; six do not.
+        #expect(SimulatedPhone.judge("+1 555 000 0000")?.repeatingDigits == true)
+        #expect(SimulatedPhone.judge("+1 555 000 0001")?.repeatingDigits == false)
+        #expect(SimulatedPhone.judge("+1 555 000 0000")?.key == "15550000000")
+    }
+}

@@ -18,14 +18,17 @@ public struct LeadRecord: Sendable, Equatable {
     public var heldReason: String?
     public var resubmitOf: Int64?
 
-    static func decode(_ row: PostgresRow) throws -> LeadRecord {
-        let r = row.makeRandomAccess()
-        return LeadRecord(
-            lead: try LeadQueries.decodeLead(row), status: try r[15].decode(String.self),
-            nextAttemptAt: try r[16].decode(Date?.self), createdAt: try r[17].decode(Date.self),
-            updatedAt: try r[18].decode(Date.self), submittedAt: try r[19].decode(Date?.self),
-            remoteId: try r[20].decode(String?.self), lastError: try r[21].decode(String?.self),
-            heldReason: try r[22].decode(String?.self), resubmitOf: try r[23].decode(Int64?.self))
+    init(_ row: ReportQueries.LeadDetailRow) {
+        lead = row.lead
+        status = row.status
+        nextAttemptAt = row.nextAttemptAt
+        createdAt = row.createdAt
+        updatedAt = row.updatedAt
+        submittedAt = row.submittedAt
+        remoteId = row.remoteId
+        lastError = row.lastError
+        heldReason = row.heldReason
+        resubmitOf = row.resubmitOf
     }
 }
 
@@ -76,42 +79,31 @@ public struct LeadDetail: Sendable, Equatable {
     }
 
     public static func load(_ id: Int64, on connection: PostgresConnection, logger: Logger) async throws -> LeadDetail {
-        guard let row = try await connection.query(ReportQueries.lead(id), logger: logger).collect().first else {
+        guard let row = try await connection.firstRow(ReportQueries.lead(id), logger: logger) else {
             throw AdminError(.notFound, "no lead \(id)")
         }
-        let record = try LeadRecord.decode(row)
-        var history: [HistoryRow] = []
-        for try await (attempt, started, finished, http, outcome, result, message) in try await connection.query(
-            ReportQueries.leadHistory(id), logger: logger
-        ).decode((Int64, Date, Date?, Int?, String?, String, String?).self) {
-            history.append(
-                HistoryRow(
-                    attemptId: attempt, startedAt: started, finishedAt: finished, httpStatus: http, outcome: outcome,
-                    result: result, message: message))
+        let record = LeadRecord(row)
+        let history = try await connection.rows(ReportQueries.leadHistory(id), logger: logger).map {
+            HistoryRow(
+                attemptId: $0.attemptId, startedAt: $0.startedAt, finishedAt: $0.finishedAt, httpStatus: $0.httpStatus,
+                outcome: $0.outcome, result: $0.result, message: $0.message)
         }
-        let open = try await connection.query(ReportQueries.openAttempt(carrying: id), logger: logger).collect().first
-            .map { try $0.decode((Int64, Date).self) }
-        let marker = try await connection.query(ReportQueries.invalidMarker(id), logger: logger).collect().first.map {
-            row in
-            let (reason, source, message, attempt, at) = try row.decode((String, String, String, Int64?, Date).self)
-            return Marker(reason: reason, source: source, message: message, attemptId: attempt, markedAt: at)
+        let open = try await connection.firstRow(ReportQueries.openAttempt(carrying: id), logger: logger)
+        let marker = try await connection.firstRow(ReportQueries.invalidMarker(id), logger: logger).map {
+            Marker(
+                reason: $0.reason, source: $0.source, message: $0.message, attemptId: $0.attemptId,
+                markedAt: $0.markedAt)
         }
-        var replacedBy: [(Int64, String)] = []
-        for try await pair in try await connection.query(ReportQueries.resubmits(of: id), logger: logger).decode(
-            (Int64, String).self)
-        {
-            replacedBy.append(pair)
-        }
-        var holder: (Int64, String)?
+        let replacedBy = try await connection.rows(ReportQueries.resubmits(of: id), logger: logger)
+        var holder: ReportQueries.LeadStatusRow?
         if let key = record.lead.phoneKey {
-            holder = try await connection.query(
-                ReportQueries.phoneHolder(project: record.lead.projectId, key: key), logger: logger
-            ).collect().first.map { try $0.decode((Int64, String).self) }
+            holder = try await connection.firstRow(
+                ReportQueries.phoneHolder(project: record.lead.projectId, key: key), logger: logger)
         }
         return LeadDetail(
-            record: record, history: history, openAttempt: open.map { (id: $0.0, startedAt: $0.1) }, marker: marker,
-            replacedBy: replacedBy.map { (id: $0.0, status: $0.1) },
-            phoneHolder: holder.map { (id: $0.0, status: $0.1) })
+            record: record, history: history, openAttempt: open.map { (id: $0.id, startedAt: $0.startedAt) },
+            marker: marker, replacedBy: replacedBy.map { (id: $0.id, status: $0.status) },
+            phoneHolder: holder.map { (id: $0.id, status: $0.status) })
     }
 
     // MARK: formats

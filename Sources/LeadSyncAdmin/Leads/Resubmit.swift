@@ -14,7 +14,7 @@ import WireJSON
 /// - `cancelled`: yes; it stays cancelled.
 /// - `held`: yes, and the original is cancelled in the same transaction, so a later
 ///   `release` can never send both.
-/// - `pending`, `in_flight`, `submitted`: no. A pending lead may be on its way (the copy
+/// - `pending` (in flight or not), `submitted`: no. A pending lead may be on its way (the copy
 ///   would be a second call), and a submitted one is at Uservox already.
 /// - a lead already resubmitted: no; resubmit the newest copy instead, so one mistake
 ///   never becomes two live leads.
@@ -113,20 +113,20 @@ public struct Resubmit: Sendable {
     public func run(_ id: Int64, changes: Changes, on connection: PostgresConnection) async throws -> Result {
         let logger = self.logger
         return try await connection.withTransaction(logger: logger) { tx in
-            guard let row = try await tx.query(ReportQueries.leadForUpdate(id), logger: logger).collect().first else {
+            guard let row = try await tx.firstRow(ReportQueries.leadForUpdate(id), logger: logger) else {
                 throw AdminError(.notFound, "no lead \(id)")
             }
-            let record = try LeadRecord.decode(row)
+            let record = LeadRecord(row)
             guard Self.resubmittable.contains(record.status) else {
                 throw AdminError(
                     .refused,
                     "lead \(id) is \(record.status): only invalid, held or cancelled leads can be resubmitted")
             }
-            if let existing = try await tx.query(ReportQueries.resubmits(of: id), logger: logger).collect().last {
-                let (newer, status) = try existing.decode((Int64, String).self)
+            if let newer = try await tx.rows(ReportQueries.resubmits(of: id), logger: logger).last {
                 throw AdminError(
                     .refused,
-                    "lead \(id) was already resubmitted as lead \(newer) (\(status)); resubmit that one instead")
+                    "lead \(id) was already resubmitted as lead \(newer.id) (\(newer.status)); resubmit that one instead"
+                )
             }
             let copy = changes.apply(to: record.lead)
             if copy.phone == nil && copy.remoteLeadId == nil {
@@ -138,8 +138,7 @@ public struct Resubmit: Sendable {
                     "the corrected lead would be rejected locally (\(verdict.reason.rawValue)): \(verdict.message)")
             }
             guard
-                let newId = try await tx.query(LeadQueries.insertResubmit(copy, resubmitOf: id), logger: logger)
-                    .collect().first?.decode(Int64.self)
+                let newId = try await tx.firstRow(LeadQueries.insertResubmit(copy, resubmitOf: id), logger: logger)
             else { throw AdminError(.failed, "the corrected lead was not inserted") }
             var after = record.status
             if record.status == LeadState.held.rawValue {

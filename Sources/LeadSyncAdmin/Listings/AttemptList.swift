@@ -48,26 +48,20 @@ public struct AttemptList: Sendable {
     public init(logger: Logger) { self.logger = logger }
 
     public func count(on connection: PostgresConnection, project: String?) async throws -> Int {
-        try await connection.query(ReportQueries.attemptCount(only: project), logger: logger).collect().first?.decode(
-            Int.self) ?? 0
+        try await connection.firstRow(ReportQueries.attemptCount(only: project), logger: logger) ?? 0
     }
 
     public func forEach(
         on connection: PostgresConnection, project: String?, limit: Int?, _ body: (AttemptRow) throws -> Void
     ) async throws {
         try await requireProject(project, on: connection, logger: logger)
-        let rows = try await connection.query(ReportQueries.attempts(only: project, limit: limit), logger: logger)
-        for try await row in rows {
-            let r = row.makeRandomAccess()
+        try await connection.forEachRow(ReportQueries.attempts(only: project, limit: limit), logger: logger) { r in
             try body(
                 AttemptRow(
-                    id: try r[0].decode(Int64.self), projectId: try r[1].decode(String.self),
-                    startedAt: try r[2].decode(Date.self), finishedAt: try r[3].decode(Date?.self),
-                    leads: try r[4].decode(Int.self), httpStatus: try r[5].decode(Int?.self),
-                    outcome: try r[6].decode(String?.self), accepted: try r[7].decode(Int.self),
-                    rejected: try r[8].decode(Int.self), unconfirmed: try r[9].decode(Int.self),
-                    durationMs: try r[10].decode(Int64?.self), workerId: try r[11].decode(String.self),
-                    error: try r[12].decode(String?.self)))
+                    id: r.id, projectId: r.projectId, startedAt: r.startedAt, finishedAt: r.finishedAt,
+                    leads: r.leadCount, httpStatus: r.httpStatus, outcome: r.outcome, accepted: r.successCount,
+                    rejected: r.errorCount, unconfirmed: r.unconfirmedCount, durationMs: r.durationMs,
+                    workerId: r.workerId, error: r.error))
         }
     }
 

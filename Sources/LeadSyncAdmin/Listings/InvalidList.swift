@@ -60,13 +60,9 @@ public struct InvalidList: Sendable {
 
     /// Counts by reason under the filter (the table's summary).
     public func totals(on connection: PostgresConnection, filter: Filter) async throws -> [ReasonTotal] {
-        var result: [ReasonTotal] = []
-        for try await (reason, source, count) in try await connection.query(
+        try await connection.rows(
             ReportQueries.invalidReasonTotals(only: filter.project, reason: filter.reason), logger: logger
-        ).decode((String, String, Int).self) {
-            result.append(ReasonTotal(reason: reason, source: source, count: count))
-        }
-        return result
+        ).map { ReasonTotal(reason: $0.reason, source: $0.source, count: $0.count) }
     }
 
     /// Streams the rows, newest first, so a full export never sits in memory.
@@ -74,16 +70,15 @@ public struct InvalidList: Sendable {
         on connection: PostgresConnection, filter: Filter, _ body: (InvalidLeadRow) throws -> Void
     ) async throws {
         try await requireProject(filter.project, on: connection, logger: logger)
-        let rows = try await connection.query(
+        try await connection.forEachRow(
             ReportQueries.invalidLeads(only: filter.project, reason: filter.reason, limit: filter.limit),
-            logger: logger)
-        for try await (id, project, reason, source, attempt, at, message, phone, process, reference) in rows.decode(
-            (Int64, String, String, String, Int64?, Date, String, String?, String?, String?).self)
-        {
+            logger: logger
+        ) { r in
             try body(
                 InvalidLeadRow(
-                    leadId: id, projectId: project, reason: reason, source: source, attemptId: attempt, markedAt: at,
-                    message: message, phone: phone, processId: process, referenceId: reference))
+                    leadId: r.leadId, projectId: r.projectId, reason: r.reason, source: r.source,
+                    attemptId: r.attemptId, markedAt: r.markedAt, message: r.message, phone: r.phone,
+                    processId: r.processId, referenceId: r.referenceId))
         }
     }
 

@@ -44,13 +44,9 @@ public struct PreCheck: Sendable {
     public init(logger: Logger) { self.logger = logger }
 
     public func run(project: String?, on connection: PostgresConnection) async throws -> [ProjectResult] {
-        var projects: [String] = []
         let now = try await resolveNow(nil, on: connection)
-        for try await (id, _, _, _, _, _, _, _, _) in try await connection.query(
-            ReportQueries.projects(only: project, now: now), logger: logger
-        ).decode((String, Bool, String?, Date?, Int, Int64, Int, Int, Int).self) {
-            projects.append(id)
-        }
+        let projects = try await connection.rows(ReportQueries.projects(only: project, now: now), logger: logger)
+            .map(\.projectId)
         if let project, projects.isEmpty { throw AdminError.unknownProject(project) }
         var results: [ProjectResult] = []
         for id in projects { results.append(try await check(project: id, on: connection)) }
@@ -61,16 +57,16 @@ public struct PreCheck: Sendable {
     func check(project: String, on connection: PostgresConnection) async throws -> ProjectResult {
         var result = ProjectResult(projectId: project)
         let maxBytes =
-            try await connection.query(ReportQueries.maxRequestBytes(project: project), logger: logger)
-            .collect().first?.decode(Int.self) ?? ProjectSettings(projectId: project).maxRequestBytes
-        var retries = try await leads(ReportQueries.pendingRetries(project: project), on: connection)
+            try await connection.firstRow(ReportQueries.maxRequestBytes(project: project), logger: logger)
+            ?? ProjectDefaults.maxRequestBytes
+        var retries = try await connection.rows(ReportQueries.pendingRetries(project: project), logger: logger)
         retries.sort { $0.id < $1.id }
         var retryIndex = 0
         var seen = Set<String>()
         var cursor: Int64 = 0
         while true {
-            let page = try await leads(
-                ReportQueries.pendingNew(project: project, afterId: cursor, limit: Self.pageSize), on: connection)
+            let page = try await connection.rows(
+                ReportQueries.pendingNew(project: project, afterId: cursor, limit: Self.pageSize), logger: logger)
             let pageEnd = page.count == Self.pageSize ? page.last!.id : Int64.max
             var batch: [Lead] = page
             while retryIndex < retries.count, retries[retryIndex].id <= pageEnd {
@@ -95,11 +91,9 @@ public struct PreCheck: Sendable {
         var holders: [String: Int64] = [:]
         let distinct = Array(Set(keys.values))
         if !distinct.isEmpty {
-            for try await (key, holder) in try await connection.query(
+            try await connection.forEachRow(
                 ReportQueries.livePhoneHolders(project: project, keys: distinct), logger: logger
-            ).decode((String, Int64).self) {
-                holders[key] = holder
-            }
+            ) { holders[$0.phoneKey] = $0.leadId }
         }
         for lead in batch {
             result.checked += 1
@@ -122,14 +116,6 @@ public struct PreCheck: Sendable {
                 result.record(verdict.reason, lead: lead.id)
             }
         }
-    }
-
-    private func leads(_ query: PostgresQuery, on connection: PostgresConnection) async throws -> [Lead] {
-        var result: [Lead] = []
-        for try await row in try await connection.query(query, logger: logger) {
-            result.append(try LeadQueries.decodeLead(row))
-        }
-        return result
     }
 
     // MARK: formats

@@ -20,8 +20,10 @@ public struct ProjectRow: Sendable, Equatable {
 
     public init(
         projectId: String, paused: Bool = false, pauseReason: String? = nil, pausedUntil: Date? = nil,
-        rateLimitRequests: Int = 100, rateLimitWindowMs: Int64 = 5000, maxBatchSize: Int = 1000, maxInFlight: Int = 4,
-        maxAttempts: Int = 8, maxRequestBytes: Int = 1_048_576
+        rateLimitRequests: Int = ProjectDefaults.rateLimitRequests,
+        rateLimitWindowMs: Int64 = ProjectDefaults.rateLimitWindow.millisecondsValue,
+        maxBatchSize: Int = ProjectDefaults.maxBatchSize, maxInFlight: Int = ProjectDefaults.maxInFlight,
+        maxAttempts: Int = ProjectDefaults.maxAttempts, maxRequestBytes: Int = ProjectDefaults.maxRequestBytes
     ) {
         self.maxRequestBytes = maxRequestBytes
         self.projectId = projectId
@@ -65,17 +67,12 @@ public struct ProjectAdmin: Sendable {
         -> [ProjectRow]
     {
         let now = try await resolveNow(now, on: connection)
-        var rows: [ProjectRow] = []
-        for try await (id, paused, reason, until, rate, windowMs, batch, inFlight, attempts, bytes)
-            in try await connection
-            .query(ReportQueries.projects(only: project, now: now), logger: logger)
-            .decode((String, Bool, String?, Date?, Int, Int64, Int, Int, Int, Int).self)
-        {
-            rows.append(
-                ProjectRow(
-                    projectId: id, paused: paused, pauseReason: paused ? reason : nil,
-                    pausedUntil: paused ? until : nil, rateLimitRequests: rate, rateLimitWindowMs: windowMs,
-                    maxBatchSize: batch, maxInFlight: inFlight, maxAttempts: attempts, maxRequestBytes: bytes))
+        let rows = try await connection.rows(ReportQueries.projects(only: project, now: now), logger: logger).map {
+            ProjectRow(
+                projectId: $0.projectId, paused: $0.paused, pauseReason: $0.paused ? $0.pauseReason : nil,
+                pausedUntil: $0.paused ? $0.pausedUntil : nil, rateLimitRequests: $0.rateLimitRequests,
+                rateLimitWindowMs: $0.rateLimitWindowMs, maxBatchSize: $0.maxBatchSize, maxInFlight: $0.maxInFlight,
+                maxAttempts: $0.maxAttempts, maxRequestBytes: $0.maxRequestBytes)
         }
         if let project, rows.isEmpty { throw AdminError.unknownProject(project) }
         return rows
@@ -83,9 +80,7 @@ public struct ProjectAdmin: Sendable {
 
     public func pause(_ project: String, reason: String?, on connection: PostgresConnection) async throws -> String {
         let text = reason.flatMap { $0.isEmpty ? nil : $0 } ?? "paused by an operator"
-        let rows = try await connection.query(
-            ProjectQueries.pauseByOperator(project, reason: text), logger: logger
-        ).collect()
+        let rows = try await connection.rows(ProjectQueries.pauseByOperator(project, reason: text), logger: logger)
         if rows.isEmpty { throw AdminError.unknownProject(project) }
         return "paused project \(project) (\(text)); its leads wait until leadsync project resume \(project)"
     }
@@ -106,17 +101,14 @@ public struct ProjectAdmin: Sendable {
     public func resume(_ project: String, on connection: PostgresConnection) async throws -> Resumed {
         let logger = self.logger
         return try await connection.withTransaction(logger: logger) { tx in
-            guard
-                let old = try await tx.query(ProjectQueries.resume(project), logger: logger).collect().first?.decode(
-                    (Bool, String?).self)
-            else { throw AdminError.unknownProject(project) }
-            var released: [(String, Int)] = []
-            for try await (_, reason, count) in try await tx.query(
-                LeadQueries.releaseHeld(only: project, reasons: Self.releasedOnResume.map(\.rawValue)), logger: logger
-            ).decode((String, String, Int).self) {
-                released.append((reason, count))
+            guard let old = try await tx.firstRow(ProjectQueries.resume(project), logger: logger) else {
+                throw AdminError.unknownProject(project)
             }
-            return Resumed(wasPaused: old.0, pauseReason: old.0 ? old.1 : nil, released: released)
+            let released = try await tx.rows(
+                LeadQueries.releaseHeld(only: project, reasons: Self.releasedOnResume.map(\.rawValue)), logger: logger
+            ).map { ($0.heldReason, $0.count) }
+            return Resumed(
+                wasPaused: old.wasPaused, pauseReason: old.wasPaused ? old.pauseReason : nil, released: released)
         }
     }
 
@@ -160,14 +152,13 @@ public struct ProjectAdmin: Sendable {
     }
 
     public func set(_ project: String, _ limits: Limits, on connection: PostgresConnection) async throws -> ProjectRow {
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             ProjectQueries.setLimits(
                 project, rateLimitRequests: limits.rateLimitRequests,
                 rateLimitWindowMs: limits.rateLimitWindow.map(\.millisecondsValue), maxBatchSize: limits.maxBatchSize,
                 maxInFlight: limits.maxInFlight, maxAttempts: limits.maxAttempts,
                 maxRequestBytes: limits.maxRequestBytes),
-            logger: logger
-        ).collect()
+            logger: logger)
         if rows.isEmpty { throw AdminError.unknownProject(project) }
         guard let row = try await list(on: connection, only: project).first else {
             throw AdminError.unknownProject(project)

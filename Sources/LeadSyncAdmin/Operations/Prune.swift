@@ -31,9 +31,8 @@ public struct Prune: Sendable {
     {
         let now = try await resolveNow(now, on: connection)
         let cutoff = now.addingTimeInterval(-age.secondsValue)
-        let query = dryRun ? ReportQueries.prunable(before: cutoff) : AttemptQueries.pruneLeadResults(before: cutoff)
-        let (rows, attempts) =
-            try await connection.query(query, logger: logger).collect().first?.decode((Int, Int).self) ?? (0, 0)
-        return Result(cutoff: cutoff, rows: rows, attempts: attempts, dryRun: dryRun)
+        let query = dryRun ? AttemptQueries.prunable(before: cutoff) : AttemptQueries.pruneLeadResults(before: cutoff)
+        let pruned = try await connection.firstRow(query, logger: logger)
+        return Result(cutoff: cutoff, rows: pruned?.rows ?? 0, attempts: pruned?.attempts ?? 0, dryRun: dryRun)
     }
 }

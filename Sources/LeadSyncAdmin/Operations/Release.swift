@@ -29,21 +29,14 @@ public struct Release: Sendable {
     public func run(project: String?, reason: HeldReason?, on connection: PostgresConnection) async throws -> Result {
         try await requireProject(project, on: connection, logger: logger)
         let reasons = reason.map { [$0.rawValue] } ?? HeldReason.allCases.map(\.rawValue)
-        var lines: [Result.Line] = []
-        for try await (id, held, count) in try await connection.query(
-            LeadQueries.releaseHeld(only: project, reasons: reasons), logger: logger
-        ).decode((String, String, Int).self) {
-            lines.append(Result.Line(projectId: id, reason: held, count: count))
-        }
+        let lines = try await connection.rows(LeadQueries.releaseHeld(only: project, reasons: reasons), logger: logger)
+            .map { Result.Line(projectId: $0.projectId, reason: $0.heldReason, count: $0.count) }
         var paused: [String] = []
         let touched = Set(lines.map(\.projectId))
         if !touched.isEmpty {
             let now = try await resolveNow(nil, on: connection)
-            for try await (id, isPaused, _, _, _, _, _, _, _) in try await connection.query(
-                ReportQueries.projects(only: nil, now: now), logger: logger
-            ).decode((String, Bool, String?, Date?, Int, Int64, Int, Int, Int).self)
-            where isPaused && touched.contains(id) {
-                paused.append(id)
+            try await connection.forEachRow(ReportQueries.projects(only: nil, now: now), logger: logger) {
+                if $0.paused && touched.contains($0.projectId) { paused.append($0.projectId) }
             }
         }
         return Result(lines: lines, pausedProjects: paused)

@@ -22,15 +22,13 @@ public struct ReportLoader: Sendable {
         var byId: [String: ProjectReport] = [:]
         var order: [String] = []
 
-        for try await (id, paused, reason, until, _, _, _, _, _) in try await connection.query(
-            ReportQueries.projects(only: project, now: now), logger: logger
-        ).decode((String, Bool, String?, Date?, Int, Int64, Int, Int, Int).self) {
-            var report = ProjectReport(projectId: id)
-            report.paused = paused
-            report.pauseReason = paused ? reason : nil
-            report.pausedUntil = paused ? until : nil
-            byId[id] = report
-            order.append(id)
+        try await connection.forEachRow(ReportQueries.projects(only: project, now: now), logger: logger) { row in
+            var report = ProjectReport(projectId: row.projectId)
+            report.paused = row.paused
+            report.pauseReason = row.paused ? row.pauseReason : nil
+            report.pausedUntil = row.paused ? row.pausedUntil : nil
+            byId[row.projectId] = report
+            order.append(row.projectId)
         }
         if let project, byId[project] == nil { throw AdminError.unknownProject(project) }
 
@@ -43,13 +41,11 @@ public struct ReportLoader: Sendable {
         }
 
         var pendingTotal: [String: Int] = [:]
-        for try await (id, status, count) in try await connection.query(
-            ReportQueries.leadCountsByState(only: project), logger: logger
-        ).decode((String, String, Int).self) {
+        for row in try await connection.rows(ReportQueries.leadCountsByState(only: project), logger: logger) {
+            let (id, count) = (row.projectId, row.count)
             update(id) { report in
-                switch LeadState(rawValue: status) {
+                switch LeadState(rawValue: row.key) {
                 case .pending: pendingTotal[id, default: 0] += count
-                case .inFlight: report.leads.inFlight += count
                 case .submitted: report.leads.submitted += count
                 case .invalid: report.leads.invalid += count
                 case .held: report.leads.held += count
@@ -58,49 +54,41 @@ public struct ReportLoader: Sendable {
                 }
             }
         }
-        for try await (id, count) in try await connection.query(
-            ReportQueries.inFlightCounts(only: project), logger: logger
-        ).decode((String, Int).self) {
-            update(id) { $0.leads.inFlight += count }
-            pendingTotal[id, default: 0] -= count
+        for row in try await connection.rows(ReportQueries.inFlightCounts(only: project), logger: logger) {
+            update(row.projectId) { $0.leads.inFlight += row.count }
+            pendingTotal[row.projectId, default: 0] -= row.count
         }
-        for try await (id, count) in try await connection.query(
-            ReportQueries.retryingCounts(only: project, now: now), logger: logger
-        ).decode((String, Int).self) {
-            update(id) { $0.leads.retrying = count }
-            pendingTotal[id, default: 0] -= count
+        for row in try await connection.rows(ReportQueries.retryingCounts(only: project, now: now), logger: logger) {
+            update(row.projectId) { $0.leads.retrying = row.count }
+            pendingTotal[row.projectId, default: 0] -= row.count
         }
         for (id, count) in pendingTotal { update(id) { $0.leads.pending = max(0, count) } }
 
-        for try await (id, reason, count) in try await connection.query(
-            ReportQueries.heldCountsByReason(only: project), logger: logger
-        ).decode((String, String, Int).self) {
-            update(id) { $0.heldByReason[reason] = count }
+        for row in try await connection.rows(ReportQueries.heldCountsByReason(only: project), logger: logger) {
+            update(row.projectId) { $0.heldByReason[row.key] = row.count }
         }
-        for try await (id, reason, count, recent) in try await connection.query(
-            ReportQueries.invalidCountsByReason(only: project, since: sinceDate), logger: logger
-        ).decode((String, String, Int, Int).self) {
-            update(id) { report in
-                report.invalidByReason[reason] = count
-                report.invalidSince += recent
+        for row in try await connection.rows(
+            ReportQueries.invalidCountsByReason(only: project, since: sinceDate), logger: logger)
+        {
+            update(row.projectId) { report in
+                report.invalidByReason[row.reason] = row.count
+                report.invalidSince += row.countSince
             }
         }
-        for try await (id, oldest, lastSuccess) in try await connection.query(
-            ReportQueries.oldestPendingAndLastSuccess(only: project), logger: logger
-        ).decode((String, Date?, Date?).self) {
-            update(id) { report in
-                report.oldestPendingAt = oldest
-                report.lastSuccessAt = lastSuccess
+        for row in try await connection.rows(ReportQueries.oldestPendingAndLastSuccess(only: project), logger: logger) {
+            update(row.projectId) { report in
+                report.oldestPendingAt = row.oldestPendingAt
+                report.lastSuccessAt = row.lastSuccessAt
             }
         }
-        for try await (id, outcome, requests, accepted, rejected, unconfirmed) in try await connection.query(
-            ReportQueries.attemptCountsByOutcome(only: project, since: sinceDate), logger: logger
-        ).decode((String, String, Int, Int, Int, Int).self) {
-            update(id) { report in
-                report.requests.byOutcome[outcome.isEmpty ? "open" : outcome] += requests
-                report.requests.accepted += accepted
-                report.requests.rejected += rejected
-                report.requests.unconfirmed += unconfirmed
+        for row in try await connection.rows(
+            ReportQueries.attemptCountsByOutcome(only: project, since: sinceDate), logger: logger)
+        {
+            update(row.projectId) { report in
+                report.requests.byOutcome[row.outcome.isEmpty ? "open" : row.outcome] += row.requests
+                report.requests.accepted += row.accepted
+                report.requests.rejected += row.rejected
+                report.requests.unconfirmed += row.unconfirmed
             }
         }
         return Report(
@@ -112,16 +100,15 @@ public struct ReportLoader: Sendable {
 func resolveNow(_ now: Date?, on connection: PostgresConnection) async throws -> Date {
     if let now { return now }
     let logger = Logger(label: "leadsync.admin")
-    guard let date = try await connection.query(ReportQueries.now, logger: logger).collect().first?.decode(Date.self)
-    else { throw AdminError(.failed, "the database did not tell the time") }
+    guard let date = try await connection.firstRow(ReportQueries.now, logger: logger) else {
+        throw AdminError(.failed, "the database did not tell the time")
+    }
     return date
 }
 
 /// Fails with a clear line when `project` names no project.
 func requireProject(_ project: String?, on connection: PostgresConnection, logger: Logger) async throws {
     guard let project else { return }
-    let count =
-        try await connection.query(ReportQueries.projectExists(project), logger: logger).collect().first?.decode(
-            Int.self) ?? 0
+    let count = try await connection.firstRow(ReportQueries.projectExists(project), logger: logger) ?? 0
     if count == 0 { throw AdminError.unknownProject(project) }
 }

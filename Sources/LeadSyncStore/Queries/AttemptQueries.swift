@@ -1,14 +1,15 @@
+import Foundation
 import LeadSyncCore
 import PostgresNIO
 
 /// Named queries on `leadsync.submission_attempts` and `leadsync.attempt_leads`.
-public enum AttemptQueries {
+package enum AttemptQueries {
     /// AttemptsInsertFenced: records a request before it is sent — but only while this
     /// worker's lock session still owns the project, so a worker that lost its lock can
     /// never start a request another worker might duplicate. No row: do not send.
     /// Prepared: it runs once per request.
-    public struct InsertFenced: PostgresPreparedStatement {
-        public static let sql = """
+    package struct InsertFenced: PostgresPreparedStatement {
+        package static let sql = """
             INSERT INTO leadsync.submission_attempts (project_id, worker_id, lead_count, lead_ids, lease_expires_at)
             SELECT $1, $2, cardinality($3::int8[]), $3::int8[], now() + $4 * interval '1 millisecond'
             WHERE EXISTS (SELECT 1 FROM pg_locks
@@ -17,14 +18,14 @@ public enum AttemptQueries {
                             AND objid = (hashtext($1)::int8 & 4294967295)::oid AND objsubid = 2)
             RETURNING id
             """
-        public typealias Row = Int64
-        public var project: String
-        public var workerId: String
-        public var leadIds: [Int64]
-        public var lease: Duration
-        public var lock: ProjectLock
+        package typealias Row = Int64
+        package var project: String
+        package var workerId: String
+        package var leadIds: [Int64]
+        package var lease: Duration
+        package var lock: ProjectLock
 
-        public init(project: String, workerId: String, leadIds: [Int64], lease: Duration, lock: ProjectLock) {
+        package init(project: String, workerId: String, leadIds: [Int64], lease: Duration, lock: ProjectLock) {
             self.project = project
             self.workerId = workerId
             self.leadIds = leadIds
@@ -32,7 +33,7 @@ public enum AttemptQueries {
             self.lock = lock
         }
 
-        public func makeBindings() -> PostgresBindings {
+        package func makeBindings() -> PostgresBindings {
             var bindings = PostgresBindings(capacity: 6)
             bindings.append(project)
             bindings.append(workerId)
@@ -43,7 +44,7 @@ public enum AttemptQueries {
             return bindings
         }
 
-        public func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
+        package func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
     }
 
     /// AttemptsLock: the write-back locks its attempt first. The sweep closes attempts
@@ -52,13 +53,13 @@ public enum AttemptQueries {
     /// the answer is still written: the leads it put back are still pending and still
     /// kept from new requests by the lane that sent them, and resending them would only
     /// repeat a request Uservox has answered.
-    public static func lock(id: Int64) -> PostgresQuery {
+    package static func lock(id: Int64) -> PostgresQuery {
         "SELECT id FROM leadsync.submission_attempts WHERE id = \(id) FOR UPDATE"
     }
 
     /// AttemptsRenewLease: a live worker whose write-back waits on the database keeps its
     /// attempt from being taken for a dead worker's.
-    public static func renewLease(id: Int64, lease: Duration) -> PostgresQuery {
+    package static func renewLease(id: Int64, lease: Duration) -> PostgresQuery {
         """
         UPDATE leadsync.submission_attempts
         SET lease_expires_at = greatest(lease_expires_at, now() + \(lease.millisecondsValue) * interval '1 millisecond')
@@ -67,7 +68,7 @@ public enum AttemptQueries {
     }
 
     /// AttemptsFinish: the attempt's result; `lead_ids` is dropped once the leads are written back.
-    public static func finish(
+    package static func finish(
         id: Int64, httpStatus: Int?, outcome: String, successCount: Int, errorCount: Int, unconfirmedCount: Int,
         error: String?
     ) -> PostgresQuery {
@@ -87,8 +88,8 @@ public enum AttemptQueries {
     /// Locks the attempt like `lock`.
     /// Same effects as `LeadQueries.setOutcomes` + `insertLeadResults` + `finish` for such a
     /// request. Prepared: it runs once per request.
-    public struct FinishAllAccepted: PostgresPreparedStatement {
-        public static let sql = """
+    package struct FinishAllAccepted: PostgresPreparedStatement {
+        package static let sql = """
             WITH open AS (
                 SELECT id FROM leadsync.submission_attempts WHERE id = $1 FOR UPDATE
             ), input AS (
@@ -111,20 +112,20 @@ public enum AttemptQueries {
             WHERE id = (SELECT id FROM open)
             RETURNING id
             """
-        public typealias Row = Int64
-        public var attemptId: Int64
-        public var httpStatus: Int?
-        public var leadIds: [Int64]
-        public var remoteIds: [String]
+        package typealias Row = Int64
+        package var attemptId: Int64
+        package var httpStatus: Int?
+        package var leadIds: [Int64]
+        package var remoteIds: [String]
 
-        public init(attemptId: Int64, httpStatus: Int?, leadIds: [Int64], remoteIds: [String]) {
+        package init(attemptId: Int64, httpStatus: Int?, leadIds: [Int64], remoteIds: [String]) {
             self.attemptId = attemptId
             self.httpStatus = httpStatus
             self.leadIds = leadIds
             self.remoteIds = remoteIds
         }
 
-        public func makeBindings() -> PostgresBindings {
+        package func makeBindings() -> PostgresBindings {
             var bindings = PostgresBindings(capacity: 4)
             bindings.append(attemptId)
             bindings.append(leadIds)
@@ -133,11 +134,11 @@ public enum AttemptQueries {
             return bindings
         }
 
-        public func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
+        package func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
     }
 
     /// AttemptLeadsInsertMany: each lead's result in this attempt (history).
-    public static func insertLeadResults(
+    package static func insertLeadResults(
         attemptId: Int64, leadIds: [Int64], results: [String], messages: [String]
     ) -> PostgresQuery {
         """
@@ -149,7 +150,7 @@ public enum AttemptQueries {
 
     /// AttemptsOpenCount: requests of a project still out there (another worker's, or this
     /// one's from before its lock session was lost). A new owner waits for them.
-    public static func openCount(project: String) -> PostgresQuery {
+    package static func openCount(project: String) -> PostgresQuery {
         """
         SELECT count(*) FROM leadsync.submission_attempts WHERE project_id = \(project) AND finished_at IS NULL
         """
@@ -157,7 +158,7 @@ public enum AttemptQueries {
 
     /// AttemptsRecentStarts: seconds ago each request of the last window started, to seed the
     /// rate limiter of a worker taking the project over.
-    public static func recentStarts(project: String, within window: Duration) -> PostgresQuery {
+    package static func recentStarts(project: String, within window: Duration) -> PostgresQuery {
         """
         SELECT extract(epoch FROM now() - started_at)::float8 FROM leadsync.submission_attempts
         WHERE project_id = \(project)
@@ -169,7 +170,7 @@ public enum AttemptQueries {
     /// AttemptsAbandonExpired: open attempts whose lease ran out belong to a dead worker.
     /// Closes them and puts their leads back to pending, flagged ambiguous (SPEC §5), in one
     /// statement; returns (attempt id, project, leads put back).
-    public static func abandonExpired() -> PostgresQuery {
+    package static func abandonExpired() -> PostgresQuery {
         """
         WITH expired AS (
             SELECT id, project_id, coalesce(lead_ids, '{}') AS lead_ids FROM leadsync.submission_attempts
@@ -190,6 +191,47 @@ public enum AttemptQueries {
         SELECT e.id, e.project_id, (SELECT count(*) FROM requeued r WHERE r.attempt_id = e.id)::int8
         FROM expired e
         """
+    }
+
+    // MARK: operators' reads and writes of the history
+
+    /// History rows, and the requests they belong to.
+    package struct PrunedRow: Sendable {
+        package let rows: Int
+        package let attempts: Int
+
+        init(_ row: PostgresRow) throws {
+            var cells = RowCells(row)
+            rows = try cells.next()
+            attempts = try cells.next()
+        }
+    }
+
+    /// AttemptLeadsCountOlderThan: what `prune` would delete.
+    package static func prunable(before cutoff: Date) -> RowQuery<PrunedRow> {
+        RowQuery(
+            """
+            SELECT count(*)::int8, count(DISTINCT al.attempt_id)::int8
+            FROM leadsync.attempt_leads al JOIN leadsync.submission_attempts a ON a.id = al.attempt_id
+            WHERE a.started_at < \(cutoff) AND a.finished_at IS NOT NULL
+            """
+        ) { try PrunedRow($0) }
+    }
+
+    /// AttemptLeadsDeleteOlderThan: `leadsync prune`: the per-lead history of finished
+    /// requests started before `cutoff`. Leads, invalid markers and the requests stay.
+    package static func pruneLeadResults(before cutoff: Date) -> RowQuery<PrunedRow> {
+        RowQuery(
+            """
+            WITH old AS (
+                SELECT id FROM leadsync.submission_attempts WHERE started_at < \(cutoff) AND finished_at IS NOT NULL
+            ), deleted AS (
+                DELETE FROM leadsync.attempt_leads al USING old WHERE al.attempt_id = old.id
+                RETURNING al.attempt_id
+            )
+            SELECT count(*)::int8, count(DISTINCT attempt_id)::int8 FROM deleted
+            """
+        ) { try PrunedRow($0) }
     }
 }
 

@@ -4,7 +4,7 @@ import PostgresNIO
 /// Named queries on `leadsync.leads`. The worker owns a project exclusively (advisory
 /// lock), so claims are plain reads: no claim-time UPDATE (PERFORMANCE.md), and every
 /// write-back is guarded by `status = 'pending'` so an operator's change wins.
-public enum LeadQueries {
+package enum LeadQueries {
     static let columns = """
         id, project_id, process_id, group_id, phone, email, name, first_name, last_name, reference_id,
         metadata::text, init, remote_lead_id, attempt_count, ambiguous
@@ -13,8 +13,13 @@ public enum LeadQueries {
     /// Walks the cells once, each decoded as its concrete type: the random-access row and
     /// the tuple (parameter pack) decoders were 16 % of the worker's CPU, mostly generic
     /// metadata lookups, at 1000 rows per claim.
-    public static func decodeLead(_ row: PostgresRow) throws -> Lead {
+    package static func decodeLead(_ row: PostgresRow) throws -> Lead {
         var cells = row.makeIterator()
+        return try decodeLead(&cells)
+    }
+
+    /// Reads the lead from the next cells (`columns`), leaving `cells` at the first cell after them.
+    static func decodeLead(_ cells: inout PostgresRow.Iterator) throws -> Lead {
         func next() throws -> PostgresCell {
             guard let cell = cells.next() else { throw PostgresDecodingError.Code.missingData }
             return cell
@@ -33,24 +38,24 @@ public enum LeadQueries {
     /// LeadsClaimNew: never-tried leads after `afterId`, oldest first. Prepared: it runs
     /// once per batch, and its plan (the partial index, in its own order) holds for any
     /// parameters.
-    public struct ClaimNew: PostgresPreparedStatement {
-        public static let sql = """
+    package struct ClaimNew: PostgresPreparedStatement {
+        package static let sql = """
             SELECT \(columns) FROM leadsync.leads
             WHERE project_id = $1 AND status = 'pending' AND next_attempt_at IS NULL AND id > $2
             ORDER BY project_id, id LIMIT $3
             """
-        public typealias Row = Lead
-        public var project: String
-        public var afterId: Int64
-        public var limit: Int
+        package typealias Row = Lead
+        package var project: String
+        package var afterId: Int64
+        package var limit: Int
 
-        public init(project: String, afterId: Int64, limit: Int) {
+        package init(project: String, afterId: Int64, limit: Int) {
             self.project = project
             self.afterId = afterId
             self.limit = limit
         }
 
-        public func makeBindings() -> PostgresBindings {
+        package func makeBindings() -> PostgresBindings {
             var bindings = PostgresBindings(capacity: 3)
             bindings.append(project)
             bindings.append(afterId)
@@ -58,12 +63,12 @@ public enum LeadQueries {
             return bindings
         }
 
-        public func decodeRow(_ row: PostgresRow) throws -> Lead { try decodeLead(row) }
+        package func decodeRow(_ row: PostgresRow) throws -> Lead { try decodeLead(row) }
     }
 
     /// LeadsClaimDueRetries: leads put back for a retry whose time has come, most overdue first,
     /// except those this worker already holds (in flight or buffered: `except`).
-    public static func claimDueRetries(project: String, except: [Int64], limit: Int) -> PostgresQuery {
+    package static func claimDueRetries(project: String, except: [Int64], limit: Int) -> PostgresQuery {
         """
         SELECT \(unescaped: columns) FROM leadsync.leads
         WHERE project_id = \(project) AND status = 'pending' AND next_attempt_at IS NOT NULL AND next_attempt_at <= now()
@@ -75,7 +80,7 @@ public enum LeadQueries {
     /// LeadsClaimGaps: never-tried leads at or below `upToId` — those whose transaction
     /// committed after later ids were already read, except those this worker already holds.
     /// (`<> ALL` of a bound array is hashed by PostgreSQL, not a linear search per row.)
-    public static func claimGaps(project: String, upToId: Int64, except: [Int64], limit: Int) -> PostgresQuery {
+    package static func claimGaps(project: String, upToId: Int64, except: [Int64], limit: Int) -> PostgresQuery {
         """
         SELECT \(unescaped: columns) FROM leadsync.leads
         WHERE project_id = \(project) AND status = 'pending' AND next_attempt_at IS NULL AND id <= \(upToId)
@@ -92,8 +97,8 @@ public enum LeadQueries {
     /// stays one index probe per phone: a join let the planner hash the project's every
     /// claim. A phone claimed concurrently (another worker taking the project over) fails
     /// the insert with a unique violation; the caller then uses `claimPhones`.
-    public struct ClaimFreePhones: PostgresPreparedStatement {
-        public static let sql = """
+    package struct ClaimFreePhones: PostgresPreparedStatement {
+        package static let sql = """
             WITH probe AS MATERIALIZED (
                 SELECT k.key, k.lead_id, c.lead_id AS holder
                 FROM unnest($2::text[], $3::int8[]) AS k(key, lead_id)
@@ -107,18 +112,18 @@ public enum LeadQueries {
             )
             SELECT key, lead_id, holder FROM probe WHERE holder IS NOT NULL
             """
-        public typealias Row = (key: String, leadId: Int64, holder: Int64)
-        public var project: String
-        public var keys: [String]
-        public var leadIds: [Int64]
+        package typealias Row = (key: String, leadId: Int64, holder: Int64)
+        package var project: String
+        package var keys: [String]
+        package var leadIds: [Int64]
 
-        public init(project: String, keys: [String], leadIds: [Int64]) {
+        package init(project: String, keys: [String], leadIds: [Int64]) {
             self.project = project
             self.keys = keys
             self.leadIds = leadIds
         }
 
-        public func makeBindings() -> PostgresBindings {
+        package func makeBindings() -> PostgresBindings {
             var bindings = PostgresBindings(capacity: 3)
             bindings.append(project)
             bindings.append(keys)
@@ -126,31 +131,31 @@ public enum LeadQueries {
             return bindings
         }
 
-        public func decodeRow(_ row: PostgresRow) throws -> Row {
+        package func decodeRow(_ row: PostgresRow) throws -> Row {
             let (key, leadId, holder) = try row.decode((String, Int64, Int64).self)
             return (key, leadId, holder)
         }
     }
 
     /// PhoneClaimsTakeMany: each lead claims its normalized phone in the project. A phone held
-    /// by another lead that is still pending or submitted is not taken: the newcomer is a
+    /// by another lead that is still live (`leadsync.phone_holder_is_live`, migration 0006) is not taken: the newcomer is a
     /// local duplicate (SPEC §3, the earliest lead wins). Returns the leads that hold their
     /// phone. Only for the phones `ClaimFreePhones` found held, so not worth preparing.
-    public static func claimPhones(project: String, keys: [String], leadIds: [Int64]) -> PostgresQuery {
+    package static func claimPhones(project: String, keys: [String], leadIds: [Int64]) -> PostgresQuery {
         """
         INSERT INTO leadsync.phone_claims AS c (project_id, phone_key, lead_id)
         SELECT \(project), k.key, k.lead_id FROM unnest(\(keys)::text[], \(leadIds)::int8[]) AS k(key, lead_id)
         ON CONFLICT (project_id, phone_key) DO UPDATE SET lead_id = EXCLUDED.lead_id
         WHERE c.lead_id = EXCLUDED.lead_id
            OR NOT EXISTS (SELECT 1 FROM leadsync.leads o
-                          WHERE o.id = c.lead_id AND o.status IN ('pending', 'in_flight', 'submitted'))
+                          WHERE o.id = c.lead_id AND leadsync.phone_holder_is_live(o.status))
         RETURNING lead_id
         """
     }
 
     /// LeadsSetOutcomeMany: every lead of one request to its new state in one statement.
     /// `delaysMs` applies to leads going back to `pending`. Only rows still `pending` change.
-    public static func setOutcomes(_ rows: OutcomeRows, countsAttempt: Bool) -> PostgresQuery {
+    package static func setOutcomes(_ rows: OutcomeRows, countsAttempt: Bool) -> PostgresQuery {
         """
         UPDATE leadsync.leads AS l SET
             status = c.status,
@@ -171,7 +176,7 @@ public enum LeadQueries {
     }
 
     /// InvalidLeadsInsertMany: the invalid markers, one per lead, never rewritten.
-    public static func insertInvalid(
+    package static func insertInvalid(
         project: String, leadIds: [Int64], reasons: [String], messages: [String], sources: [String],
         attemptId: Int64?
     ) -> PostgresQuery {
@@ -185,7 +190,7 @@ public enum LeadQueries {
     }
 
     /// LeadsHoldPending: every pending lead of a project waits (e.g. `token_missing`).
-    public static func holdPending(project: String, reason: HeldReason, message: String) -> PostgresQuery {
+    package static func holdPending(project: String, reason: HeldReason, message: String) -> PostgresQuery {
         """
         WITH held AS (
             UPDATE leadsync.leads SET status = 'held', held_reason = \(reason.rawValue), last_error = \(message),
@@ -198,7 +203,7 @@ public enum LeadQueries {
     }
 
     /// LeadsRelease: held leads of a project with one reason go back to pending.
-    public static func release(project: String, reason: HeldReason) -> PostgresQuery {
+    package static func release(project: String, reason: HeldReason) -> PostgresQuery {
         """
         UPDATE leadsync.leads SET status = 'pending', held_reason = NULL, next_attempt_at = NULL, updated_at = now()
         WHERE project_id = \(project) AND status = 'held' AND held_reason = \(reason.rawValue)
@@ -208,12 +213,77 @@ public enum LeadQueries {
     /// LeadsMarkAmbiguous: leads of a request whose answer could not be stored may have
     /// reached Uservox; they are tried again after `delay`, and a duplicate answer then
     /// confirms them (docs/contract.md §3).
-    public static func markAmbiguous(leadIds: [Int64], delay: Duration, message: String) -> PostgresQuery {
+    package static func markAmbiguous(leadIds: [Int64], delay: Duration, message: String) -> PostgresQuery {
         """
         UPDATE leadsync.leads SET ambiguous = true,
             next_attempt_at = now() + \(delay.millisecondsValue) * interval '1 millisecond',
             last_error = \(StorableText.clean(message, maxBytes: StorableText.messageBytes)), updated_at = now()
         WHERE id = ANY(\(leadIds)) AND status = 'pending'
+        """
+    }
+
+    // MARK: operators' writes
+
+    /// Held leads released, per project and former held reason.
+    package struct ReleasedRow: Sendable {
+        package let projectId: String
+        package let heldReason: String
+        package let count: Int
+
+        init(_ row: PostgresRow) throws {
+            var cells = RowCells(row)
+            projectId = try cells.next()
+            heldReason = try cells.next()
+            count = try cells.next()
+        }
+    }
+
+    /// LeadsReleaseHeld: held leads back to `pending`, ready at once (docs/contract.md §2,
+    /// `leadsync release` and `project resume`). Leads held for `retries_exhausted` get a
+    /// fresh round of attempts; `ambiguous` is kept.
+    package static func releaseHeld(only project: String?, reasons: [String]) -> RowQuery<ReleasedRow> {
+        RowQuery(
+            """
+            WITH target AS (
+                SELECT id, held_reason FROM leadsync.leads
+                WHERE status = 'held' AND held_reason = ANY(\(reasons)::text[])
+                  AND (\(project)::text IS NULL OR project_id = \(project)::text)
+                FOR UPDATE
+            ), released AS (
+                UPDATE leadsync.leads l SET status = 'pending', held_reason = NULL, next_attempt_at = NULL,
+                    attempt_count = CASE WHEN t.held_reason = 'retries_exhausted' THEN 0 ELSE l.attempt_count END,
+                    updated_at = now()
+                FROM target t WHERE l.id = t.id AND l.status = 'held'
+                RETURNING l.project_id, t.held_reason
+            )
+            SELECT project_id, held_reason, count(*)::int8 FROM released
+            GROUP BY project_id, held_reason ORDER BY project_id, held_reason
+            """
+        ) { try ReleasedRow($0) }
+    }
+
+    /// LeadsInsertResubmit: the corrected copy of a lead, a new `pending` lead pointing back
+    /// at the original through `resubmit_of`. Returns the new id.
+    package static func insertResubmit(_ lead: Lead, resubmitOf original: Int64) -> RowQuery<Int64> {
+        RowQuery(
+            """
+            INSERT INTO leadsync.leads (project_id, process_id, group_id, phone, email, name, first_name, last_name,
+                                        reference_id, metadata, init, remote_lead_id, resubmit_of)
+            VALUES (\(lead.projectId), \(lead.processId), \(lead.groupId), \(lead.phone), \(lead.email), \(lead.name),
+                    \(lead.firstName), \(lead.lastName), \(lead.referenceId), \(lead.metadata)::jsonb, \(lead.initialize),
+                    \(lead.remoteLeadId), \(original))
+            RETURNING id
+            """
+        ) { try $0.decode(Int64.self) }
+    }
+
+    /// LeadsCancelReplaced: a held lead replaced by its corrected copy is withdrawn, so the
+    /// two can never both be sent.
+    package static func cancelReplaced(_ id: Int64, by newId: Int64) -> PostgresQuery {
+        """
+        UPDATE leadsync.leads SET status = 'cancelled', held_reason = NULL,
+            last_error = 'replaced by lead ' || \(newId)::int8 || ' (leadsync lead resubmit)', updated_at = now()
+        WHERE id = \(id) AND status = 'held'
         """
     }
 }

@@ -15,9 +15,10 @@ public struct ProjectSettings: Sendable, Equatable {
     public var maxRequestBytes: Int
 
     public init(
-        projectId: String, rateLimitRequests: Int = 100, rateLimitWindow: Duration = .seconds(5),
-        maxBatchSize: Int = 1000, maxInFlight: Int = 4, maxAttempts: Int = 8, paused: Bool = false,
-        pauseReason: String? = nil, maxRequestBytes: Int = 1_048_576
+        projectId: String, rateLimitRequests: Int = ProjectDefaults.rateLimitRequests,
+        rateLimitWindow: Duration = ProjectDefaults.rateLimitWindow, maxBatchSize: Int = ProjectDefaults.maxBatchSize,
+        maxInFlight: Int = ProjectDefaults.maxInFlight, maxAttempts: Int = ProjectDefaults.maxAttempts,
+        paused: Bool = false, pauseReason: String? = nil, maxRequestBytes: Int = ProjectDefaults.maxRequestBytes
     ) {
         self.maxRequestBytes = maxRequestBytes
         self.projectId = projectId
@@ -32,18 +33,18 @@ public struct ProjectSettings: Sendable, Equatable {
 }
 
 /// Named queries on `leadsync.projects`.
-public enum ProjectQueries {
-    /// ProjectsGet: settings of one project; a pause whose `paused_until` has passed is over.
-    public static func get(_ projectId: String) -> PostgresQuery {
+package enum ProjectQueries {
+    /// ProjectsGet: settings of one project, paused as `leadsync.project_is_paused` says (migration 0006).
+    package static func get(_ projectId: String) -> PostgresQuery {
         """
         SELECT project_id, rate_limit_requests, (extract(epoch FROM rate_limit_window) * 1000)::int8,
                max_batch_size, max_in_flight, max_attempts,
-               paused AND (paused_until IS NULL OR paused_until > now()), pause_reason, max_request_bytes
+               leadsync.project_is_paused(projects), pause_reason, max_request_bytes
         FROM leadsync.projects WHERE project_id = \(projectId)
         """
     }
 
-    public static func decode(_ row: PostgresRow) throws -> ProjectSettings {
+    package static func decode(_ row: PostgresRow) throws -> ProjectSettings {
         let (id, requests, windowMs, batch, inFlight, attempts, paused, reason, maxBytes) = try row.decode(
             (String, Int, Int64, Int, Int, Int, Bool, String?, Int).self)
         return ProjectSettings(
@@ -58,14 +59,14 @@ public enum ProjectQueries {
     /// EXISTS: PostgreSQL drops ORDER BY and LIMIT inside EXISTS, and with statistics from
     /// when most leads were pending it chose a sequential scan, 1.4 s per sweep on a table of
     /// 1,000,000 worked leads instead of well under a millisecond.
-    public static func listReady(only projects: [String]?, except served: [String] = []) -> PostgresQuery {
+    package static func listReady(only projects: [String]?, except served: [String] = []) -> PostgresQuery {
         let filter = projects ?? []
         let all = projects == nil
         return """
             SELECT p.project_id FROM leadsync.projects p
             WHERE (\(all) OR p.project_id = ANY(\(filter)))
               AND p.project_id <> ALL(\(served)::text[])
-              AND NOT (p.paused AND (p.paused_until IS NULL OR p.paused_until > now()))
+              AND NOT leadsync.project_is_paused(p)
               AND ((SELECT l.id FROM leadsync.leads l
                     WHERE l.project_id = p.project_id AND l.status = 'pending' AND l.next_attempt_at IS NULL
                     ORDER BY l.project_id, l.id LIMIT 1) IS NOT NULL
@@ -79,16 +80,16 @@ public enum ProjectQueries {
 
     /// LeadCountsCompact: folds the per-statement rows of `lead_counts` into one per
     /// (project, state); the worker calls it now and then.
-    public static let compactLeadCounts: PostgresQuery = "SELECT leadsync.compact_lead_counts()"
+    package static let compactLeadCounts: PostgresQuery = "SELECT leadsync.compact_lead_counts()"
 
     /// LeadsBacklog: per project, pending leads and the age in seconds of the oldest (metrics).
-    public static let backlog: PostgresQuery = """
+    package static let backlog: PostgresQuery = """
         SELECT project_id, count(*)::int8, extract(epoch FROM now() - min(created_at))::float8
         FROM leadsync.leads WHERE status = 'pending' GROUP BY project_id
         """
 
     /// ProjectsPause: SPEC §3, a 403 pauses the project until an operator resumes it.
-    public static func pause(_ projectId: String, reason: String) -> PostgresQuery {
+    package static func pause(_ projectId: String, reason: String) -> PostgresQuery {
         """
         UPDATE leadsync.projects SET paused = true,
             pause_reason = \(StorableText.clean(reason, maxBytes: StorableText.pauseReasonBytes)), paused_until = NULL
@@ -97,10 +98,71 @@ public enum ProjectQueries {
     }
 
     /// ProjectsSetBatchSize: a 400 "Maximum of N leads" lowers the batch size.
-    public static func setBatchSize(_ projectId: String, to size: Int) -> PostgresQuery {
+    package static func setBatchSize(_ projectId: String, to size: Int) -> PostgresQuery {
         """
         UPDATE leadsync.projects SET max_batch_size = least(max_batch_size, \(size))
         WHERE project_id = \(projectId)
         """
+    }
+
+    // MARK: operators' writes
+
+    /// ProjectsPauseByOperator: `leadsync project pause`; returns the project id when it exists.
+    package static func pauseByOperator(_ projectId: String, reason: String) -> RowQuery<String> {
+        RowQuery(
+            """
+            UPDATE leadsync.projects SET paused = true, pause_reason = \(reason), paused_until = NULL, updated_at = now()
+            WHERE project_id = \(projectId)
+            RETURNING project_id
+            """
+        ) { try $0.decode(String.self) }
+    }
+
+    /// Whether a project was paused before `resume`, and why.
+    package struct ResumedRow: Sendable {
+        package let wasPaused: Bool
+        package let pauseReason: String?
+
+        init(_ row: PostgresRow) throws {
+            var cells = RowCells(row)
+            wasPaused = try cells.next()
+            pauseReason = try cells.next()
+        }
+    }
+
+    /// ProjectsResume: `leadsync project resume`; returns whether it was paused and why.
+    package static func resume(_ projectId: String) -> RowQuery<ResumedRow> {
+        RowQuery(
+            """
+            WITH old AS (
+                SELECT project_id, leadsync.project_is_paused(projects) AS paused, pause_reason
+                FROM leadsync.projects WHERE project_id = \(projectId) FOR UPDATE
+            )
+            UPDATE leadsync.projects p SET paused = false, pause_reason = NULL, paused_until = NULL, updated_at = now()
+            FROM old WHERE p.project_id = old.project_id
+            RETURNING old.paused, old.pause_reason
+            """
+        ) { try ResumedRow($0) }
+    }
+
+    /// ProjectsSetLimits: `leadsync project set`; a nil value keeps the setting. Returns the project id.
+    package static func setLimits(
+        _ projectId: String, rateLimitRequests: Int?, rateLimitWindowMs: Int64?, maxBatchSize: Int?,
+        maxInFlight: Int?, maxAttempts: Int?, maxRequestBytes: Int?
+    ) -> RowQuery<String> {
+        RowQuery(
+            """
+            UPDATE leadsync.projects SET
+                rate_limit_requests = coalesce(\(rateLimitRequests)::int4, rate_limit_requests),
+                rate_limit_window = coalesce(\(rateLimitWindowMs)::int8 * interval '1 millisecond', rate_limit_window),
+                max_batch_size = coalesce(\(maxBatchSize)::int4, max_batch_size),
+                max_in_flight = coalesce(\(maxInFlight)::int4, max_in_flight),
+                max_attempts = coalesce(\(maxAttempts)::int4, max_attempts),
+                max_request_bytes = coalesce(\(maxRequestBytes)::int4, max_request_bytes),
+                updated_at = now()
+            WHERE project_id = \(projectId)
+            RETURNING project_id
+            """
+        ) { try $0.decode(String.self) }
     }
 }

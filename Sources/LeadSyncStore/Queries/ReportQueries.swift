@@ -2,372 +2,581 @@ import Foundation
 import LeadSyncCore
 import PostgresNIO
 
-// The operator's queries (`leadsync report`, `invalid`, `attempts`, `lead`, `project`,
-// `release`, `check`, `prune`; SPEC §7). Reads are aggregates per project, never per-lead
-// work, so `report` stays fast on large tables; writes are one set-based statement each.
+// The operator's reads (`leadsync report`, `invalid`, `attempts`, `lead`, `project`,
+// `release`, `check`; docs/contract.md §7). Reads are aggregates per project, never per-lead
+// work, so `report` stays fast on large tables. Writes live with their table's queries.
 // A `project` of nil means every project; `now` is the clock the report is taken at.
 
-/// Read-only aggregates and listings for the admin commands.
-public enum ReportQueries {
+/// Read-only aggregates and listings for the admin commands, each with its row type.
+package enum ReportQueries {
+    /// A project's settings and its effective pause, as `project list` and `report` show them.
+    package struct ProjectRow: Sendable {
+        package let projectId: String
+        /// Paused at the report's instant (`leadsync.project_is_paused`, migration 0006).
+        package let paused: Bool
+        package let pauseReason: String?
+        package let pausedUntil: Date?
+        package let rateLimitRequests: Int
+        package let rateLimitWindowMs: Int64
+        package let maxBatchSize: Int
+        package let maxInFlight: Int
+        package let maxAttempts: Int
+        package let maxRequestBytes: Int
+
+        init(_ row: PostgresRow) throws {
+            var cells = RowCells(row)
+            projectId = try cells.next()
+            paused = try cells.next()
+            pauseReason = try cells.next()
+            pausedUntil = try cells.next()
+            rateLimitRequests = try cells.next()
+            rateLimitWindowMs = try cells.next()
+            maxBatchSize = try cells.next()
+            maxInFlight = try cells.next()
+            maxAttempts = try cells.next()
+            maxRequestBytes = try cells.next()
+        }
+    }
+
     /// ProjectsListWithSettings: every project (or one), with its effective pause.
-    /// Columns: project_id, paused, pause_reason, paused_until, rate_limit_requests,
-    /// rate_limit_window (ms), max_batch_size, max_in_flight, max_attempts, max_request_bytes.
-    public static func projects(only project: String?, now: Date) -> PostgresQuery {
-        """
-        SELECT project_id, paused AND (paused_until IS NULL OR paused_until > \(now)), pause_reason, paused_until,
-               rate_limit_requests, (extract(epoch FROM rate_limit_window) * 1000)::int8,
-               max_batch_size, max_in_flight, max_attempts, max_request_bytes
-        FROM leadsync.projects
-        WHERE (\(project)::text IS NULL OR project_id = \(project)::text)
-        ORDER BY project_id
-        """
+    package static func projects(only project: String?, now: Date) -> RowQuery<ProjectRow> {
+        RowQuery(
+            """
+            SELECT project_id, leadsync.project_is_paused(projects, \(now)), pause_reason, paused_until,
+                   rate_limit_requests, (extract(epoch FROM rate_limit_window) * 1000)::int8,
+                   max_batch_size, max_in_flight, max_attempts, max_request_bytes
+            FROM leadsync.projects
+            WHERE (\(project)::text IS NULL OR project_id = \(project)::text)
+            ORDER BY project_id
+            """
+        ) { try ProjectRow($0) }
     }
 
     /// ProjectsMaxRequestBytes: the byte budget `leadsync check` judges leads against.
-    public static func maxRequestBytes(project: String) -> PostgresQuery {
-        "SELECT max_request_bytes FROM leadsync.projects WHERE project_id = \(project)"
+    package static func maxRequestBytes(project: String) -> RowQuery<Int> {
+        RowQuery("SELECT max_request_bytes FROM leadsync.projects WHERE project_id = \(project)") {
+            try $0.decode(Int.self)
+        }
     }
 
-    /// ProjectsExists: whether a project row exists.
-    public static func projectExists(_ project: String) -> PostgresQuery {
-        "SELECT count(*)::int8 FROM leadsync.projects WHERE project_id = \(project)"
+    /// ProjectsExists: how many project rows have this id (0 or 1).
+    package static func projectExists(_ project: String) -> RowQuery<Int> {
+        RowQuery("SELECT count(*)::int8 FROM leadsync.projects WHERE project_id = \(project)") {
+            try $0.decode(Int.self)
+        }
     }
 
-    /// LeadCountsByProjectState: (project_id, status, count), summed from `lead_counts`
-    /// (kept by triggers on `leads`), so the report never reads the leads themselves.
-    public static func leadCountsByState(only project: String?) -> PostgresQuery {
-        """
-        SELECT project_id, status, sum(delta)::int8 FROM leadsync.lead_counts
-        WHERE (\(project)::text IS NULL OR project_id = \(project)::text)
-        GROUP BY project_id, status HAVING sum(delta) <> 0
-        """
+    /// A count of something per project and a text key (a state, a reason).
+    package struct KeyedCountRow: Sendable {
+        package let projectId: String
+        package let key: String
+        package let count: Int
+
+        init(_ row: PostgresRow) throws {
+            var cells = RowCells(row)
+            projectId = try cells.next()
+            key = try cells.next()
+            count = try cells.next()
+        }
     }
 
-    /// LeadsCountHeldByReason: (project_id, held_reason, count), from `leads_held_by_reason`.
-    public static func heldCountsByReason(only project: String?) -> PostgresQuery {
-        """
-        SELECT project_id, held_reason, count(*)::int8 FROM leadsync.leads
-        WHERE status = 'held' AND (\(project)::text IS NULL OR project_id = \(project)::text)
-        GROUP BY project_id, held_reason
-        """
+    /// A count of something per project.
+    package struct ProjectCountRow: Sendable {
+        package let projectId: String
+        package let count: Int
+
+        init(_ row: PostgresRow) throws {
+            var cells = RowCells(row)
+            projectId = try cells.next()
+            count = try cells.next()
+        }
     }
 
-    /// LeadsCountRetrying: (project_id, count) of pending leads waiting out a retry back-off,
-    /// from `leads_pending_retry`.
-    public static func retryingCounts(only project: String?, now: Date) -> PostgresQuery {
-        """
-        SELECT project_id, count(*)::int8 FROM leadsync.leads
-        WHERE status = 'pending' AND next_attempt_at IS NOT NULL AND next_attempt_at > \(now)
-          AND (\(project)::text IS NULL OR project_id = \(project)::text)
-        GROUP BY project_id
-        """
+    /// LeadCountsByProjectState: leads per project and state (`key`), summed from
+    /// `lead_counts` (kept by triggers on `leads`), so the report never reads the leads themselves.
+    package static func leadCountsByState(only project: String?) -> RowQuery<KeyedCountRow> {
+        RowQuery(
+            """
+            SELECT project_id, status, sum(delta)::int8 FROM leadsync.lead_counts
+            WHERE (\(project)::text IS NULL OR project_id = \(project)::text)
+            GROUP BY project_id, status HAVING sum(delta) <> 0
+            """
+        ) { try KeyedCountRow($0) }
     }
 
-    /// LeadsCountInFlight: (project_id, count) of leads a request is carrying right now: the
-    /// worker leaves them `pending` and lists them in the open attempt's `lead_ids`.
-    public static func inFlightCounts(only project: String?) -> PostgresQuery {
-        """
-        SELECT a.project_id, count(*)::int8
-        FROM leadsync.submission_attempts a
-        CROSS JOIN LATERAL unnest(a.lead_ids) AS x(id)
-        JOIN leadsync.leads l ON l.id = x.id AND l.status = 'pending'
-        WHERE a.finished_at IS NULL AND (\(project)::text IS NULL OR a.project_id = \(project)::text)
-        GROUP BY a.project_id
-        """
+    /// LeadsCountHeldByReason: held leads per project and held reason (`key`), from `leads_held_by_reason`.
+    package static func heldCountsByReason(only project: String?) -> RowQuery<KeyedCountRow> {
+        RowQuery(
+            """
+            SELECT project_id, held_reason, count(*)::int8 FROM leadsync.leads
+            WHERE status = 'held' AND (\(project)::text IS NULL OR project_id = \(project)::text)
+            GROUP BY project_id, held_reason
+            """
+        ) { try KeyedCountRow($0) }
+    }
+
+    /// LeadsCountRetrying: pending leads waiting out a retry back-off, per project, from
+    /// `leads_pending_retry`.
+    package static func retryingCounts(only project: String?, now: Date) -> RowQuery<ProjectCountRow> {
+        RowQuery(
+            """
+            SELECT project_id, count(*)::int8 FROM leadsync.leads
+            WHERE status = 'pending' AND next_attempt_at IS NOT NULL AND next_attempt_at > \(now)
+              AND (\(project)::text IS NULL OR project_id = \(project)::text)
+            GROUP BY project_id
+            """
+        ) { try ProjectCountRow($0) }
+    }
+
+    /// LeadsCountInFlight: leads a request is carrying right now, per project: the worker
+    /// leaves them `pending` and lists them in the open attempt's `lead_ids` (docs/contract.md §2).
+    package static func inFlightCounts(only project: String?) -> RowQuery<ProjectCountRow> {
+        RowQuery(
+            """
+            SELECT a.project_id, count(*)::int8
+            FROM leadsync.submission_attempts a
+            CROSS JOIN LATERAL unnest(a.lead_ids) AS x(id)
+            JOIN leadsync.leads l ON l.id = x.id AND l.status = 'pending'
+            WHERE a.finished_at IS NULL AND (\(project)::text IS NULL OR a.project_id = \(project)::text)
+            GROUP BY a.project_id
+            """
+        ) { try ProjectCountRow($0) }
+    }
+
+    /// When a project's oldest pending lead was created and a request last had a lead accepted.
+    package struct LagRow: Sendable {
+        package let projectId: String
+        package let oldestPendingAt: Date?
+        package let lastSuccessAt: Date?
+
+        init(_ row: PostgresRow) throws {
+            var cells = RowCells(row)
+            projectId = try cells.next()
+            oldestPendingAt = try cells.next()
+            lastSuccessAt = try cells.next()
+        }
     }
 
     /// ProjectsOldestPendingAndLastSuccess: per project, when its oldest pending lead was
     /// created (new leads through `leads_pending_new`, retries through `leads_pending_retry`)
     /// and when a request last had a lead accepted.
-    public static func oldestPendingAndLastSuccess(only project: String?) -> PostgresQuery {
-        """
-        SELECT p.project_id, least(n.created_at, r.created_at), s.finished_at
-        FROM leadsync.projects p
-        LEFT JOIN LATERAL (SELECT l.created_at FROM leadsync.leads l
-                           WHERE l.project_id = p.project_id AND l.status = 'pending' AND l.next_attempt_at IS NULL
-                           ORDER BY l.project_id, l.id LIMIT 1) n ON true
-        LEFT JOIN LATERAL (SELECT min(l.created_at) AS created_at FROM leadsync.leads l
-                           WHERE l.project_id = p.project_id AND l.status = 'pending'
-                             AND l.next_attempt_at IS NOT NULL) r ON true
-        LEFT JOIN LATERAL (SELECT a.finished_at FROM leadsync.submission_attempts a
-                           WHERE a.project_id = p.project_id AND a.success_count > 0 AND a.finished_at IS NOT NULL
-                           ORDER BY a.project_id, a.started_at DESC LIMIT 1) s ON true
-        WHERE (\(project)::text IS NULL OR p.project_id = \(project)::text)
-        """
+    package static func oldestPendingAndLastSuccess(only project: String?) -> RowQuery<LagRow> {
+        RowQuery(
+            """
+            SELECT p.project_id, least(n.created_at, r.created_at), s.finished_at
+            FROM leadsync.projects p
+            LEFT JOIN LATERAL (SELECT l.created_at FROM leadsync.leads l
+                               WHERE l.project_id = p.project_id AND l.status = 'pending' AND l.next_attempt_at IS NULL
+                               ORDER BY l.project_id, l.id LIMIT 1) n ON true
+            LEFT JOIN LATERAL (SELECT min(l.created_at) AS created_at FROM leadsync.leads l
+                               WHERE l.project_id = p.project_id AND l.status = 'pending'
+                                 AND l.next_attempt_at IS NOT NULL) r ON true
+            LEFT JOIN LATERAL (SELECT a.finished_at FROM leadsync.submission_attempts a
+                               WHERE a.project_id = p.project_id AND a.success_count > 0 AND a.finished_at IS NOT NULL
+                               ORDER BY a.project_id, a.started_at DESC LIMIT 1) s ON true
+            WHERE (\(project)::text IS NULL OR p.project_id = \(project)::text)
+            """
+        ) { try LagRow($0) }
     }
 
-    /// InvalidLeadsCountByReason: (project_id, reason, count, count marked since `since`).
-    public static func invalidCountsByReason(only project: String?, since: Date) -> PostgresQuery {
-        """
-        SELECT project_id, reason, count(*)::int8, (count(*) FILTER (WHERE created_at >= \(since)))::int8
-        FROM leadsync.invalid_leads
-        WHERE (\(project)::text IS NULL OR project_id = \(project)::text)
-        GROUP BY project_id, reason
-        """
+    /// Invalid markers of one project and reason: all of them, and those marked since a date.
+    package struct InvalidCountRow: Sendable {
+        package let projectId: String
+        package let reason: String
+        package let count: Int
+        package let countSince: Int
+
+        init(_ row: PostgresRow) throws {
+            var cells = RowCells(row)
+            projectId = try cells.next()
+            reason = try cells.next()
+            count = try cells.next()
+            countSince = try cells.next()
+        }
     }
 
-    /// AttemptsCountByOutcome: requests started since `since`, per project and outcome
-    /// ('' while still open): (project_id, outcome, requests, accepted, rejected, unconfirmed).
-    public static func attemptCountsByOutcome(only project: String?, since: Date) -> PostgresQuery {
-        """
-        SELECT project_id, coalesce(outcome, ''), count(*)::int8, coalesce(sum(success_count), 0)::int8,
-               coalesce(sum(error_count), 0)::int8, coalesce(sum(unconfirmed_count), 0)::int8
-        FROM leadsync.submission_attempts
-        WHERE started_at >= \(since) AND (\(project)::text IS NULL OR project_id = \(project)::text)
-        GROUP BY project_id, coalesce(outcome, '')
-        """
+    /// InvalidLeadsCountByReason: markers per project and reason, and how many since `since`.
+    package static func invalidCountsByReason(only project: String?, since: Date) -> RowQuery<InvalidCountRow> {
+        RowQuery(
+            """
+            SELECT project_id, reason, count(*)::int8, (count(*) FILTER (WHERE created_at >= \(since)))::int8
+            FROM leadsync.invalid_leads
+            WHERE (\(project)::text IS NULL OR project_id = \(project)::text)
+            GROUP BY project_id, reason
+            """
+        ) { try InvalidCountRow($0) }
+    }
+
+    /// Requests of one project and outcome ('' while open) and their leads' results.
+    package struct OutcomeCountRow: Sendable {
+        package let projectId: String
+        package let outcome: String
+        package let requests: Int
+        package let accepted: Int
+        package let rejected: Int
+        package let unconfirmed: Int
+
+        init(_ row: PostgresRow) throws {
+            var cells = RowCells(row)
+            projectId = try cells.next()
+            outcome = try cells.next()
+            requests = try cells.next()
+            accepted = try cells.next()
+            rejected = try cells.next()
+            unconfirmed = try cells.next()
+        }
+    }
+
+    /// AttemptsCountByOutcome: requests started since `since`, per project and outcome.
+    package static func attemptCountsByOutcome(only project: String?, since: Date) -> RowQuery<OutcomeCountRow> {
+        RowQuery(
+            """
+            SELECT project_id, coalesce(outcome, ''), count(*)::int8, coalesce(sum(success_count), 0)::int8,
+                   coalesce(sum(error_count), 0)::int8, coalesce(sum(unconfirmed_count), 0)::int8
+            FROM leadsync.submission_attempts
+            WHERE started_at >= \(since) AND (\(project)::text IS NULL OR project_id = \(project)::text)
+            GROUP BY project_id, coalesce(outcome, '')
+            """
+        ) { try OutcomeCountRow($0) }
+    }
+
+    /// An invalid marker with a few fields of its lead (gone when the lead was deleted).
+    package struct InvalidLeadRow: Sendable {
+        package let leadId: Int64
+        package let projectId: String
+        package let reason: String
+        package let source: String
+        package let attemptId: Int64?
+        package let markedAt: Date
+        package let message: String
+        package let phone: String?
+        package let processId: String?
+        package let referenceId: String?
+
+        init(_ row: PostgresRow) throws {
+            var cells = RowCells(row)
+            leadId = try cells.next()
+            projectId = try cells.next()
+            reason = try cells.next()
+            source = try cells.next()
+            attemptId = try cells.next()
+            markedAt = try cells.next()
+            message = try cells.next()
+            phone = try cells.next()
+            processId = try cells.next()
+            referenceId = try cells.next()
+        }
     }
 
     /// InvalidLeadsList: markers with a few fields of their lead, newest first.
-    /// Columns: lead_id, project_id, reason, source, attempt_id, created_at, message,
-    /// phone, process_id, reference_id.
-    public static func invalidLeads(only project: String?, reason: String?, limit: Int?) -> PostgresQuery {
-        """
-        SELECT i.lead_id, i.project_id, i.reason, i.source, i.attempt_id, i.created_at, i.message,
-               l.phone, l.process_id, l.reference_id
-        FROM leadsync.invalid_leads i
-        LEFT JOIN leadsync.leads l ON l.id = i.lead_id
-        WHERE (\(project)::text IS NULL OR i.project_id = \(project)::text)
-          AND (\(reason)::text IS NULL OR i.reason = \(reason)::text)
-        ORDER BY i.created_at DESC, i.lead_id DESC
-        LIMIT \(limit)::int8
-        """
+    package static func invalidLeads(only project: String?, reason: String?, limit: Int?) -> RowQuery<InvalidLeadRow> {
+        RowQuery(
+            """
+            SELECT i.lead_id, i.project_id, i.reason, i.source, i.attempt_id, i.created_at, i.message,
+                   l.phone, l.process_id, l.reference_id
+            FROM leadsync.invalid_leads i
+            LEFT JOIN leadsync.leads l ON l.id = i.lead_id
+            WHERE (\(project)::text IS NULL OR i.project_id = \(project)::text)
+              AND (\(reason)::text IS NULL OR i.reason = \(reason)::text)
+            ORDER BY i.created_at DESC, i.lead_id DESC
+            LIMIT \(limit)::int8
+            """
+        ) { try InvalidLeadRow($0) }
     }
 
-    /// InvalidLeadsCountByReasonSource: (reason, source, count) under the same filter as `invalidLeads`.
-    public static func invalidReasonTotals(only project: String?, reason: String?) -> PostgresQuery {
-        """
-        SELECT reason, source, count(*)::int8 FROM leadsync.invalid_leads
-        WHERE (\(project)::text IS NULL OR project_id = \(project)::text)
-          AND (\(reason)::text IS NULL OR reason = \(reason)::text)
-        GROUP BY reason, source
-        ORDER BY count(*) DESC, reason, source
-        """
+    /// Invalid markers of one reason and source.
+    package struct ReasonTotalRow: Sendable {
+        package let reason: String
+        package let source: String
+        package let count: Int
+
+        init(_ row: PostgresRow) throws {
+            var cells = RowCells(row)
+            reason = try cells.next()
+            source = try cells.next()
+            count = try cells.next()
+        }
     }
 
-    /// AttemptsList: request history, newest first. Columns: id, project_id, started_at,
-    /// finished_at, lead_count, http_status, outcome, success_count, error_count,
-    /// unconfirmed_count, duration (ms), worker_id, error.
-    public static func attempts(only project: String?, limit: Int?) -> PostgresQuery {
-        """
-        SELECT id, project_id, started_at, finished_at, lead_count, http_status, outcome, success_count, error_count,
-               unconfirmed_count, (extract(epoch FROM finished_at - started_at) * 1000)::int8, worker_id, error
-        FROM leadsync.submission_attempts
-        WHERE (\(project)::text IS NULL OR project_id = \(project)::text)
-        ORDER BY started_at DESC, id DESC
-        LIMIT \(limit)::int8
-        """
+    /// InvalidLeadsCountByReasonSource: markers per reason and source under the same filter as `invalidLeads`.
+    package static func invalidReasonTotals(only project: String?, reason: String?) -> RowQuery<ReasonTotalRow> {
+        RowQuery(
+            """
+            SELECT reason, source, count(*)::int8 FROM leadsync.invalid_leads
+            WHERE (\(project)::text IS NULL OR project_id = \(project)::text)
+              AND (\(reason)::text IS NULL OR reason = \(reason)::text)
+            GROUP BY reason, source
+            ORDER BY count(*) DESC, reason, source
+            """
+        ) { try ReasonTotalRow($0) }
+    }
+
+    /// One request as `leadsync attempts` lists it.
+    package struct AttemptRow: Sendable {
+        package let id: Int64
+        package let projectId: String
+        package let startedAt: Date
+        package let finishedAt: Date?
+        package let leadCount: Int
+        package let httpStatus: Int?
+        package let outcome: String?
+        package let successCount: Int
+        package let errorCount: Int
+        package let unconfirmedCount: Int
+        package let durationMs: Int64?
+        package let workerId: String
+        package let error: String?
+
+        init(_ row: PostgresRow) throws {
+            var cells = RowCells(row)
+            id = try cells.next()
+            projectId = try cells.next()
+            startedAt = try cells.next()
+            finishedAt = try cells.next()
+            leadCount = try cells.next()
+            httpStatus = try cells.next()
+            outcome = try cells.next()
+            successCount = try cells.next()
+            errorCount = try cells.next()
+            unconfirmedCount = try cells.next()
+            durationMs = try cells.next()
+            workerId = try cells.next()
+            error = try cells.next()
+        }
+    }
+
+    /// AttemptsList: request history, newest first.
+    package static func attempts(only project: String?, limit: Int?) -> RowQuery<AttemptRow> {
+        RowQuery(
+            """
+            SELECT id, project_id, started_at, finished_at, lead_count, http_status, outcome, success_count,
+                   error_count, unconfirmed_count, (extract(epoch FROM finished_at - started_at) * 1000)::int8,
+                   worker_id, error
+            FROM leadsync.submission_attempts
+            WHERE (\(project)::text IS NULL OR project_id = \(project)::text)
+            ORDER BY started_at DESC, id DESC
+            LIMIT \(limit)::int8
+            """
+        ) { try AttemptRow($0) }
     }
 
     /// AttemptsCount: how many requests `attempts` could list.
-    public static func attemptCount(only project: String?) -> PostgresQuery {
-        """
-        SELECT count(*)::int8 FROM leadsync.submission_attempts
-        WHERE (\(project)::text IS NULL OR project_id = \(project)::text)
-        """
+    package static func attemptCount(only project: String?) -> RowQuery<Int> {
+        RowQuery(
+            """
+            SELECT count(*)::int8 FROM leadsync.submission_attempts
+            WHERE (\(project)::text IS NULL OR project_id = \(project)::text)
+            """
+        ) { try $0.decode(Int.self) }
     }
 
-    /// The worker's columns (`LeadQueries.decodeLead` reads 0–14), then the rest (15–23).
-    static let leadDetailColumns = """
-        \(LeadQueries.columns),
-        status, next_attempt_at, created_at, updated_at, submitted_at, remote_id, last_error, held_reason, resubmit_of
-        """
+    /// A `leadsync.leads` row with every column: the worker's (`LeadQueries.decodeLead`), then the rest.
+    package struct LeadDetailRow: Sendable {
+        package let lead: Lead
+        package let status: String
+        package let nextAttemptAt: Date?
+        package let createdAt: Date
+        package let updatedAt: Date
+        package let submittedAt: Date?
+        package let remoteId: String?
+        package let lastError: String?
+        package let heldReason: String?
+        package let resubmitOf: Int64?
 
-    /// LeadsGet: one lead, every column (24, in `leadDetailColumns` order).
-    public static func lead(_ id: Int64) -> PostgresQuery {
-        "SELECT \(unescaped: leadDetailColumns) FROM leadsync.leads WHERE id = \(id)"
+        static let columns = """
+            \(LeadQueries.columns),
+            status, next_attempt_at, created_at, updated_at, submitted_at, remote_id, last_error, held_reason, resubmit_of
+            """
+
+        init(_ row: PostgresRow) throws {
+            var cells = row.makeIterator()
+            lead = try LeadQueries.decodeLead(&cells)
+            var rest = RowCells(remainderOf: cells)
+            status = try rest.next()
+            nextAttemptAt = try rest.next()
+            createdAt = try rest.next()
+            updatedAt = try rest.next()
+            submittedAt = try rest.next()
+            remoteId = try rest.next()
+            lastError = try rest.next()
+            heldReason = try rest.next()
+            resubmitOf = try rest.next()
+        }
+    }
+
+    /// LeadsGet: one lead, every column.
+    package static func lead(_ id: Int64) -> RowQuery<LeadDetailRow> {
+        RowQuery("SELECT \(unescaped: LeadDetailRow.columns) FROM leadsync.leads WHERE id = \(id)") {
+            try LeadDetailRow($0)
+        }
     }
 
     /// LeadsGetForUpdate: one lead, locked for `lead resubmit`.
-    public static func leadForUpdate(_ id: Int64) -> PostgresQuery {
-        "SELECT \(unescaped: leadDetailColumns) FROM leadsync.leads WHERE id = \(id) FOR UPDATE"
+    package static func leadForUpdate(_ id: Int64) -> RowQuery<LeadDetailRow> {
+        RowQuery("SELECT \(unescaped: LeadDetailRow.columns) FROM leadsync.leads WHERE id = \(id) FOR UPDATE") {
+            try LeadDetailRow($0)
+        }
     }
 
-    /// AttemptLeadsListForLead: a lead's history. Columns: attempt_id, started_at,
-    /// finished_at, http_status, outcome, result, message.
-    public static func leadHistory(_ id: Int64) -> PostgresQuery {
-        """
-        SELECT al.attempt_id, a.started_at, a.finished_at, a.http_status, a.outcome, al.result, al.message
-        FROM leadsync.attempt_leads al JOIN leadsync.submission_attempts a ON a.id = al.attempt_id
-        WHERE al.lead_id = \(id)
-        ORDER BY a.started_at, al.attempt_id
-        """
+    /// One request that carried a lead, and what became of the lead in it.
+    package struct HistoryRow: Sendable {
+        package let attemptId: Int64
+        package let startedAt: Date
+        package let finishedAt: Date?
+        package let httpStatus: Int?
+        package let outcome: String?
+        package let result: String
+        package let message: String?
+
+        init(_ row: PostgresRow) throws {
+            var cells = RowCells(row)
+            attemptId = try cells.next()
+            startedAt = try cells.next()
+            finishedAt = try cells.next()
+            httpStatus = try cells.next()
+            outcome = try cells.next()
+            result = try cells.next()
+            message = try cells.next()
+        }
     }
 
-    /// AttemptsOpenForLead: the request carrying the lead right now, if any: (id, started_at).
-    public static func openAttempt(carrying id: Int64) -> PostgresQuery {
-        """
-        SELECT id, started_at FROM leadsync.submission_attempts
-        WHERE finished_at IS NULL AND \(id)::int8 = ANY(lead_ids)
-        ORDER BY id LIMIT 1
-        """
+    /// AttemptLeadsListForLead: a lead's history, oldest first.
+    package static func leadHistory(_ id: Int64) -> RowQuery<HistoryRow> {
+        RowQuery(
+            """
+            SELECT al.attempt_id, a.started_at, a.finished_at, a.http_status, a.outcome, al.result, al.message
+            FROM leadsync.attempt_leads al JOIN leadsync.submission_attempts a ON a.id = al.attempt_id
+            WHERE al.lead_id = \(id)
+            ORDER BY a.started_at, al.attempt_id
+            """
+        ) { try HistoryRow($0) }
     }
 
-    /// InvalidLeadsGet: a lead's invalid marker: reason, source, message, attempt_id, created_at.
-    public static func invalidMarker(_ id: Int64) -> PostgresQuery {
-        "SELECT reason, source, message, attempt_id, created_at FROM leadsync.invalid_leads WHERE lead_id = \(id)"
+    /// An open request.
+    package struct OpenAttemptRow: Sendable {
+        package let id: Int64
+        package let startedAt: Date
+
+        init(_ row: PostgresRow) throws {
+            var cells = RowCells(row)
+            id = try cells.next()
+            startedAt = try cells.next()
+        }
     }
 
-    /// LeadsListResubmits: leads that are corrected copies of `id`: (id, status).
-    public static func resubmits(of id: Int64) -> PostgresQuery {
-        "SELECT id, status FROM leadsync.leads WHERE resubmit_of = \(id) ORDER BY id"
+    /// AttemptsOpenForLead: the request carrying the lead right now, if any.
+    package static func openAttempt(carrying id: Int64) -> RowQuery<OpenAttemptRow> {
+        RowQuery(
+            """
+            SELECT id, started_at FROM leadsync.submission_attempts
+            WHERE finished_at IS NULL AND \(id)::int8 = ANY(lead_ids)
+            ORDER BY id LIMIT 1
+            """
+        ) { try OpenAttemptRow($0) }
     }
 
-    /// PhoneClaimsGet: which lead holds a normalized phone in a project: (lead_id, its status).
-    public static func phoneHolder(project: String, key: String) -> PostgresQuery {
-        """
-        SELECT c.lead_id, coalesce(l.status, '') FROM leadsync.phone_claims c
-        LEFT JOIN leadsync.leads l ON l.id = c.lead_id
-        WHERE c.project_id = \(project) AND c.phone_key = \(key)
-        """
+    /// A lead's invalid marker.
+    package struct MarkerRow: Sendable {
+        package let reason: String
+        package let source: String
+        package let message: String
+        package let attemptId: Int64?
+        package let markedAt: Date
+
+        init(_ row: PostgresRow) throws {
+            var cells = RowCells(row)
+            reason = try cells.next()
+            source = try cells.next()
+            message = try cells.next()
+            attemptId = try cells.next()
+            markedAt = try cells.next()
+        }
+    }
+
+    /// InvalidLeadsGet: a lead's invalid marker.
+    package static func invalidMarker(_ id: Int64) -> RowQuery<MarkerRow> {
+        RowQuery(
+            "SELECT reason, source, message, attempt_id, created_at FROM leadsync.invalid_leads WHERE lead_id = \(id)"
+        ) { try MarkerRow($0) }
+    }
+
+    /// A lead's id and state.
+    package struct LeadStatusRow: Sendable {
+        package let id: Int64
+        package let status: String
+
+        init(_ row: PostgresRow) throws {
+            var cells = RowCells(row)
+            id = try cells.next()
+            status = try cells.next()
+        }
+    }
+
+    /// LeadsListResubmits: leads that are corrected copies of `id`, oldest first.
+    package static func resubmits(of id: Int64) -> RowQuery<LeadStatusRow> {
+        RowQuery("SELECT id, status FROM leadsync.leads WHERE resubmit_of = \(id) ORDER BY id") {
+            try LeadStatusRow($0)
+        }
+    }
+
+    /// PhoneClaimsGet: which lead holds a normalized phone in a project, and its state
+    /// ('' when the lead is gone).
+    package static func phoneHolder(project: String, key: String) -> RowQuery<LeadStatusRow> {
+        RowQuery(
+            """
+            SELECT c.lead_id, coalesce(l.status, '') FROM leadsync.phone_claims c
+            LEFT JOIN leadsync.leads l ON l.id = c.lead_id
+            WHERE c.project_id = \(project) AND c.phone_key = \(key)
+            """
+        ) { try LeadStatusRow($0) }
     }
 
     /// LeadsListPendingNew: never-tried pending leads after `afterId`, in id order (`leads_pending_new`).
-    public static func pendingNew(project: String, afterId: Int64, limit: Int) -> PostgresQuery {
-        """
-        SELECT \(unescaped: LeadQueries.columns) FROM leadsync.leads
-        WHERE project_id = \(project) AND status = 'pending' AND next_attempt_at IS NULL AND id > \(afterId)
-        ORDER BY project_id, id LIMIT \(limit)
-        """
+    package static func pendingNew(project: String, afterId: Int64, limit: Int) -> RowQuery<Lead> {
+        RowQuery(
+            """
+            SELECT \(unescaped: LeadQueries.columns) FROM leadsync.leads
+            WHERE project_id = \(project) AND status = 'pending' AND next_attempt_at IS NULL AND id > \(afterId)
+            ORDER BY project_id, id LIMIT \(limit)
+            """
+        ) { try LeadQueries.decodeLead($0) }
     }
 
     /// LeadsListPendingRetry: pending leads put back for a retry (`leads_pending_retry`; few by nature).
-    public static func pendingRetries(project: String) -> PostgresQuery {
-        """
-        SELECT \(unescaped: LeadQueries.columns) FROM leadsync.leads
-        WHERE project_id = \(project) AND status = 'pending' AND next_attempt_at IS NOT NULL
-        """
+    package static func pendingRetries(project: String) -> RowQuery<Lead> {
+        RowQuery(
+            """
+            SELECT \(unescaped: LeadQueries.columns) FROM leadsync.leads
+            WHERE project_id = \(project) AND status = 'pending' AND next_attempt_at IS NOT NULL
+            """
+        ) { try LeadQueries.decodeLead($0) }
     }
 
-    /// PhoneClaimsListLive: of these phone keys, those held by a lead that is still pending,
-    /// in flight or submitted: (phone_key, lead_id). Such a holder makes any other lead a duplicate.
-    public static func livePhoneHolders(project: String, keys: [String]) -> PostgresQuery {
-        """
-        SELECT c.phone_key, c.lead_id FROM leadsync.phone_claims c
-        JOIN leadsync.leads o ON o.id = c.lead_id AND o.status IN ('pending', 'in_flight', 'submitted')
-        WHERE c.project_id = \(project) AND c.phone_key = ANY(\(keys)::text[])
-        """
+    /// A normalized phone and the lead that holds it.
+    package struct PhoneHolderRow: Sendable {
+        package let phoneKey: String
+        package let leadId: Int64
+
+        init(_ row: PostgresRow) throws {
+            var cells = RowCells(row)
+            phoneKey = try cells.next()
+            leadId = try cells.next()
+        }
     }
 
-    /// AttemptLeadsCountOlderThan: what `prune` would delete: (rows, attempts).
-    public static func prunable(before cutoff: Date) -> PostgresQuery {
-        """
-        SELECT count(*)::int8, count(DISTINCT al.attempt_id)::int8
-        FROM leadsync.attempt_leads al JOIN leadsync.submission_attempts a ON a.id = al.attempt_id
-        WHERE a.started_at < \(cutoff) AND a.finished_at IS NOT NULL
-        """
+    /// PhoneClaimsListLive: of these phone keys, those held by a live holder
+    /// (`leadsync.phone_holder_is_live`, migration 0006), as `LeadQueries.claimPhones` judges
+    /// them. Such a holder makes any other lead a duplicate.
+    package static func livePhoneHolders(project: String, keys: [String]) -> RowQuery<PhoneHolderRow> {
+        RowQuery(
+            """
+            SELECT c.phone_key, c.lead_id FROM leadsync.phone_claims c
+            JOIN leadsync.leads o ON o.id = c.lead_id AND leadsync.phone_holder_is_live(o.status)
+            WHERE c.project_id = \(project) AND c.phone_key = ANY(\(keys)::text[])
+            """
+        ) { try PhoneHolderRow($0) }
     }
 
     /// `SELECT now()`: the database's clock, the one `created_at` was written with.
-    public static let now: PostgresQuery = "SELECT now()"
-}
-
-// MARK: - Writes by an operator. They belong to their tables' query enums; they live here
-// so the admin commands' SQL is reviewed in one place.
-
-extension ProjectQueries {
-    /// ProjectsPauseByOperator: `leadsync project pause`; returns the project id when it exists.
-    public static func pauseByOperator(_ projectId: String, reason: String) -> PostgresQuery {
-        """
-        UPDATE leadsync.projects SET paused = true, pause_reason = \(reason), paused_until = NULL, updated_at = now()
-        WHERE project_id = \(projectId)
-        RETURNING project_id
-        """
-    }
-
-    /// ProjectsResume: `leadsync project resume`; returns whether it was paused and why.
-    public static func resume(_ projectId: String) -> PostgresQuery {
-        """
-        WITH old AS (
-            SELECT project_id, paused AND (paused_until IS NULL OR paused_until > now()) AS paused, pause_reason
-            FROM leadsync.projects WHERE project_id = \(projectId) FOR UPDATE
-        )
-        UPDATE leadsync.projects p SET paused = false, pause_reason = NULL, paused_until = NULL, updated_at = now()
-        FROM old WHERE p.project_id = old.project_id
-        RETURNING old.paused, old.pause_reason
-        """
-    }
-
-    /// ProjectsSetLimits: `leadsync project set`; a nil value keeps the setting. Returns the project id.
-    public static func setLimits(
-        _ projectId: String, rateLimitRequests: Int?, rateLimitWindowMs: Int64?, maxBatchSize: Int?,
-        maxInFlight: Int?, maxAttempts: Int?, maxRequestBytes: Int?
-    ) -> PostgresQuery {
-        """
-        UPDATE leadsync.projects SET
-            rate_limit_requests = coalesce(\(rateLimitRequests)::int4, rate_limit_requests),
-            rate_limit_window = coalesce(\(rateLimitWindowMs)::int8 * interval '1 millisecond', rate_limit_window),
-            max_batch_size = coalesce(\(maxBatchSize)::int4, max_batch_size),
-            max_in_flight = coalesce(\(maxInFlight)::int4, max_in_flight),
-            max_attempts = coalesce(\(maxAttempts)::int4, max_attempts),
-            max_request_bytes = coalesce(\(maxRequestBytes)::int4, max_request_bytes),
-            updated_at = now()
-        WHERE project_id = \(projectId)
-        RETURNING project_id
-        """
-    }
-}
-
-extension LeadQueries {
-    /// LeadsReleaseHeld: held leads back to `pending`, ready at once (SPEC §2, `leadsync release`
-    /// and `project resume`). Leads held for `retries_exhausted` get a fresh round of attempts;
-    /// `ambiguous` is kept. Returns (project_id, former held_reason, count).
-    public static func releaseHeld(only project: String?, reasons: [String]) -> PostgresQuery {
-        """
-        WITH target AS (
-            SELECT id, held_reason FROM leadsync.leads
-            WHERE status = 'held' AND held_reason = ANY(\(reasons)::text[])
-              AND (\(project)::text IS NULL OR project_id = \(project)::text)
-            FOR UPDATE
-        ), released AS (
-            UPDATE leadsync.leads l SET status = 'pending', held_reason = NULL, next_attempt_at = NULL,
-                attempt_count = CASE WHEN t.held_reason = 'retries_exhausted' THEN 0 ELSE l.attempt_count END,
-                updated_at = now()
-            FROM target t WHERE l.id = t.id AND l.status = 'held'
-            RETURNING l.project_id, t.held_reason
-        )
-        SELECT project_id, held_reason, count(*)::int8 FROM released
-        GROUP BY project_id, held_reason ORDER BY project_id, held_reason
-        """
-    }
-
-    /// LeadsInsertResubmit: the corrected copy of a lead, a new `pending` lead pointing back
-    /// at the original through `resubmit_of`. Returns the new id.
-    public static func insertResubmit(_ lead: Lead, resubmitOf original: Int64) -> PostgresQuery {
-        """
-        INSERT INTO leadsync.leads (project_id, process_id, group_id, phone, email, name, first_name, last_name,
-                                    reference_id, metadata, init, remote_lead_id, resubmit_of)
-        VALUES (\(lead.projectId), \(lead.processId), \(lead.groupId), \(lead.phone), \(lead.email), \(lead.name),
-                \(lead.firstName), \(lead.lastName), \(lead.referenceId), \(lead.metadata)::jsonb, \(lead.initialize),
-                \(lead.remoteLeadId), \(original))
-        RETURNING id
-        """
-    }
-
-    /// LeadsCancelReplaced: a held lead replaced by its corrected copy is withdrawn, so the
-    /// two can never both be sent.
-    public static func cancelReplaced(_ id: Int64, by newId: Int64) -> PostgresQuery {
-        """
-        UPDATE leadsync.leads SET status = 'cancelled', held_reason = NULL,
-            last_error = 'replaced by lead ' || \(newId)::int8 || ' (leadsync lead resubmit)', updated_at = now()
-        WHERE id = \(id) AND status = 'held'
-        """
-    }
-}
-
-extension AttemptQueries {
-    /// AttemptLeadsDeleteOlderThan: `leadsync prune`: the per-lead history of finished
-    /// requests started before `cutoff`. Leads, invalid markers and the requests stay.
-    /// Returns (rows deleted, requests they belonged to).
-    public static func pruneLeadResults(before cutoff: Date) -> PostgresQuery {
-        """
-        WITH old AS (
-            SELECT id FROM leadsync.submission_attempts WHERE started_at < \(cutoff) AND finished_at IS NOT NULL
-        ), deleted AS (
-            DELETE FROM leadsync.attempt_leads al USING old WHERE al.attempt_id = old.id
-            RETURNING al.attempt_id
-        )
-        SELECT count(*)::int8, count(DISTINCT attempt_id)::int8 FROM deleted
-        """
-    }
+    package static let now = RowQuery<Date>("SELECT now()") { try $0.decode(Date.self) }
 }

@@ -5,7 +5,6 @@ import LeadSyncStore
 import LeadSyncWorker
 import Logging
 import Metrics
-import PostgresNIO
 import Prometheus
 import ServiceLifecycle
 import UservoxClient
@@ -95,96 +94,47 @@ struct WorkerCommand: AsyncParsableCommand {
         let url = try Environment.databaseURL()
         let logger = Environment.logger(label: "leadsync.worker", level: .info, json: logFormat == .json)
         let baseURL = environment["USERVOX_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://crm.uservox.ai"
-        // A configuration error, not a usage error: exit 1 with the policy's one line.
-        do {
-            if try BaseURLPolicy.check(baseURL, allowInsecure: allowInsecureUservox) == .insecureAllowed {
-                logger.warning(
-                    "USERVOX_BASE_URL is http:// to a host that is not loopback (--allow-insecure-uservox): bearer tokens travel unencrypted"
-                )
-            }
-        } catch {
-            throw CLIError("\(error)")
-        }
         guard let tokensPath = environment["LEADSYNC_TOKENS_FILE"], !tokensPath.isEmpty else {
             throw CLIError(
                 "LEADSYNC_TOKENS_FILE is not set: point it at a JSON file {\"<projectId>\": \"<token>\"} (mode 600)")
         }
-        let tokens = try TokenStore(path: tokensPath)
 
-        try await url.withConnection(logger: logger) { connection in
-            let status = try await Migrator(logger: logger).status(on: connection)
-            if !status.pending.isEmpty {
-                throw CLIError(
-                    "the database schema is not up to date (\(status.pending.count) pending): run leadsync migrate")
-            }
-        }
-
-        let registry = PrometheusCollectorRegistry()
-        if metricsPort != nil {
+        var metrics: Worker.Metrics?
+        if let metricsPort {
+            let registry = PrometheusCollectorRegistry()
             WorkerMetrics.projectLabels.setLimit(metricsMaxProjects)
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            metrics = Worker.Metrics(registry: registry, host: metricsHost, port: metricsPort)
         }
-
-        let clientConfiguration = UservoxClient.Configuration(
-            baseURL: baseURL, requestTimeout: .milliseconds(Int64(requestTimeout * 1000)))
-        let http = UservoxClient.makeHTTPClient(clientConfiguration)
-        let client = UservoxClient(configuration: clientConfiguration, httpClient: http)
-
-        var poolLogger = logger
-        poolLogger.logLevel = .error
-        var poolConfiguration = try url.clientConfiguration(maximumConnections: dbConnections)
-        // Every wait on the database is bounded (docs/operating.md): the server ends a
-        // statement after this; the lanes also give up on a call a little later.
-        poolConfiguration.options.additionalStartupParameters.append(("statement_timeout", "29s"))
-        let postgres = PostgresClient(configuration: poolConfiguration, backgroundLogger: poolLogger)
-        let store = LeadStore(client: postgres, logger: poolLogger)
-        let wake = WakeSignal()
-        let health = WorkerHealth(stallLimit: .milliseconds(Int64(requestTimeout * 2000)))
         let configuration = WorkerConfiguration(
             projects: projects.isEmpty ? nil : projects, once: once,
             sweepInterval: .milliseconds(Int64(sweepInterval * 1000)),
             requestTimeout: .milliseconds(Int64(requestTimeout * 1000)),
             lease: lease.map { .milliseconds(Int64($0 * 1000)) },
             backlogMetricsInterval: metricsPort == nil ? nil : .seconds(10), maxConcurrentRequests: maxRequests)
-        let dispatcher = Dispatcher(
-            database: url, store: store, client: client, tokens: tokens, wake: wake, configuration: configuration,
-            health: health, logger: logger)
-        let listener = Listener(database: url, wake: wake, health: health, logger: logger)
-        let reloader = TokenReloader(tokens: tokens, dispatcher: dispatcher, logger: logger)
-        let progressLine = ProgressLine(progress: dispatcher.progress, enabled: once && isatty(STDERR_FILENO) == 1)
-
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: postgres),
-            .init(service: listener),
-            .init(service: reloader),
-            .init(service: progressLine),
-            .init(service: dispatcher, successTerminationBehavior: .gracefullyShutdownGroup),
-        ]
-        if let metricsPort {
-            services.insert(
-                .init(
-                    service: MetricsServer(
-                        registry: registry, health: health,
-                        state: StateMetrics(client: postgres, health: health, logger: poolLogger), host: metricsHost,
-                        port: metricsPort, logger: logger)),
-                at: 1)
-        }
-        var groupConfiguration = ServiceGroupConfiguration(
-            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        // In-flight requests end within the request timeout; then their leads are written back.
-        groupConfiguration.maximumGracefulShutdownDuration = .seconds(Int64(requestTimeout) + 15)
-        let group = ServiceGroup(configuration: groupConfiguration)
+        let worker: Worker
         do {
-            try await group.run()
-        } catch {
-            try? await http.shutdown()
-            throw error
+            worker = try Worker(
+                configuration: configuration, database: url, baseURL: baseURL,
+                allowInsecureUservox: allowInsecureUservox, tokensPath: tokensPath, databaseConnections: dbConnections,
+                metrics: metrics, logger: logger)
+        } catch let error as BaseURLPolicy.Refusal {
+            // A configuration error, not a usage error: exit 1 with the policy's one line.
+            throw CLIError("\(error)")
         }
-        try await http.shutdown()
+        let progressLine = ProgressLine(progress: worker.progress, enabled: once && isatty(STDERR_FILENO) == 1)
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: progressLine),
+                    .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
         progressLine.finish()
         if once {
-            print("done: \(dispatcher.progress.line)")
-            logger.info("time per 1000 leads", metadata: ["phases": "\(dispatcher.progress.phaseSummary)"])
+            print("done: \(worker.progress.line)")
+            logger.info("time per 1000 leads", metadata: ["phases": "\(worker.progress.phaseSummary)"])
         }
     }
 }

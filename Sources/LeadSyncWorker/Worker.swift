@@ -1,0 +1,132 @@
+import AsyncHTTPClient
+import LeadSyncCore
+import LeadSyncStore
+import Logging
+import PostgresNIO
+import Prometheus
+import ServiceLifecycle
+import UservoxClient
+
+/// One `leadsync worker` as a `Service`: the pool, the LISTEN session, the dispatcher and
+/// its lanes, the token reloader and, when asked, the metrics server, run as one group.
+/// The CLI parses flags and runs it; tests run it in-process. Graceful shutdown (a signal
+/// to the enclosing group, or `once` drained) stops claiming and lets requests in flight
+/// finish and be written back (docs/contract.md §5).
+public struct Worker: Service {
+    /// `/metrics` and `/healthz`. Bootstrapping `MetricsSystem` with `registry` is the
+    /// process's to do: it is global and can be done once.
+    public struct Metrics: Sendable {
+        public var registry: PrometheusCollectorRegistry
+        public var host: String
+        public var port: Int
+
+        public init(registry: PrometheusCollectorRegistry, host: String = "127.0.0.1", port: Int) {
+            self.registry = registry
+            self.host = host
+            self.port = port
+        }
+    }
+
+    public let configuration: WorkerConfiguration
+    /// What the worker has done so far (`--once`'s progress line and summary).
+    public var progress: WorkerProgress { dispatcher.progress }
+
+    private let database: DatabaseURL
+    private let http: HTTPClient
+    private let postgres: PostgresClient
+    private let dispatcher: Dispatcher
+    /// What runs beside the dispatcher, in dependency order.
+    private let services: [any Service]
+    private let logger: Logger
+
+    /// - Parameters:
+    ///   - baseURL: Uservox; `http://` only to a loopback host unless `allowInsecureUservox`
+    ///     (`BaseURLPolicy`), which is then logged as a warning.
+    ///   - tokensPath: the tokens file (`TokenStore`), reread on SIGHUP.
+    ///   - databaseConnections: the pool's size, besides the lock and LISTEN sessions.
+    public init(
+        configuration: WorkerConfiguration, database: DatabaseURL, baseURL: String, allowInsecureUservox: Bool = false,
+        tokensPath: String, databaseConnections: Int = 6, metrics: Metrics? = nil, logger: Logger
+    ) throws {
+        if try BaseURLPolicy.check(baseURL, allowInsecure: allowInsecureUservox) == .insecureAllowed {
+            logger.warning(
+                "USERVOX_BASE_URL is http:// to a host that is not loopback (--allow-insecure-uservox): bearer tokens travel unencrypted"
+            )
+        }
+        let tokens = try TokenStore(path: tokensPath)
+        let clientConfiguration = UservoxClient.Configuration(
+            baseURL: baseURL, requestTimeout: configuration.requestTimeout)
+        var poolLogger = logger
+        poolLogger.logLevel = .error
+        var poolConfiguration = try database.clientConfiguration(maximumConnections: databaseConnections)
+        // Every wait on the database is bounded (docs/operating.md): the server ends a
+        // statement after this; the lanes also give up on a call a little later.
+        poolConfiguration.options.additionalStartupParameters.append(
+            ("statement_timeout", "\(max(1, Int(configuration.databaseTimeout.secondsValue) - 1))s"))
+        let http = UservoxClient.makeHTTPClient(clientConfiguration)
+        let postgres = PostgresClient(configuration: poolConfiguration, backgroundLogger: poolLogger)
+        let wake = WakeSignal()
+        let health = WorkerHealth(stallLimit: configuration.requestTimeout * 2)
+        let dispatcher = Dispatcher(
+            database: database, store: LeadStore(client: postgres, logger: poolLogger),
+            client: UservoxClient(configuration: clientConfiguration, httpClient: http), tokens: tokens, wake: wake,
+            configuration: configuration, health: health, logger: logger)
+        var services: [any Service] = [postgres]
+        if let metrics {
+            services.append(
+                MetricsServer(
+                    registry: metrics.registry, health: health,
+                    state: StateMetrics(client: postgres, health: health, logger: poolLogger), host: metrics.host,
+                    port: metrics.port, logger: logger))
+        }
+        services.append(Listener(database: database, wake: wake, health: health, logger: logger))
+        services.append(TokenReloader(tokens: tokens, dispatcher: dispatcher, logger: logger))
+        self.configuration = configuration
+        self.database = database
+        self.http = http
+        self.postgres = postgres
+        self.dispatcher = dispatcher
+        self.services = services
+        self.logger = logger
+    }
+
+    /// Runs until graceful shutdown, or with `once` until nothing is ready; then shuts the
+    /// HTTP client down. Call it once.
+    public func run() async throws {
+        do {
+            try await checkSchema()
+            // Dependency order: shutdown walks it backwards, so the dispatcher stops first
+            // and the pool it writes back through goes last.
+            let group = ServiceGroup(
+                configuration: {
+                    var group = ServiceGroupConfiguration(
+                        services: services.map { .init(service: $0) } + [
+                            // With `once` it returns when drained, and the rest stop with it.
+                            .init(service: dispatcher, successTerminationBehavior: .gracefullyShutdownGroup)
+                        ],
+                        logger: logger)
+                    // In-flight requests end within the request timeout; then their leads are written back.
+                    group.maximumGracefulShutdownDuration = configuration.requestTimeout + .seconds(15)
+                    return group
+                }())
+            try await group.run()
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+        try await http.shutdown()
+    }
+
+    /// The worker runs only on the schema it was built for.
+    private func checkSchema() async throws {
+        let logger = self.logger
+        try await database.withConnection(logger: logger) { connection in
+            let status = try await Migrator(logger: logger).status(on: connection)
+            if !status.pending.isEmpty {
+                throw StoreError(
+                    .notMigrated,
+                    "the database schema is not up to date (\(status.pending.count) pending): run leadsync migrate")
+            }
+        }
+    }
+}
