@@ -9,12 +9,11 @@ enum LaneExit: Sendable, Equatable {
     case drained, paused, tokenMissing, stopped, lockLost, writeBackFailed
 }
 
-/// Every decision of a project lane, with no I/O: the lane (`ProjectLane`) reports what
-/// happened as events and performs the action the machine answers with, as Hummingbird's
-/// `HTTPConnectionStateHandler.StateMachine` does. Generic over the instant so tests drive
-/// it with made-up times.
+/// Every decision of a project lane, with no I/O, so each can be tested alone: the lane
+/// (`ProjectLane`) reports what happened as events and performs the action the machine
+/// answers with. Generic over the instant so tests drive it with made-up times.
 ///
-/// One round, as the lane has always gone: exits first; settings refreshed each second;
+/// One round: exits first; settings refreshed each second;
 /// at most `max_in_flight` requests out; a busy lane waits for the project's rate limit,
 /// then a worker-wide slot, before it claims; one claim (new leads, retries when due, gap
 /// scans now and then); then one batch sent, or, with nothing buffered, the requests out
