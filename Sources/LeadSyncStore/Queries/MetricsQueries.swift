@@ -29,7 +29,7 @@ public enum MetricsQueries {
     /// `leads_pending_retry`.
     public static let projects: PostgresQuery = """
         SELECT p.project_id,
-               p.paused AND (p.paused_until IS NULL OR p.paused_until > now()),
+               leadsync.project_is_paused(p),
                p.pause_reason,
                coalesce(extract(epoch FROM now() - least(n.created_at, r.due_oldest)), 0)::float8,
                coalesce(extract(epoch FROM now() - least(n.created_at, r.oldest)), 0)::float8
