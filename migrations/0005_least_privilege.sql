@@ -23,7 +23,7 @@ REVOKE EXECUTE ON FUNCTION leadsync.touch_updated_at() FROM PUBLIC;
 ALTER FUNCTION leadsync.compact_lead_counts() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 REVOKE EXECUTE ON FUNCTION leadsync.compact_lead_counts() FROM PUBLIC;
 
--- SPEC §1: an INSERT only ever creates a pending lead. A role that may not UPDATE leads
+-- docs/contract.md §1: an INSERT only ever creates a pending lead. A role that may not UPDATE leads
 -- (the writer) is refused, with the columns it set, when it sets a column LeadSync
 -- maintains; roles that may UPDATE leads (the worker, operators: `lead resubmit` sets
 -- resubmit_of) could set them a moment later anyway and are let through. Refused rather

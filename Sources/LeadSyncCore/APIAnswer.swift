@@ -60,7 +60,7 @@ public enum ForbiddenReason: String, Sendable, Equatable {
 }
 
 extension InvalidReason {
-    /// SPEC §3: the API's per-lead message, mapped to a reason code.
+    /// docs/contract.md §3: the API's per-lead message, mapped to a reason code.
     public static func fromAPIMessage(_ message: String) -> InvalidReason {
         let lower = message.lowercased()
         if lower.contains("a call attempt has already been made") { return .apiDuplicateCall }

@@ -1,4 +1,4 @@
-/// Cuts ready leads (oldest first) into requests (SPEC §4): at most `maxBatchSize` leads of
+/// Cuts ready leads (oldest first) into requests (docs/contract.md §4): at most `maxBatchSize` leads of
 /// one mode and one `init` value, every `referenceId` unique within its request so each
 /// answer item matches one row. The first batch is the oldest lead's; leads that do not fit
 /// it wait for the next plan, so order is kept.

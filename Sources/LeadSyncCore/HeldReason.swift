@@ -1,4 +1,4 @@
-/// Why a lead waits without being sent (SPEC §2). Stored in `leads.held_reason`.
+/// Why a lead waits without being sent (docs/contract.md §2). Stored in `leads.held_reason`.
 public enum HeldReason: String, Sendable, CaseIterable, Codable {
     case projectPaused = "project_paused"
     case projectInactive = "project_inactive"

@@ -1,4 +1,4 @@
-/// Why a lead is `invalid` (SPEC §3). Stored in `invalid_leads.reason`.
+/// Why a lead is `invalid` (docs/contract.md §3). Stored in `invalid_leads.reason`.
 public enum InvalidReason: String, Sendable, CaseIterable, Codable {
     case apiDuplicateCall = "api_duplicate_call"
     case apiRepeatingDigits = "api_repeating_digits"

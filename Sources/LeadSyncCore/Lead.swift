@@ -1,4 +1,4 @@
-/// A lead as the worker reads it from `leadsync.leads` (SPEC §1).
+/// A lead as the worker reads it from `leadsync.leads` (docs/contract.md §1).
 public struct Lead: Sendable, Equatable {
     public var id: Int64
     public var projectId: String
@@ -64,7 +64,7 @@ public struct Lead: Sendable, Equatable {
     public var wireReferenceId: String { referenceId.flatMap { $0.isEmpty ? nil : $0 } ?? "ls-\(id)" }
 }
 
-/// A request carries either new leads or ids of existing ones, never both (SPEC §4).
+/// A request carries either new leads or ids of existing ones, never both (docs/contract.md §4).
 public enum BatchMode: String, Sendable, Hashable {
     case leads
     case leadIds

@@ -1,4 +1,4 @@
-/// The local pre-check (SPEC §3, last paragraph): leads the API would reject for their
+/// The local pre-check (docs/contract.md §3, last paragraph): leads the API would reject for their
 /// data are marked `invalid` with `source = local` before they cost quota.
 public enum LeadValidator {
     /// Uservox's limit is not documented; metadata beyond this is refused locally.

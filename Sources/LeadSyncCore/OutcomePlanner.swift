@@ -1,4 +1,4 @@
-/// SPEC §3 as a pure function: what one API answer does to each lead of the request and
+/// docs/contract.md §3 as a pure function: what one API answer does to each lead of the request and
 /// to the project. The worker writes the result back in one transaction.
 public enum OutcomePlanner {
     /// `submission_attempts.outcome`.
@@ -174,7 +174,7 @@ public enum OutcomePlanner {
             case .rejected(let message):
                 let reason = InvalidReason.fromAPIMessage(message)
                 if lead.ambiguous && reason.isDuplicate {
-                    // SPEC §3: an earlier unknown outcome, now answered "already there": it was accepted.
+                    // docs/contract.md §3: an earlier unknown outcome, now answered "already there": it was accepted.
                     plan.successCount += 1
                     plan.changes.append(
                         (lead.id, .submitted(remoteId: nil, confirmedByDuplicate: true), .accepted, message))

@@ -1,4 +1,4 @@
-/// The per-project sliding window (SPEC §4): never more than `limit` request *starts* in
+/// The per-project sliding window (docs/contract.md §4): never more than `limit` request *starts* in
 /// any `window`, with a small safety margin, plus back-off and a slower pace after a 429.
 /// Pure: the caller passes the time; tests need no clock.
 public struct RateLimiter<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration, Instant: Sendable {
@@ -99,7 +99,7 @@ public struct RateLimiter<Instant: InstantProtocol>: Sendable where Instant.Dura
         head = 0
     }
 
-    /// SPEC §3: a 429 backs the project off (Retry-After when given, else growing from 5 s)
+    /// docs/contract.md §3: a 429 backs the project off (Retry-After when given, else growing from 5 s)
     /// and slows it for a while.
     public mutating func rateLimited(now: Instant, retryAfter: Duration?) {
         consecutiveRateLimits += 1

@@ -1,4 +1,4 @@
-/// Exponential back-off with jitter for 5xx, timeouts and network errors (SPEC §3).
+/// Exponential back-off with jitter for 5xx, timeouts and network errors (docs/contract.md §3).
 public enum RetryBackoff {
     public static let base: Duration = .seconds(1)
     public static let cap: Duration = .seconds(300)

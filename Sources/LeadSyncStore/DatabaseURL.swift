@@ -1,7 +1,7 @@
 import Foundation
 import PostgresNIO
 
-/// `DATABASE_URL` (SPEC §6): `postgres://user:pass@host:port/db[?sslmode=…&sslrootcert=…&sslcert=…&sslkey=…]
+/// `DATABASE_URL` (docs/contract.md §6): `postgres://user:pass@host:port/db[?sslmode=…&sslrootcert=…&sslcert=…&sslkey=…]
 /// [&host=/socket/dir]`, sslmode as libpq defines it (README, Security).
 public struct DatabaseURL: Sendable, CustomStringConvertible {
     /// libpq's sslmode. `allow` and `prefer` encrypt when the server can and verify nothing
@@ -173,7 +173,7 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
     /// pages are in memory, and at the default (4) the planner, seeing fresh statistics
     /// that say most leads are pending, walks the primary key and filters instead of
     /// reading the small partial pending index: measured 6 ms instead of 1.4 ms per claim,
-    /// 92 ms per gap scan and 0.5 s per sweep on a worked table (PERFORMANCE.md).
+    /// 92 ms per gap scan and 0.5 s per sweep on a worked table (docs/performance.md).
     static let sessionParameters = [("application_name", "leadsync"), ("random_page_cost", "1.1")]
 
     /// Configuration for one dedicated connection (migrations, LISTEN, advisory locks).

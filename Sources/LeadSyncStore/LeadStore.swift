@@ -114,7 +114,7 @@ public struct LeadStore: Sendable {
     }
 
     /// Writes one request's result back: every lead's state, the invalid markers, the
-    /// history rows, the attempt and the project's reaction, in one transaction (SPEC §2).
+    /// history rows, the attempt and the project's reaction, in one transaction (docs/contract.md §2).
     /// False when the attempt row is gone (pruned): nothing is written then. Text from the
     /// answer is made storable here (`StorableText`), once.
     @discardableResult

@@ -4,7 +4,7 @@ import PostgresNIO
 public struct StoreError: Error, CustomStringConvertible, Sendable {
     public enum Code: Sendable, Equatable {
         case badURL
-        /// A DATABASE_URL query parameter LeadSync does not know or cannot use: a usage error (SPEC §6).
+        /// A DATABASE_URL query parameter LeadSync does not know or cannot use: a usage error (docs/contract.md §6).
         case badURLParameter
         case unreachable
         case migrationChanged

@@ -7,7 +7,7 @@ import Synchronization
 import UservoxClient
 
 /// Finds projects with ready work, takes each one's advisory lock on a dedicated session
-/// (SPEC §5: one worker per project at a time; a dead worker's session ends and its locks
+/// (docs/contract.md §5: one worker per project at a time; a dead worker's session ends and its locks
 /// with it), and runs a `ProjectLane` per owned project as a child task. Also the backstop:
 /// sweeps periodically, and recovers attempts of dead workers.
 public final class Dispatcher: Service, Sendable {
@@ -49,7 +49,7 @@ public final class Dispatcher: Service, Sendable {
         try await withGracefulShutdownHandler {
             try await self.serve()
         } onGracefulShutdown: {
-            // SPEC §5: stop claiming; in-flight requests finish and are written back.
+            // docs/contract.md §5: stop claiming; in-flight requests finish and are written back.
             self.stopping.store(true, ordering: .relaxed)
             self.wake.wakeAll()
             for signal in self.lanes.withLock({ Array($0.values) }) { signal.wakeAll() }

@@ -6,7 +6,7 @@ import UnixSignals
 
 /// LISTEN leadsync_pending on a dedicated connection (not a pooled one). After every
 /// (re)connect it listens first, then asks for a full scan, so nothing inserted while it
-/// was away waits longer than that (SPEC §5).
+/// was away waits longer than that (docs/contract.md §5).
 public struct Listener: Service {
     public static let channel = "leadsync_pending"
 

@@ -3,7 +3,7 @@ import Logging
 import Prometheus
 import ServiceLifecycle
 
-/// `--metrics-port N`: Prometheus `/metrics` and `/healthz` (SPEC §5) on `--metrics-host`,
+/// `--metrics-port N`: Prometheus `/metrics` and `/healthz` (docs/contract.md §5) on `--metrics-host`,
 /// loopback by default since neither asks for credentials.
 public struct MetricsServer: Service {
     let registry: PrometheusCollectorRegistry

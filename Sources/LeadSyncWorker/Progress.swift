@@ -10,7 +10,7 @@ public final class WorkerProgress: Sendable {
         public var requeued = 0
     }
 
-    /// Where a batch's time goes, summed over the process (issue 6: measure, then act).
+    /// Where a batch's time goes, summed over the process.
     public enum Phase: String, Sendable, CaseIterable {
         case claim, vet, record, encode, http, classify, writeBack = "write-back"
     }

@@ -250,7 +250,7 @@ struct ProjectLane: Sendable {
         return (found, due.count, cursor)
     }
 
-    /// SPEC §3, last paragraph: what the API would reject for its data becomes `invalid`
+    /// docs/contract.md §3, last paragraph: what the API would reject for its data becomes `invalid`
     /// locally (no quota spent); of several leads with one phone the earliest wins.
     private func vet(_ leads: [Lead]) async throws -> [Lead] {
         var verdicts: [(leadId: Int64, verdict: LeadValidator.Verdict)] = []
@@ -336,7 +336,7 @@ struct ProjectLane: Sendable {
                 ?? "same phone as an earlier lead of this project that is pending or submitted")
     }
 
-    /// One request: send, decide (SPEC §3), tell the limiter, write back until it sticks.
+    /// One request: send, decide (docs/contract.md §3), tell the limiter, write back until it sticks.
     private func send(
         _ batch: BatchPlanner.Batch, body: [UInt8], attemptId: Int64, token: String, settings: ProjectSettings,
         mailbox: LaneMailbox

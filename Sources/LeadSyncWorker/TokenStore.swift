@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 import WireJSON
 
-/// Bearer tokens per project from `LEADSYNC_TOKENS_FILE` (SPEC §6). Never logged, printed
+/// Bearer tokens per project from `LEADSYNC_TOKENS_FILE` (docs/contract.md §6). Never logged, printed
 /// or stored: errors name the file and the project, never the token.
 public final class TokenStore: Sendable {
     public struct LoadError: Error, CustomStringConvertible {

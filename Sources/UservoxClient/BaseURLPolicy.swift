@@ -6,7 +6,7 @@ import Foundation
     import Darwin
 #endif
 
-/// SPEC §6: `USERVOX_BASE_URL` carries every project's bearer token, so it must be https,
+/// docs/contract.md §6: `USERVOX_BASE_URL` carries every project's bearer token, so it must be https,
 /// except to a loopback host (the simulator) or when the operator says so out loud.
 public enum BaseURLPolicy {
     /// Why a base URL is acceptable.

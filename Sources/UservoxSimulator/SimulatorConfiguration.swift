@@ -1,7 +1,7 @@
 import WireJSON
 
 /// What the simulator pretends Uservox is: projects behind tokens, limits, duplicate
-/// protection and injected faults (SPEC §8). Read from a JSON file or built in code.
+/// protection and injected faults (docs/contract.md §8). Read from a JSON file or built in code.
 public struct SimulatorConfiguration: Sendable {
     /// The documented default: at most 1000 leads per request.
     public var maxLeadsPerRequest: Int

@@ -1,7 +1,7 @@
 import WireJSON
 
 /// What one project received and how it was answered (`GET /_sim/stats`), so a test can
-/// prove that no limit was broken and nothing was sent twice (SPEC §8).
+/// prove that no limit was broken and nothing was sent twice (docs/contract.md §8).
 public struct ProjectStats: Sendable, Equatable {
     /// Every bulk request for the project, refused ones included.
     public var requests = 0

@@ -5,7 +5,7 @@ import ServiceLifecycle
 import Synchronization
 import WireJSON
 
-/// A stand-in for the Uservox Bulk Initiate API (SPEC §8) that also reports what it
+/// A stand-in for the Uservox Bulk Initiate API (docs/contract.md §8) that also reports what it
 /// received. One instance holds the state; `makeApplication` serves it over HTTP and
 /// `withRunning` hosts it on a free port for the length of a test.
 ///

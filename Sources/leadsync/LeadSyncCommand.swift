@@ -1,6 +1,6 @@
 import ArgumentParser
 
-/// `leadsync`: the worker and the operator's commands (SPEC §7).
+/// `leadsync`: the worker and the operator's commands (docs/contract.md §7).
 struct LeadSyncCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "leadsync",

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 
-// Exit codes (SPEC §7): 0 ok, 1 error, 2 usage, 3 a `--check` threshold breached.
+// Exit codes (docs/contract.md §7): 0 ok, 1 error, 2 usage, 3 a `--check` threshold breached.
 // ArgumentParser's own usage failures exit 64; they are mapped to 2 here.
 do {
     var command = try LeadSyncCommand.parseAsRoot()

@@ -4,7 +4,7 @@ import Hummingbird
 import Logging
 import UservoxSimulator
 
-/// `uservox-sim`: the Uservox Bulk Initiate API for demos, tests and benchmarks (SPEC §8).
+/// `uservox-sim`: the Uservox Bulk Initiate API for demos, tests and benchmarks (docs/contract.md §8).
 @main
 struct UservoxSimCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

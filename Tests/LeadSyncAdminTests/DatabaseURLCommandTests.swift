@@ -1,6 +1,6 @@
 import Testing
 
-/// SPEC §6: a DATABASE_URL parameter LeadSync does not know is a usage error naming it.
+/// docs/contract.md §6: a DATABASE_URL parameter LeadSync does not know is a usage error naming it.
 @Suite struct DatabaseURLCommandTests {
     @Test(arguments: [["report"], ["migrate"], ["worker", "--once"]])
     func unknownParametersExitTwoNamingThem(_ command: [String]) async throws {

@@ -1,7 +1,7 @@
 import LeadSyncTesting
 import Testing
 
-/// `leadsync migrate` with and without roles (SPEC §1, README Security).
+/// `leadsync migrate` with and without roles (docs/contract.md §1, README Security).
 @Suite struct MigrateCommandTests {
     @Test func migrateMakesTheRolesUnlessToldNotTo() async throws {
         try await TestDatabase.with(migrated: false) { db in

@@ -2,7 +2,7 @@ import Foundation
 import LeadSyncTesting
 import Testing
 
-/// Each command with exactly its role's rights (SPEC §1, README Security): a login role of
+/// Each command with exactly its role's rights (docs/contract.md §1, README Security): a login role of
 /// the test's own, member of one LeadSync role.
 @Suite struct RoleCommandTests {
     @Test func theReaderRunsTheReadOnlyCommands() async throws {

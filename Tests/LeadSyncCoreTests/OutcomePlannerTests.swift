@@ -2,7 +2,7 @@ import Testing
 
 @testable import LeadSyncCore
 
-/// SPEC §3, row by row.
+/// docs/contract.md §3, row by row.
 @Suite struct OutcomePlannerTests {
     let leads = [
         Lead(id: 1, projectId: "p", processId: "a", phone: "+15551234561"),

@@ -2,7 +2,7 @@ import Testing
 
 @testable import LeadSyncCore
 
-/// The stored spellings are the public contract (SPEC §2, §3).
+/// The stored spellings are the public contract (docs/contract.md §2, §3).
 @Suite struct StatesTests {
     @Test func leadStatesUseTheSpecSpelling() {
         #expect(LeadState.allCases.map(\.rawValue) == ["pending", "submitted", "invalid", "held", "cancelled"])

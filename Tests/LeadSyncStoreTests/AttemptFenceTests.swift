@@ -5,7 +5,7 @@ import Testing
 
 @testable import LeadSyncStore
 
-/// SPEC §5: a request is recorded (and so may be sent) only while the worker's lock
+/// docs/contract.md §5: a request is recorded (and so may be sent) only while the worker's lock
 /// session owns the project.
 @Suite struct AttemptFenceTests {
     let logger = TestDatabase.logger

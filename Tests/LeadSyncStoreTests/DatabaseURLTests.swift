@@ -3,7 +3,7 @@ import Testing
 
 @testable import LeadSyncStore
 
-/// DATABASE_URL's sslmode as libpq defines it (SPEC §6).
+/// DATABASE_URL's sslmode as libpq defines it (docs/contract.md §6).
 @Suite struct DatabaseURLTests {
     @Test func preferIsTheDefault() throws {
         let url = try DatabaseURL("postgres://u@db.internal/crm")

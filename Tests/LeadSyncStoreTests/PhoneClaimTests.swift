@@ -6,7 +6,7 @@ import Testing
 
 @testable import LeadSyncStore
 
-/// Local dedupe (SPEC §3 `local_duplicate`): the earliest vetted lead holds its phone in the
+/// Local dedupe (docs/contract.md §3 `local_duplicate`): the earliest vetted lead holds its phone in the
 /// project while it is pending or submitted; a phone whose holder ended otherwise is taken.
 @Suite struct PhoneClaimTests {
     let logger = TestDatabase.logger

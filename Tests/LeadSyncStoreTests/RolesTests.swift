@@ -4,7 +4,7 @@ import Testing
 
 @testable import LeadSyncStore
 
-/// SPEC §1 roles on a real server: each may do its job and nothing more; a writer cannot
+/// docs/contract.md §1 roles on a real server: each may do its job and nothing more; a writer cannot
 /// forge state. Roles are cluster-wide and other tests make them too: nothing here
 /// assumes it made them.
 @Suite struct RolesTests {

@@ -5,7 +5,7 @@ import Testing
 
 @testable import LeadSyncStore
 
-/// The SQL contract (SPEC §1) as applications see it through plain SQL.
+/// The SQL contract (docs/contract.md §1) as applications see it through plain SQL.
 @Suite struct SchemaTests {
     let logger = TestDatabase.logger
 
@@ -174,7 +174,7 @@ import Testing
         }
     }
 
-    /// SPEC §1: one NOTIFY per distinct project per statement, never one per row.
+    /// docs/contract.md §1: one NOTIFY per distinct project per statement, never one per row.
     @Test func oneInsertOfManyRowsNotifiesOncePerProject() async throws {
         try await TestDatabase.with { db in
             let received = try await pendingNotifications(db) { writer in

@@ -6,7 +6,7 @@ import Testing
 @testable import LeadSyncStore
 
 /// sslmode against a real PostgreSQL with TLS on, its certificate signed by a CA this test
-/// makes with the OpenSSL CLI (nothing checked in): SPEC §6, libpq's meaning.
+/// makes with the OpenSSL CLI (nothing checked in): docs/contract.md §6, libpq's meaning.
 @Suite(.serialized) struct TLSTests {
     let logger = TestDatabase.logger
 

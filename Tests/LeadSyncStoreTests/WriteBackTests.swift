@@ -6,7 +6,7 @@ import Testing
 
 @testable import LeadSyncStore
 
-/// One request's write-back (SPEC §2, §3): accepted leads take a lean path, the rest the
+/// One request's write-back (docs/contract.md §2, §3): accepted leads take a lean path, the rest the
 /// general one; both must leave every lead in its state with one history row each.
 @Suite struct WriteBackTests {
     let logger = TestDatabase.logger
@@ -52,7 +52,7 @@ import Testing
                     ORDER BY l.id
                     """, logger: logger
                 ).collect().map { try $0.decode((String, String, Int, Bool, String, Int).self) }
-                // Unconfirmed: not resent (SPEC §3), so it ends submitted, its history says unconfirmed.
+                // Unconfirmed: not resent (docs/contract.md §3), so it ends submitted, its history says unconfirmed.
                 #expect(rows.map(\.0) == ["submitted", "submitted", "invalid", "submitted", "cancelled"])
                 #expect(rows.map(\.1) == ["r-1", "kept", "", "", ""])
                 #expect(rows.map(\.2) == [1, 1, 1, 1, 0])

@@ -6,7 +6,7 @@ import UservoxSimulator
 
 @testable import UservoxClient
 
-/// The client against `uservox-sim` over a real socket: each row of SPEC §3 that the
+/// The client against `uservox-sim` over a real socket: each row of docs/contract.md §3 that the
 /// simulator can produce arrives as the right `APIAnswer`.
 @Suite struct ClientAgainstSimulatorTests {
     static let logger = Logger(label: "test")

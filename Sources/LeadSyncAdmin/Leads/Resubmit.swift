@@ -7,7 +7,7 @@ import WireJSON
 
 /// `leadsync lead resubmit ID`: the API reference's fix for a rejected lead is to send it
 /// again as a new lead. The corrected copy is a new `pending` lead with `resubmit_of` = ID;
-/// the original keeps its state and history (SPEC §2: `invalid` is final).
+/// the original keeps its state and history (docs/contract.md §2: `invalid` is final).
 ///
 /// Which leads may be resubmitted:
 /// - `invalid`: yes; it stays invalid.
@@ -18,7 +18,7 @@ import WireJSON
 ///   would be a second call), and a submitted one is at Uservox already.
 /// - a lead already resubmitted: no; resubmit the newest copy instead, so one mistake
 ///   never becomes two live leads.
-/// The copy must pass the local pre-check (SPEC §3), else nothing is written.
+/// The copy must pass the local pre-check (docs/contract.md §3), else nothing is written.
 public struct Resubmit: Sendable {
     /// `nil` keeps the original's value; an empty string clears it.
     public struct Changes: Sendable, Equatable {
@@ -151,7 +151,7 @@ public struct Resubmit: Sendable {
         }
     }
 
-    /// `--metadata` must be a JSON object (SPEC §1); nil when it is, the reason otherwise.
+    /// `--metadata` must be a JSON object (docs/contract.md §1); nil when it is, the reason otherwise.
     public static func metadataProblem(_ text: String) -> String? {
         do {
             guard case .object = try JSONParser.parse(text) else { return "--metadata must be a JSON object" }

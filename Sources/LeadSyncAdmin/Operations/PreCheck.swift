@@ -6,7 +6,7 @@ import PostgresNIO
 import UservoxClient
 import WireJSON
 
-/// `leadsync check`: a dry run of the worker's local pre-validation (SPEC §3, last
+/// `leadsync check`: a dry run of the worker's local pre-validation (docs/contract.md §3, last
 /// paragraph) over every pending lead: which would be marked invalid, and why, right now.
 /// Reads only; nothing is written, claimed or sent.
 ///

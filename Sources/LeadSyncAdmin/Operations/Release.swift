@@ -4,7 +4,7 @@ import LeadSyncStore
 import Logging
 import PostgresNIO
 
-/// `leadsync release`: held leads back to `pending` (SPEC §2), by project and reason.
+/// `leadsync release`: held leads back to `pending` (docs/contract.md §2), by project and reason.
 /// Leads held for `retries_exhausted` get a fresh round of attempts. A paused project's
 /// released leads wait until it is resumed: the summary says so.
 public struct Release: Sendable {

@@ -1,4 +1,4 @@
-/// `--format`: aligned text for people, JSON and CSV for programs (SPEC §7).
+/// `--format`: aligned text for people, JSON and CSV for programs (docs/contract.md §7).
 public enum OutputFormat: String, Sendable, CaseIterable {
     case table, json, csv
 }

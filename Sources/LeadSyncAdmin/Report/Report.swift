@@ -2,7 +2,7 @@ import Foundation
 import LeadSyncCore
 
 /// `leadsync report`: per project, where its leads are, why some are invalid or held, how
-/// far behind it is, and how its requests went in the window (SPEC §7, issue 5).
+/// far behind it is, and how its requests went in the window (docs/contract.md §7).
 public struct Report: Sendable, Equatable {
     /// The database's clock when the report was taken.
     public var generatedAt: Date

@@ -1,7 +1,7 @@
 import Logging
 import PostgresNIO
 
-/// SPEC §1 roles, made by `leadsync migrate` (after the migrations, every run, so a
+/// docs/contract.md §1 roles, made by `leadsync migrate` (after the migrations, every run, so a
 /// migration adding a table is covered next time) unless `--no-roles`. NOLOGIN group
 /// roles: a deployment makes its own login roles members of them. Roles are cluster-wide,
 /// so creating them tolerates another database's migrator making them at the same time.

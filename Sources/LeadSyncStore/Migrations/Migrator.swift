@@ -28,7 +28,7 @@ public struct Migrator: Sendable {
         self.logger = logger
     }
 
-    /// Applies what is pending, then makes the SPEC §1 roles and grants their privileges
+    /// Applies what is pending, then makes the docs/contract.md §1 roles and grants their privileges
     /// (`roles`; nil = `--no-roles`); returns the file names it applied.
     @discardableResult
     public func migrate(on connection: PostgresConnection, roles: DatabaseRoles? = .standard) async throws -> [String] {

@@ -168,7 +168,7 @@ package enum AttemptQueries {
     }
 
     /// AttemptsAbandonExpired: open attempts whose lease ran out belong to a dead worker.
-    /// Closes them and puts their leads back to pending, flagged ambiguous (SPEC §5), in one
+    /// Closes them and puts their leads back to pending, flagged ambiguous (docs/contract.md §5), in one
     /// statement; returns (attempt id, project, leads put back).
     package static func abandonExpired() -> PostgresQuery {
         """
@@ -235,7 +235,7 @@ package enum AttemptQueries {
     }
 }
 
-/// The advisory lock that makes one worker the only sender for a project (SPEC §5).
+/// The advisory lock that makes one worker the only sender for a project (docs/contract.md §5).
 /// Two-key form: a LeadSync namespace and `hashtext(project_id)`.
 public struct ProjectLock: Sendable {
     public static let namespace: Int32 = 0x1EAD

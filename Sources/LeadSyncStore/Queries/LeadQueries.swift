@@ -2,7 +2,7 @@ import LeadSyncCore
 import PostgresNIO
 
 /// Named queries on `leadsync.leads`. The worker owns a project exclusively (advisory
-/// lock), so claims are plain reads: no claim-time UPDATE (PERFORMANCE.md), and every
+/// lock), so claims are plain reads: no claim-time UPDATE (docs/performance.md), and every
 /// write-back is guarded by `status = 'pending'` so an operator's change wins.
 package enum LeadQueries {
     static let columns = """
@@ -93,7 +93,7 @@ package enum LeadQueries {
     /// lead holds yet are inserted plainly; the others come back as (key, lead, holder) for
     /// `claimPhones` to judge. `INSERT … ON CONFLICT` pays a speculative insertion per row:
     /// 10.6 µs of database CPU per lead for a batch's claims and write-back with it, 9.7 µs
-    /// this way (PERFORMANCE.md's method). The lookup is LATERAL with a LIMIT so its plan
+    /// this way (docs/performance.md's method). The lookup is LATERAL with a LIMIT so its plan
     /// stays one index probe per phone: a join let the planner hash the project's every
     /// claim. A phone claimed concurrently (another worker taking the project over) fails
     /// the insert with a unique violation; the caller then uses `claimPhones`.
@@ -139,7 +139,7 @@ package enum LeadQueries {
 
     /// PhoneClaimsTakeMany: each lead claims its normalized phone in the project. A phone held
     /// by another lead that is still live (`leadsync.phone_holder_is_live`, migration 0006) is not taken: the newcomer is a
-    /// local duplicate (SPEC §3, the earliest lead wins). Returns the leads that hold their
+    /// local duplicate (docs/contract.md §3, the earliest lead wins). Returns the leads that hold their
     /// phone. Only for the phones `ClaimFreePhones` found held, so not worth preparing.
     package static func claimPhones(project: String, keys: [String], leadIds: [Int64]) -> PostgresQuery {
         """

@@ -88,7 +88,7 @@ package enum ProjectQueries {
         FROM leadsync.leads WHERE status = 'pending' GROUP BY project_id
         """
 
-    /// ProjectsPause: SPEC §3, a 403 pauses the project until an operator resumes it.
+    /// ProjectsPause: docs/contract.md §3, a 403 pauses the project until an operator resumes it.
     package static func pause(_ projectId: String, reason: String) -> PostgresQuery {
         """
         UPDATE leadsync.projects SET paused = true,

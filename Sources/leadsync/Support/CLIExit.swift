@@ -9,7 +9,7 @@ enum CLIExit {
             printError(checkFailure.description)
             return 3
         }
-        // SPEC §6: a DATABASE_URL parameter LeadSync does not know or cannot use is a usage error.
+        // docs/contract.md §6: a DATABASE_URL parameter LeadSync does not know or cannot use is a usage error.
         if let store = error as? StoreError, store.code == .badURLParameter {
             printError(store.description)
             return 2
