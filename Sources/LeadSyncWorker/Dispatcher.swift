@@ -56,15 +56,6 @@ public final class Dispatcher: Service, Sendable {
         }
     }
 
-    /// The sweep's queries run on the pool: like the lanes', each ends within the
-    /// database timeout whatever its connection does, so a connection the server dropped
-    /// can never silence the dispatcher (docs/operating.md).
-    private func bounded<T: Sendable>(_ what: String, _ operation: @escaping @Sendable () async throws -> T)
-        async throws -> T
-    {
-        try await withTimeout(configuration.databaseTimeout, what, operation)
-    }
-
     private var isStopping: Bool { stopping.load(ordering: .relaxed) || Task.isCancelled }
 
     private func serve() async throws {
@@ -134,7 +125,7 @@ public final class Dispatcher: Service, Sendable {
                 if lanes.withLock({ $0.isEmpty }) { health.progressed() }
                 if configuration.once && lanes.withLock({ $0.isEmpty }) {
                     let ready =
-                        (try? await bounded("ready projects") { [store, configuration] in
+                        (try? await configuration.bounded("ready projects") { [store, configuration] in
                             try await store.readyProjects(only: configuration.projects)
                         }) ?? ["?"]
                     if ready.isEmpty {
@@ -166,7 +157,7 @@ public final class Dispatcher: Service, Sendable {
         let laneSignals = lanes.withLock { $0 }
         for project in woken.projects { laneSignals[project]?.wake(project: project) }
         logger.trace("dispatcher: abandon expired")
-        for (attempt, project, leads) in try await bounded(
+        for (attempt, project, leads) in try await configuration.bounded(
             "abandoning expired attempts",
             { [store] in
                 try await store.abandonExpiredAttempts()
@@ -179,7 +170,7 @@ public final class Dispatcher: Service, Sendable {
         guard !isStopping else { return }
         logger.trace("dispatcher: ready projects")
         let served = Array(lanes.withLock { $0.keys })
-        let ready = try await bounded("ready projects") { [store, configuration] in
+        let ready = try await configuration.bounded("ready projects") { [store, configuration] in
             try await store.readyProjects(only: configuration.projects, except: served)
         }
         for project in ready {
@@ -220,7 +211,7 @@ public final class Dispatcher: Service, Sendable {
     /// keeps `leadsync report` instant however big the table.
     private func compactLeadCountsIfDue() async throws {
         if compaction.isDue() {
-            try await bounded("compacting lead counts") { [store] in try await store.compactLeadCounts() }
+            try await configuration.bounded("compacting lead counts") { [store] in try await store.compactLeadCounts() }
         }
     }
 
@@ -229,7 +220,7 @@ public final class Dispatcher: Service, Sendable {
     /// The pending gauge and oldest pending age, now and then (a scan of the pending index).
     private func refreshBacklogMetrics() async throws {
         guard backlogMetrics?.isDue() == true else { return }
-        WorkerMetrics.backlog(try await bounded("backlog", { [store] in try await store.backlog() }))
+        WorkerMetrics.backlog(try await configuration.bounded("backlog", { [store] in try await store.backlog() }))
     }
 
     private func limiter(for project: String) -> LimiterBox {
@@ -246,7 +237,7 @@ public final class Dispatcher: Service, Sendable {
     /// Projects that have a token now get their `token_missing` leads back (start, SIGHUP).
     public func releaseProjectsWithTokens() async throws {
         for project in tokens.projects where configuration.projects?.contains(project) ?? true {
-            try await bounded("releasing token_missing leads") { [store] in
+            try await configuration.bounded("releasing token_missing leads") { [store] in
                 try await store.release(project: project, reason: .tokenMissing)
             }
         }

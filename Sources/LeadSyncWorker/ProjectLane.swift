@@ -99,26 +99,18 @@ struct ProjectLane: Sendable {
         case drained, paused, tokenMissing, stopped, lockLost, writeBackFailed
     }
 
-    /// Every database call of the lane ends within this, whatever the connection does
-    /// (the server's `statement_timeout` is the first line; a connection that never
-    /// answers is the second).
-    private func bounded<T: Sendable>(_ what: String, _ operation: @escaping @Sendable () async throws -> T)
-        async throws -> T
-    {
-        try await withTimeout(configuration.databaseTimeout, what, operation)
-    }
-
     func run() async throws -> Exit {
         let clock = ContinuousClock()
         guard
-            var settings = try await bounded(
+            var settings = try await configuration.bounded(
                 "project settings", { [store, project] in try await store.project(project) })
         else { return .drained }
         if settings.paused { return .paused }
 
         // Requests another worker (or this one's lost lock session) still has out there
         // must end, or expire and be recovered by the sweep, before this lane sends.
-        while try await bounded("open attempts", { [store, project] in try await store.openAttempts(project: project) })
+        while try await configuration.bounded(
+            "open attempts", { [store, project] in try await store.openAttempts(project: project) })
             > 0
         {
             guard mayStart() else { return .stopped }
@@ -169,7 +161,7 @@ struct ProjectLane: Sendable {
                     }
                     if clock.now - lastSettings > .seconds(1) {
                         settings =
-                            try await bounded(
+                            try await configuration.bounded(
                                 "project settings", { [store, project] in try await store.project(project) })
                             ?? settings
                         lastSettings = clock.now
@@ -279,7 +271,8 @@ struct ProjectLane: Sendable {
                     limiter.value.withLock { $0.recordStart(at: clock.now) }
 
                     let recordStarted = clock.now
-                    let recorded = try await bounded("recording the attempt") { [store, project, configuration, lock] in
+                    let recorded = try await configuration.bounded("recording the attempt") {
+                        [store, project, configuration, lock] in
                         try await store.startAttempt(
                             project: project, workerId: configuration.workerId, leadIds: ids,
                             lease: configuration.lease,
@@ -315,7 +308,7 @@ struct ProjectLane: Sendable {
         if let failure { throw failure }
 
         if exit == .tokenMissing {
-            let held = try await bounded("holding leads") { [store, project] in
+            let held = try await configuration.bounded("holding leads") { [store, project] in
                 try await store.holdPending(
                     project: project, reason: .tokenMissing,
                     message: "no token for this project in LEADSYNC_TOKENS_FILE")
@@ -350,7 +343,7 @@ struct ProjectLane: Sendable {
         // leads after the cursor are never buffered or in flight: no filtering needed.
         let gapTop = cursor
         let after = cursor
-        var found = try await bounded("claim") { [store, project] in
+        var found = try await configuration.bounded("claim") { [store, project] in
             try await store.newLeads(project: project, afterId: after, limit: want)
         }
         if let last = found.last { cursor = max(cursor, last.id) }
@@ -360,13 +353,13 @@ struct ProjectLane: Sendable {
         let exclude = held()
         var due: [Lead] = []
         if retries {
-            due = try await bounded("claim retries") { [store, project] in
+            due = try await configuration.bounded("claim retries") { [store, project] in
                 try await store.leads(LeadQueries.claimDueRetries(project: project, except: exclude, limit: want))
             }
         }
         var late: [Lead] = []
         if scanGaps {
-            late = try await bounded("gap scan") { [store, project] in
+            late = try await configuration.bounded("gap scan") { [store, project] in
                 try await store.leads(
                     LeadQueries.claimGaps(project: project, upToId: gapTop, except: exclude, limit: want))
             }
@@ -404,7 +397,7 @@ struct ProjectLane: Sendable {
             }
             passing.append((lead, key))
         }
-        let holders = try await bounded("phone claims") { [store, project, keys, keyIds] in
+        let holders = try await configuration.bounded("phone claims") { [store, project, keys, keyIds] in
             try await store.claimPhones(project: project, keys: keys, leadIds: keyIds)
         }
         var accepted: [Lead] = []
@@ -423,7 +416,7 @@ struct ProjectLane: Sendable {
     /// Leads the local pre-check refused: `invalid`, `source = local`, never sent.
     private func markInvalid(_ verdicts: [(leadId: Int64, verdict: LeadValidator.Verdict)]) async throws {
         if !verdicts.isEmpty {
-            try await bounded("marking invalid leads") { [store, project] in
+            try await configuration.bounded("marking invalid leads") { [store, project] in
                 try await store.markLocalInvalid(project: project, verdicts: verdicts)
             }
             progress.add(invalid: verdicts.count)
@@ -560,12 +553,12 @@ struct ProjectLane: Sendable {
                 let stillOpen: Bool
                 if let why = unstorable {
                     let ids = leads.map(\.id)
-                    stillOpen = try await bounded("write-back") { [store] in
+                    stillOpen = try await configuration.bounded("write-back") { [store] in
                         try await store.closeUnstorable(
                             attemptId: attemptId, leadIds: ids, why: why, delay: .seconds(30))
                     }
                 } else {
-                    stillOpen = try await bounded("write-back") { [store, project] in
+                    stillOpen = try await configuration.bounded("write-back") { [store, project] in
                         try await store.writeBack(
                             project: project, attemptId: attemptId, httpStatus: httpStatus, plan: plan)
                     }
@@ -596,7 +589,7 @@ struct ProjectLane: Sendable {
                     metadata: ["project": "\(project)", "attempt": "\(attemptId)", "error": "\(why)"])
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(5))
-                try? await bounded("renewing the lease") { [store, configuration] in
+                try? await configuration.bounded("renewing the lease") { [store, configuration] in
                     try await store.renewLease(attemptId: attemptId, lease: configuration.lease)
                 }
             }
@@ -650,7 +643,7 @@ struct ProjectLane: Sendable {
     private func seedLimiterIfNeeded(_ settings: ProjectSettings) async throws {
         updateLimiter(settings)
         guard limiter.seeded.withLock({ !$0 }) else { return }
-        let ago = try await bounded("recent starts") { [store, project] in
+        let ago = try await configuration.bounded("recent starts") { [store, project] in
             try await store.recentStarts(project: project, within: settings.rateLimitWindow)
         }
         let now = ContinuousClock.now

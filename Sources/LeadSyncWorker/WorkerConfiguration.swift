@@ -56,3 +56,14 @@ public struct WorkerConfiguration: Sendable {
         return "\(host)-\(ProcessInfo.processInfo.processIdentifier)-\(UInt16.random(in: 0...UInt16.max))"
     }
 }
+
+extension WorkerConfiguration {
+    /// Runs one database call of the worker (a lane's or the sweep's), giving up after
+    /// `databaseTimeout` whatever its connection does: the server's `statement_timeout` is
+    /// the first line, a connection that never answers the second (docs/operating.md §8).
+    func bounded<T: Sendable>(_ what: String, _ operation: @escaping @Sendable () async throws -> T)
+        async throws -> T
+    {
+        try await withTimeout(databaseTimeout, what, operation)
+    }
+}
