@@ -325,7 +325,7 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
         let gaps = scanGaps && cursor > 0
         let action = Action.claim(
             afterId: cursor, want: batchSize, scanGaps: gaps, retries: retries,
-            exclude: retries || gaps ? inFlight.values.flatMap { $0 } + buffer.map(\.id) : [])
+            exclude: retries || gaps ? inFlight.sorted { $0.key < $1.key }.flatMap(\.value) + buffer.map(\.id) : [])
         stage = .claiming(want: batchSize, action)
         return action
     }
