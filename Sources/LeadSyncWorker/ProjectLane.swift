@@ -498,8 +498,7 @@ struct ProjectLane: Sendable {
         progress.add(
             submitted: submitted, invalid: invalid.values.reduce(0, +), held: held.values.reduce(0, +),
             requeued: requeued)
-        let level: Logger.Level =
-            plan.outcome == .ok || plan.outcome == .partial || plan.outcome == .rejected ? .info : .warning
+        let level: Logger.Level = plan.outcome.isAnswered ? .info : .warning
         logger.log(
             level: level, "request finished",
             metadata: [
