@@ -21,7 +21,8 @@ struct LaneStateMachineTests {
     typealias Machine = LaneStateMachine<TestInstant>
 
     /// Settings are read again only where a test says so.
-    static func configuration(once: Bool = false, settingsInterval: Duration = .seconds(3600)) -> Machine.Configuration {
+    static func configuration(once: Bool = false, settingsInterval: Duration = .seconds(3600)) -> Machine.Configuration
+    {
         Machine.Configuration(
             once: once, gapScanInterval: .seconds(10), idleLinger: .seconds(30), sweepInterval: .seconds(5),
             settingsInterval: settingsInterval)
@@ -157,7 +158,8 @@ struct LaneStateMachineTests {
                 == .waitForWork(timeout: .seconds(5)))
         t = t + .seconds(25)
         _ = machine.handle(.woken(notified: false), now: t)
-        #expect(machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t) == .finish(.drained))
+        #expect(
+            machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t) == .finish(.drained))
     }
 
     @Test func aNotificationWakesAnIdleLaneIntoTakingItsTurn() {
@@ -194,7 +196,8 @@ struct LaneStateMachineTests {
         _ = Self.takesItsTurn(&machine, now: t)
         _ = machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t)
         _ = machine.nextAction(now: t)
-        #expect(machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t) == .finish(.drained))
+        #expect(
+            machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t) == .finish(.drained))
     }
 
     /// docs/contract.md §3: a 429 backs the project's limiter off; the lane sleeps until the
@@ -206,7 +209,8 @@ struct LaneStateMachineTests {
         _ = Self.takesItsTurn(&machine, now: t)
         _ = machine.handle(.claimed(vetted: Self.leads(1...2), claimed: 2, retriesFound: 0, cursor: 2), now: t)
         #expect(machine.handle(.sent(attemptId: 10, leadIds: [1, 2]), now: t) == .checkRateLimit)
-        machine.receive(.answerPlanned(project: .rateLimited(retryAfter: .seconds(5)), retriesDue: [t + .seconds(5)]), now: t)
+        machine.receive(
+            .answerPlanned(project: .rateLimited(retryAfter: .seconds(5)), retriesDue: [t + .seconds(5)]), now: t)
         #expect(
             machine.handle(.rateLimitChecked(earliestStart: t + .seconds(5)), now: t) == .sleep(until: t + .seconds(5)))
         // Asked again before the window opened: the same sleep.
@@ -352,7 +356,8 @@ struct LaneStateMachineTests {
         _ = machine.handle(.claimed(vetted: Self.leads(1...2), claimed: 2, retriesFound: 0, cursor: 2), now: t)
         #expect(machine.handle(.sent(attemptId: 10, leadIds: [1, 2]), now: t) == .checkRateLimit)
         machine.receive(.writeBackFailed, now: t)
-        #expect(machine.handle(.rateLimitChecked(earliestStart: t + .seconds(1)), now: t) == .sleep(until: t + .seconds(1)))
+        #expect(
+            machine.handle(.rateLimitChecked(earliestStart: t + .seconds(1)), now: t) == .sleep(until: t + .seconds(1)))
         #expect(machine.handle(.windowOpened, now: t + .seconds(1)) == .finish(.writeBackFailed))
     }
 
@@ -430,7 +435,11 @@ struct WriteBackRetryTests {
             delays.append(delay)
             t = t + delay
         }
-        #expect(delays == [.milliseconds(200), .milliseconds(400), .milliseconds(800), .milliseconds(1600), .milliseconds(3200), .seconds(5), .seconds(5)])
+        #expect(
+            delays == [
+                .milliseconds(200), .milliseconds(400), .milliseconds(800), .milliseconds(1600), .milliseconds(3200),
+                .seconds(5), .seconds(5),
+            ])
         #expect(retry.failed(transient: true, why: "down", cancelled: false, now: t) == .giveUp)
         #expect(retry.unstorable == nil)
     }
