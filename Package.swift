@@ -171,6 +171,7 @@ let package = Package(
             dependencies: [
                 "LeadSyncWorker", "LeadSyncStore", "LeadSyncTesting", "UservoxSimulator", "UservoxClient",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
     ],

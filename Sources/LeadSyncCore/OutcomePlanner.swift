@@ -14,6 +14,10 @@ public enum OutcomePlanner {
         case networkError = "network_error"
         case badResponse = "bad_response"
         case abandoned
+
+        /// The API answered the request lead by lead (docs/contract.md §3: a 200): every
+        /// other outcome is the request's as a whole. The one definition of "answered".
+        public var isAnswered: Bool { self == .ok || self == .partial || self == .rejected }
     }
 
     /// `attempt_leads.result`.

@@ -115,12 +115,6 @@ public struct RateLimiter<Instant: InstantProtocol>: Sendable where Instant.Dura
         consecutiveRateLimits = 0
     }
 
-    /// Starts currently counted in the window.
-    public mutating func startsInWindow(now: Instant) -> Int {
-        dropExpired(now: now)
-        return starts.count - head
-    }
-
     private mutating func dropExpired(now: Instant) {
         let window = effectiveWindow
         while head < starts.count, starts[head].advanced(by: window) <= now { head += 1 }

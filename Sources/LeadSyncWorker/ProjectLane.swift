@@ -16,65 +16,27 @@ public final class LimiterBox: Sendable {
     }
 }
 
-/// What a lane's in-flight requests tell the lane loop.
-final class LaneSignals: Sendable {
-    private struct State {
-        var paused = false
-        var batchSize: Int?
-        /// When leads this lane put back for a retry come due.
-        var retriesDue: [ContinuousClock.Instant] = []
-        /// Halvings of the byte budget in force after 413s, and good requests since.
-        var byteHalvings = 0
-        var goodSinceHalving = 0
-        /// A write-back that could not be done: the lane ends (see `ProjectLane.writeBack`).
-        var gaveUp = false
-    }
-    private let state = Mutex(State())
+/// What a lane's requests report while the lane goes on (an answer planned, a write-back
+/// given up). The lane hands them to its state machine before every decision, as the
+/// machine's `receive`.
+final class LaneMailbox: Sendable {
+    typealias Event = LaneStateMachine<ContinuousClock.Instant>.Event
+    private let events = Mutex<[Event]>([])
 
-    func retry(at instant: ContinuousClock.Instant) { state.withLock { $0.retriesDue.append(instant) } }
-    /// Whether a retry noted with `retry(at:)` has come due since the last call.
-    func retryCameDue(now: ContinuousClock.Instant) -> Bool {
-        state.withLock { state in
-            let before = state.retriesDue.count
-            state.retriesDue.removeAll { $0 <= now }
-            return state.retriesDue.count < before
+    func post(_ event: Event) { events.withLock { $0.append(event) } }
+    func take() -> [Event] {
+        events.withLock { events in
+            if events.isEmpty { return [] }
+            defer { events = [] }
+            return events
         }
     }
-
-    func pause() { state.withLock { $0.paused = true } }
-    var paused: Bool { state.withLock { $0.paused } }
-    func shrinkBatch(to size: Int) { state.withLock { $0.batchSize = min($0.batchSize ?? size, size) } }
-    var batchSize: Int? { state.withLock { $0.batchSize } }
-
-    /// docs/contract.md §3: a 413 halves the byte budget for a while; every
-    /// `goodRequestsPerRestore` requests that pass give one halving back. The configured
-    /// `max_request_bytes` itself never changes.
-    static let goodRequestsPerRestore = 10
-    func shrinkBytes() {
-        state.withLock {
-            $0.byteHalvings = min($0.byteHalvings + 1, 20)
-            $0.goodSinceHalving = 0
-        }
-    }
-    func requestPassed() {
-        state.withLock {
-            guard $0.byteHalvings > 0 else { return }
-            $0.goodSinceHalving += 1
-            if $0.goodSinceHalving >= Self.goodRequestsPerRestore {
-                $0.byteHalvings -= 1
-                $0.goodSinceHalving = 0
-            }
-        }
-    }
-    func byteBudget(configured: Int) -> Int { configured >> state.withLock { $0.byteHalvings } }
-
-    func giveUp() { state.withLock { $0.gaveUp = true } }
-    var gaveUp: Bool { state.withLock { $0.gaveUp } }
 }
 
 /// Serves one project while this worker holds its lock: claims ready leads oldest first,
 /// pre-checks them, cuts batches, waits for the rate limiter, records each attempt before
-/// sending, keeps up to `max_in_flight` requests out, and writes every answer back.
+/// sending, keeps up to `max_in_flight` requests out, and writes every answer back. Every
+/// decision is `LaneStateMachine`'s; the lane performs its actions.
 struct ProjectLane: Sendable {
     let project: String
     let store: LeadStore
@@ -93,16 +55,13 @@ struct ProjectLane: Sendable {
     /// False once the lock session is lost or a graceful shutdown began: stop starting requests.
     let mayStart: @Sendable () -> Bool
 
-    enum Exit: Sendable, Equatable {
-        /// `writeBackFailed`: an answer could not be written back in time; its attempt stays
-        /// open until the sweep recovers it, and the next lane waits for that.
-        case drained, paused, tokenMissing, stopped, lockLost, writeBackFailed
-    }
+    typealias Exit = LaneExit
+    typealias Machine = LaneStateMachine<ContinuousClock.Instant>
 
     func run() async throws -> Exit {
         let clock = ContinuousClock()
         guard
-            var settings = try await configuration.bounded(
+            let settings = try await configuration.bounded(
                 "project settings", { [store, project] in try await store.project(project) })
         else { return .drained }
         if settings.paused { return .paused }
@@ -119,191 +78,134 @@ struct ProjectLane: Sendable {
         }
         try await seedLimiterIfNeeded(settings)
 
-        let signals = LaneSignals()
+        let mailbox = LaneMailbox()
+        var machine = Machine(
+            settings: settings,
+            configuration: .init(
+                once: configuration.once, gapScanInterval: configuration.gapScanInterval,
+                idleLinger: configuration.idleLinger, sweepInterval: configuration.sweepInterval),
+            now: clock.now)
         var exit = Exit.drained
         // A query of the loop that fails ends the lane, but never cancels requests already
         // sent: they finish and are written back first (docs/contract.md §3.5).
         var failure: (any Error)?
         try await withThrowingTaskGroup(of: Int64.self) { group in
-            // Leads out in each request, by attempt: never claimed again while there.
-            var inFlight: [Int64: [Int64]] = [:]
-            // Leads put back for a retry are looked for when this lane's come due, now
-            // and then (the gap scan's rhythm) for anyone else's, and until none is found.
-            var lookForRetries = true
-            var running = 0
-            var buffer: [Lead] = []
-            var cursor: Int64 = 0
-            var lastGapScan = clock.now
-            var lastSettings = clock.now
-            var finalScanDone = false
-            var idleSince: ContinuousClock.Instant?
-            var expectWork = true
-            var holdsSlot = false
-            func giveBackSlot() {
-                if holdsSlot { slots.release() }
-                holdsSlot = false
-            }
-            defer { giveBackSlot() }  // a lane that throws
-
             do {
+                // The token of the last decision: the one a batch decided on goes out with it.
+                var token: String?
+                // The machine's answer to what happened last (nil: nothing to report).
+                var event: Machine.Event?
                 loop: while true {
-                    guard mayStart() else {
-                        exit = .stopped
-                        break
+                    // What happened meanwhile, then the answer to the last action.
+                    for posted in mailbox.take() { machine.receive(posted, now: clock.now) }
+                    if !mayStart() { machine.receive(.shutdown, now: clock.now) }
+                    if let current = tokens.token(for: project) {
+                        token = current
+                        machine.receive(.tokensChanged(present: true), now: clock.now)
+                    } else {
+                        machine.receive(.tokensChanged(present: false), now: clock.now)
                     }
-                    if signals.paused {
-                        exit = .paused
-                        break
-                    }
-                    if signals.gaveUp {
-                        exit = .writeBackFailed
-                        break
-                    }
-                    if clock.now - lastSettings > .seconds(1) {
-                        settings =
-                            try await configuration.bounded(
-                                "project settings", { [store, project] in try await store.project(project) })
-                            ?? settings
-                        lastSettings = clock.now
-                        updateLimiter(settings)
-                        if settings.paused {
-                            exit = .paused
-                            break
-                        }
-                    }
-                    guard let token = tokens.token(for: project) else {
-                        exit = .tokenMissing
-                        break
-                    }
-                    let batchSize = min(settings.maxBatchSize, signals.batchSize ?? .max)
+                    let now = clock.now
+                    let action = event.map { machine.handle($0, now: now) } ?? machine.nextAction(now: now)
+                    event = nil
 
-                    while running >= settings.maxInFlight, let done = try await group.next() {
-                        inFlight[done] = nil
-                        running -= 1
-                    }
-                    // An answer that came back meanwhile may have paused the project.
-                    if signals.paused {
-                        exit = .paused
-                        break
-                    }
-
-                    // A busy lane waits for its turn (the project's rate limit, then a
-                    // worker-wide slot) before it claims, so only lanes about to send hold
-                    // leads in memory, and leads that arrive meanwhile go along. A lane that
-                    // has caught up looks without a slot.
-                    if expectWork && !holdsSlot {
-                        if try await waitForRateLimit(clock: clock) { continue }
+                    switch action {
+                    case .readSettings:
+                        let read = try await configuration.bounded(
+                            "project settings", { [store, project] in try await store.project(project) })
+                        updateLimiter(read ?? machine.settings)
+                        event = .settingsRead(read)
+                    case .waitForRequest:
+                        event = .writeBackDone(attemptId: try await group.next())
+                    case .checkRateLimit:
+                        let now = clock.now
+                        let earliest = limiter.value.withLock { $0.earliestStart(now: now) }
+                        machine.receive(.rateLimitChecked(earliestStart: earliest), now: now)
+                    case .sleep(let until):
+                        health.progressed()  // a known wait, at most the longest back-off (60 s)
+                        WorkerMetrics.rateLimitWait(project: project, duration: until - clock.now)
+                        try await Task.sleep(until: until, clock: clock)
+                        event = .windowOpened
+                    case .acquireSlot:
                         await slots.acquire()
-                        holdsSlot = true
-                    }
-
-                    if buffer.count < batchSize {
-                        let scanGaps = clock.now - lastGapScan >= configuration.gapScanInterval
-                        if scanGaps { lastGapScan = clock.now }
+                        event = .slotGranted
+                    case .releaseSlot:
+                        slots.release()
+                    case .claim(let afterId, let want, let scanGaps, let retries, let exclude):
                         let claimStarted = clock.now
-                        let retries = lookForRetries || scanGaps || signals.retryCameDue(now: clock.now)
-                        let (claimed, retriesFound) = try await claim(
-                            cursor: &cursor, want: batchSize, scanGaps: scanGaps, retries: retries,
-                            held: { inFlight.values.flatMap { $0 } + buffer.map(\.id) })
-                        lookForRetries = retriesFound > 0
-                        expectWork = claimed.count >= batchSize
+                        let (claimed, retriesFound, cursor) = try await claim(
+                            afterId: afterId, want: want, scanGaps: scanGaps, retries: retries, exclude: exclude)
+                        var vetted: [Lead] = []
                         if !claimed.isEmpty {
                             progress.add(.claim, clock.now - claimStarted)
                             let vetStarted = clock.now
-                            let vetted = try await vet(claimed)  // in id order
-                            buffer = buffer.isEmpty ? vetted : (buffer + vetted).sorted { $0.id < $1.id }
+                            vetted = try await vet(claimed)  // in id order
                             progress.add(.vet, clock.now - vetStarted)
-                            finalScanDone = false
                         }
-                    }
-
-                    if buffer.isEmpty {
-                        giveBackSlot()
-                        if running > 0 {
-                            if let done = try await group.next() {
-                                inFlight[done] = nil
-                                running -= 1
-                            }
-                            continue
-                        }
-                        // Before idling, look once more below the cursor for late commits.
-                        if !finalScanDone {
-                            finalScanDone = true
-                            lastGapScan = clock.now - configuration.gapScanInterval
-                            continue
-                        }
+                        event = .claimed(
+                            vetted: vetted, claimed: claimed.count, retriesFound: retriesFound, cursor: cursor)
+                    case .waitForWork(let timeout):
                         health.progressed()  // caught up
-                        if configuration.once { break loop }
-                        // Idle: keep the project (and the lock) for a while, so the next
-                        // notification of this project is served at once, then let it go.
-                        let since = idleSince ?? clock.now
-                        idleSince = since
-                        if clock.now - since >= configuration.idleLinger { break loop }
-                        await wake.wait(timeout: configuration.sweepInterval)
-                        if !wake.take().projects.isEmpty { expectWork = true }
-                        continue
-                    }
-                    idleSince = nil
-                    if !holdsSlot {
-                        // Found by looking: now wait for the turn, and fill the batch up then.
-                        expectWork = true
-                        continue
-                    }
+                        await wake.wait(timeout: timeout)
+                        event = .woken(notified: !wake.take().projects.isEmpty)
+                    case .send(var batch, let byteBudget):
+                        // The machine sends only once a token was there.
+                        guard let token else {
+                            exit = .tokenMissing
+                            break loop
+                        }
+                        // Bounded by bytes as well as by count (docs/contract.md §4).
+                        let encodeStarted = clock.now
+                        guard
+                            let body = try await cutToBudget(
+                                &batch, budget: byteBudget, configured: machine.settings.maxRequestBytes)
+                        else {
+                            // Its first lead alone is over `max_request_bytes`: now invalid.
+                            event = .leadTooLarge(batch.leads[0].id)
+                            continue loop
+                        }
+                        progress.add(.encode, clock.now - encodeStarted)
+                        let ids = batch.leads.map(\.id)
+                        limiter.value.withLock { $0.recordStart(at: clock.now) }
 
-                    guard mayStart(), var batch = BatchPlanner.nextBatch(from: buffer, maxBatchSize: batchSize) else {
-                        if !mayStart() { exit = .stopped }
-                        break
-                    }
-                    // Bounded by bytes as well as by count (docs/contract.md §4).
-                    let encodeStarted = clock.now
-                    guard let body = try await cutToBudget(&batch, settings: settings, signals: signals) else {
-                        // Its first lead alone is over `max_request_bytes`: now invalid, out of the buffer.
-                        let tooLarge = batch.leads[0].id
-                        buffer.removeAll { $0.id == tooLarge }
-                        continue
-                    }
-                    progress.add(.encode, clock.now - encodeStarted)
-                    let ids = batch.leads.map(\.id)
-                    let taken = Set(ids)
-                    // Usually all of it went: then let its storage go too, or every lane would
-                    // keep a batch-sized array while it waits for its turn.
-                    if taken.count == buffer.count { buffer = [] } else { buffer.removeAll { taken.contains($0.id) } }
-                    limiter.value.withLock { $0.recordStart(at: clock.now) }
-
-                    let recordStarted = clock.now
-                    let recorded = try await configuration.bounded("recording the attempt") {
-                        [store, project, configuration, lock] in
-                        try await store.startAttempt(
-                            project: project, workerId: configuration.workerId, leadIds: ids,
-                            lease: configuration.lease,
-                            lock: lock)
-                    }
-                    progress.add(.record, clock.now - recordStarted)
-                    guard let attemptId = recorded else {
-                        logger.warning("project lock lost; stopping this project", metadata: ["project": "\(project)"])
-                        exit = .lockLost
-                        break
-                    }
-                    inFlight[attemptId] = ids
-                    running += 1
-                    let current = settings
-                    // The slot goes with the request; its task gives it back.
-                    holdsSlot = false
-                    group.addTask {
-                        await self.send(
-                            batch, body: body, attemptId: attemptId, token: token, settings: current, signals: signals)
-                        self.slots.release()
-                        return attemptId
+                        let recordStarted = clock.now
+                        let recorded = try await configuration.bounded("recording the attempt") {
+                            [store, project, configuration, lock] in
+                            try await store.startAttempt(
+                                project: project, workerId: configuration.workerId, leadIds: ids,
+                                lease: configuration.lease,
+                                lock: lock)
+                        }
+                        progress.add(.record, clock.now - recordStarted)
+                        guard let attemptId = recorded else {
+                            logger.warning(
+                                "project lock lost; stopping this project", metadata: ["project": "\(project)"])
+                            event = .lockLost
+                            continue loop
+                        }
+                        // Known to the machine before its task can report anything.
+                        machine.receive(.sent(attemptId: attemptId, leadIds: ids), now: clock.now)
+                        let current = machine.settings
+                        group.addTask {
+                            await self.send(
+                                batch, body: body, attemptId: attemptId, token: token, settings: current,
+                                byteBudget: byteBudget, mailbox: mailbox)
+                            // The slot went with the request.
+                            self.slots.release()
+                            return attemptId
+                        }
+                    case .finish(let reason):
+                        if reason == .drained { health.progressed() }  // caught up
+                        exit = reason
+                        break loop
                     }
                 }
             } catch {
                 failure = error
             }
-            giveBackSlot()
+            if machine.holdsSlot { slots.release() }
             // In-flight requests finish and are written back before the lane ends.
-            while let done = try await group.next() {
-                inFlight[done] = nil
-            }
+            while try await group.next() != nil {}
         }
         if let failure { throw failure }
 
@@ -321,36 +223,20 @@ struct ProjectLane: Sendable {
         return exit
     }
 
-    /// SPEC §4: never more starts in a window than the project allows. Sleeps until the
-    /// next start is allowed; true when it slept (the caller looks at everything again).
-    private func waitForRateLimit(clock: ContinuousClock) async throws -> Bool {
-        let now = clock.now
-        let earliest = limiter.value.withLock { $0.earliestStart(now: now) }
-        guard earliest > now else { return false }
-        health.progressed()  // a known wait, at most the longest back-off (60 s)
-        WorkerMetrics.rateLimitWait(project: project, duration: earliest - now)
-        try await Task.sleep(until: earliest, clock: clock)
-        return true
-    }
-
-    /// Ready leads not already buffered or in flight (`held`): new ones after the cursor;
+    /// Ready leads not already buffered or in flight (`exclude`): new ones after `afterId`;
     /// with `retries`, those put back for a retry whose time has come; with `scanGaps`, new
-    /// ones below the cursor that committed late. Also says how many retries it found.
+    /// ones at or below `afterId` that committed late. Also says how many retries it found,
+    /// and the highest new id read (the next cursor).
     private func claim(
-        cursor: inout Int64, want: Int, scanGaps: Bool, retries: Bool, held: () -> [Int64]
-    ) async throws -> (leads: [Lead], retries: Int) {
-        // Gaps lie below what was read before; the leads read just now are not gaps. New
-        // leads after the cursor are never buffered or in flight: no filtering needed.
-        let gapTop = cursor
-        let after = cursor
+        afterId: Int64, want: Int, scanGaps: Bool, retries: Bool, exclude: [Int64]
+    ) async throws -> (leads: [Lead], retries: Int, cursor: Int64) {
+        // New leads after the cursor are never buffered or in flight: no filtering needed.
         var found = try await configuration.bounded("claim") { [store, project] in
-            try await store.newLeads(project: project, afterId: after, limit: want)
+            try await store.newLeads(project: project, afterId: afterId, limit: want)
         }
-        if let last = found.last { cursor = max(cursor, last.id) }
-        let scanGaps = scanGaps && gapTop > 0
-        guard retries || scanGaps else { return (found, 0) }
+        let cursor = max(afterId, found.last?.id ?? afterId)
+        guard retries || scanGaps else { return (found, 0, cursor) }
 
-        let exclude = held()
         var due: [Lead] = []
         if retries {
             due = try await configuration.bounded("claim retries") { [store, project] in
@@ -361,7 +247,7 @@ struct ProjectLane: Sendable {
         if scanGaps {
             late = try await configuration.bounded("gap scan") { [store, project] in
                 try await store.leads(
-                    LeadQueries.claimGaps(project: project, upToId: gapTop, except: exclude, limit: want))
+                    LeadQueries.claimGaps(project: project, upToId: afterId, except: exclude, limit: want))
             }
         }
         if !due.isEmpty || !late.isEmpty {
@@ -369,7 +255,7 @@ struct ProjectLane: Sendable {
             var seen = Set(found.map(\.id))
             for lead in due + late where seen.insert(lead.id).inserted { found.append(lead) }
         }
-        return (found, due.count)
+        return (found, due.count, cursor)
     }
 
     /// docs/contract.md §3, last paragraph: what the API would reject for its data becomes `invalid`
@@ -435,18 +321,17 @@ struct ProjectLane: Sendable {
     /// (a 413 then makes it invalid), one over the configured budget is invalid now
     /// (`local_lead_too_large`) and nil is returned.
     private func cutToBudget(
-        _ batch: inout BatchPlanner.Batch, settings: ProjectSettings, signals: LaneSignals
+        _ batch: inout BatchPlanner.Batch, budget: Int, configured: Int
     ) async throws -> [UInt8]? {
-        let budget = signals.byteBudget(configured: settings.maxRequestBytes)
         var (body, count) = RequestBody.encode(batch, maxBytes: budget)
         if count == 0 {
             let first = batch.leads[0]
-            if let verdict = RequestBody.tooLargeAlone(first, maxBytes: settings.maxRequestBytes) {
+            if let verdict = RequestBody.tooLargeAlone(first, maxBytes: configured) {
                 try await markInvalid([(first.id, verdict)])
                 return nil
             }
             let alone = BatchPlanner.Batch(mode: batch.mode, initialize: batch.initialize, leads: [first])
-            (body, count) = RequestBody.encode(alone, maxBytes: settings.maxRequestBytes)
+            (body, count) = RequestBody.encode(alone, maxBytes: configured)
         }
         if count < batch.leads.count { batch.leads.removeSubrange(count...) }
         return body
@@ -459,10 +344,11 @@ struct ProjectLane: Sendable {
                 ?? "same phone as an earlier lead of this project that is pending or submitted")
     }
 
-    /// One request: send, decide (docs/contract.md §3), tell the limiter, write back until it sticks.
+    /// One request: send, decide (docs/contract.md §3), tell the limiter and the lane, write
+    /// back until it sticks.
     private func send(
         _ batch: BatchPlanner.Batch, body: [UInt8], attemptId: Int64, token: String, settings: ProjectSettings,
-        signals: LaneSignals
+        byteBudget: Int, mailbox: LaneMailbox
     ) async {
         let clock = ContinuousClock()
         let exchange = await client.send(batch: batch, body: body, token: token, logger: logger)
@@ -482,10 +368,11 @@ struct ProjectLane: Sendable {
             if case .requeue(let delay, _) = change.change { return delay }
             return nil
         }
+        var retriesDue: [ContinuousClock.Instant] = []
         if let soonest = delays.min(), let latest = delays.max() {
             let now = clock.now
-            signals.retry(at: now + soonest)
-            if latest > soonest { signals.retry(at: now + latest) }
+            retriesDue.append(now + soonest)
+            if latest > soonest { retriesDue.append(now + latest) }
         }
 
         switch plan.project {
@@ -499,59 +386,49 @@ struct ProjectLane: Sendable {
                 ])
         case .pause(let reason, let message):
             limiter.value.withLock { $0.succeeded() }
-            signals.pause()
             logger.error(
                 "project paused by the API's answer; its leads are held until it is resumed",
                 metadata: ["project": "\(project)", "reason": "\(reason.rawValue)", "message": "\(message)"])
         case .shrinkBatch(let size):
             limiter.value.withLock { $0.succeeded() }
-            signals.shrinkBatch(to: size)
             logger.warning(
                 "batch too large for Uservox; lowering the batch size",
                 metadata: ["project": "\(project)", "max_batch_size": "\(size)"])
         case .shrinkRequestBytes:
             limiter.value.withLock { $0.succeeded() }
-            signals.shrinkBytes()
             logger.warning(
                 "request body too large for Uservox (413); halving the byte budget for a while",
-                metadata: [
-                    "project": "\(project)", "bytes": "\(body.count)",
-                    "budget": "\(signals.byteBudget(configured: settings.maxRequestBytes))",
-                ])
+                metadata: ["project": "\(project)", "bytes": "\(body.count)", "budget": "\(byteBudget)"])
         case .none:
             limiter.value.withLock { $0.succeeded() }
-            signals.requestPassed()
         }
+        mailbox.post(.answerPlanned(project: plan.project, retriesDue: retriesDue))
 
         let writeBackStarted = clock.now
         let written = await writeBack(plan, attemptId: attemptId, httpStatus: exchange.httpStatus, leads: batch.leads)
         progress.add(.writeBack, clock.now - writeBackStarted)
         guard written else {
-            signals.giveUp()
+            mailbox.post(.writeBackFailed)
             return
         }
         health.progressed()
         record(plan, attemptId: attemptId, duration: exchange.duration, status: exchange.httpStatus)
     }
 
-    /// Writes one answer back, and never holds its request slot forever. Transient
-    /// failures (the database away, a conflict, a timeout) are retried with back-off,
-    /// renewing the attempt's lease, for `writeBackPatience` (or until the worker stops).
-    /// A permanent one (data the database refuses) closes the attempt as unstorable: its
-    /// leads back to pending, ambiguous. False when nothing could be written in time: the
+    /// Writes one answer back, and never holds its request slot forever: `WriteBackRetry`
+    /// decides after each failure. False when nothing could be written in time: the
     /// attempt stays open, the lane ends, and the sweep recovers the attempt once its lease
     /// runs out (its leads are then resent, flagged ambiguous).
     private func writeBack(
         _ plan: OutcomePlanner.Plan, attemptId: Int64, httpStatus: Int?, leads: [Lead]
     ) async -> Bool {
         let clock = ContinuousClock()
-        let giveUpAt = clock.now + max(configuration.lease, configuration.writeBackPatience)
-        var delay = Duration.milliseconds(200)
-        var unstorable: String?
+        var retry = WriteBackRetry(
+            startedAt: clock.now, patience: max(configuration.lease, configuration.writeBackPatience))
         while true {
             do {
                 let stillOpen: Bool
-                if let why = unstorable {
+                if let why = retry.unstorable {
                     let ids = leads.map(\.id)
                     stillOpen = try await configuration.bounded("write-back") { [store] in
                         try await store.closeUnstorable(
@@ -571,26 +448,27 @@ struct ProjectLane: Sendable {
                 return true
             } catch {
                 let why = StoreError.from(error, doing: "write-back")
-                if unstorable == nil && !(error is TimedOut) && !StoreError.isTransient(error) {
-                    unstorable = "the answer could not be stored (\(why)); outcome unknown"
+                switch retry.failed(
+                    transient: error is TimedOut || StoreError.isTransient(error), why: "\(why)",
+                    cancelled: Task.isCancelled, now: clock.now)
+                {
+                case .closeUnstorable:
                     logger.error(
                         "write-back refused by the database; closing the attempt, its leads retried as ambiguous",
                         metadata: ["project": "\(project)", "attempt": "\(attemptId)", "error": "\(why)"])
-                    continue
-                }
-                guard clock.now + delay < giveUpAt, !Task.isCancelled else {
+                case .giveUp:
                     logger.error(
                         "write-back failed for longer than the lease; the sweep recovers the attempt",
                         metadata: ["project": "\(project)", "attempt": "\(attemptId)", "error": "\(why)"])
                     return false
-                }
-                logger.error(
-                    "write-back failed; retrying",
-                    metadata: ["project": "\(project)", "attempt": "\(attemptId)", "error": "\(why)"])
-                try? await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(5))
-                try? await configuration.bounded("renewing the lease") { [store, configuration] in
-                    try await store.renewLease(attemptId: attemptId, lease: configuration.lease)
+                case .retry(let delay):
+                    logger.error(
+                        "write-back failed; retrying",
+                        metadata: ["project": "\(project)", "attempt": "\(attemptId)", "error": "\(why)"])
+                    try? await Task.sleep(for: delay)
+                    try? await configuration.bounded("renewing the lease") { [store, configuration] in
+                        try await store.renewLease(attemptId: attemptId, lease: configuration.lease)
+                    }
                 }
             }
         }
@@ -620,8 +498,7 @@ struct ProjectLane: Sendable {
         progress.add(
             submitted: submitted, invalid: invalid.values.reduce(0, +), held: held.values.reduce(0, +),
             requeued: requeued)
-        let level: Logger.Level =
-            plan.outcome == .ok || plan.outcome == .partial || plan.outcome == .rejected ? .info : .warning
+        let level: Logger.Level = plan.outcome.isAnswered ? .info : .warning
         logger.log(
             level: level, "request finished",
             metadata: [

@@ -54,6 +54,36 @@ import Testing
         }
     }
 
+    /// `ReadyLeads` is the pending indexes' rule word for word, so the planner can use them:
+    /// PostgreSQL deparses each fragment, as an index predicate, to what migration 0001 wrote.
+    @Test func readyLeadsAreThePendingIndexesPredicates() async throws {
+        try await TestDatabase.with { db in
+            try await db.withConnection { c in
+                func predicate(of index: String) async throws -> String? {
+                    try await c.query(
+                        "SELECT pg_get_expr(indpred, indrelid) FROM pg_index WHERE indexrelid = \(index)::regclass",
+                        logger: logger
+                    ).collect().first?.decode(String.self)
+                }
+                func deparsed(_ fragment: String) async throws -> String? {
+                    try await c.query("BEGIN", logger: logger)
+                    try await c.query(
+                        PostgresQuery(
+                            unsafeSQL: "CREATE INDEX ready_probe ON leadsync.leads (project_id) WHERE " + fragment),
+                        logger: logger)
+                    let text = try await predicate(of: "leadsync.ready_probe")
+                    try await c.query("ROLLBACK", logger: logger)
+                    return text
+                }
+                let new = try await predicate(of: "leadsync.leads_pending_new")
+                let retry = try await predicate(of: "leadsync.leads_pending_retry")
+                #expect(new != nil && retry != nil)
+                #expect(try await deparsed(ReadyLeads.new()) == new)
+                #expect(try await deparsed(ReadyLeads.retrying()) == retry)
+            }
+        }
+    }
+
     /// The schema's column defaults and `ProjectDefaults` are one rule (docs/contract.md §1.2).
     @Test func aNewProjectGetsProjectDefaults() async throws {
         try await TestDatabase.with { db in

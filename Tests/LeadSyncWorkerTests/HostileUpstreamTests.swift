@@ -8,14 +8,13 @@ import UservoxSimulator
 
 /// docs/contract.md §3, last paragraph: for any answer the network can produce the worker
 /// stays up, other projects keep going, and every affected lead reaches a known state.
-/// The worker as a process, a real PostgreSQL, `uservox-sim` over a socket.
+/// The worker in-process (`withInProcessWorker`), a real PostgreSQL, `uservox-sim` over a socket.
 @Suite(.serialized) struct HostileUpstreamTests {
     /// Leads of `project` are sent within seconds while the worker runs: it is not wedged.
-    func expectStillServing(_ f: Fixture, _ worker: ManagedProcess, project: String, from: Int) async throws {
+    func expectStillServing(_ f: Fixture, project: String, from: Int) async throws {
         try await f.insert(project: project, count: 20, from: from)
         try await waitUntil("\(project)'s new leads submitted", timeout: .seconds(20)) {
-            if !worker.isRunning { throw WorkerDied(stderr: worker.standardError) }
-            return try await f.int(
+            try await f.int(
                 "SELECT count(*)::int8 FROM leadsync.leads WHERE project_id = \(project) AND status = 'submitted'")
                 >= 20
         }
@@ -27,13 +26,10 @@ import UservoxSimulator
                 let f = Fixture(db: db)
                 sim.simulator.setHostileScript([.rateLimited(retryAfter: "inf")], project: "p1")
                 try await f.insert(project: "p1", count: 50)
-                let worker = try await WorkerProcess.start(
-                    database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1", "p2"]))
-                try await expectStillServing(f, worker, project: "p2", from: 1000)
-                try await f.waitUntilNothingPending(timeout: .seconds(30), worker)
-                #expect(worker.isRunning)
-                worker.signal(SIGTERM)
-                #expect(try await worker.waitForExit() == 0)
+                try await withInProcessWorker(db: db, baseURL: sim.baseURL, tokens: tokens(["p1", "p2"])) { _ in
+                    try await expectStillServing(f, project: "p2", from: 1000)
+                    try await f.waitUntilNothingPending(timeout: .seconds(30))
+                }
                 #expect(try await f.states() == ["submitted": 70])
                 #expect(
                     try await f.int(
@@ -57,14 +53,14 @@ import UservoxSimulator
                 try await f.insert(project: "p1", count: 300)
                 try await f.insert(project: "p3", count: 10, from: 5000)
                 // Two request slots: three answers that could not be written would hold both.
-                let worker = try await WorkerProcess.start(
-                    database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1", "p2", "p3"]),
-                    arguments: ["--max-requests", "2"])
-                try await f.waitUntilNothingPending(timeout: .seconds(30), worker)
-                try await expectStillServing(f, worker, project: "p2", from: 1000)
-                #expect(worker.isRunning)
-                worker.signal(SIGTERM)
-                #expect(try await worker.waitForExit() == 0)
+                var configuration = testWorkerConfiguration()
+                configuration.maxConcurrentRequests = 2
+                try await withInProcessWorker(
+                    db: db, baseURL: sim.baseURL, tokens: tokens(["p1", "p2", "p3"]), configuration: configuration
+                ) { _ in
+                    try await f.waitUntilNothingPending(timeout: .seconds(30))
+                    try await expectStillServing(f, project: "p2", from: 1000)
+                }
 
                 #expect(try await f.states(project: "p1") == ["held/bad_request": 300])
                 #expect(try await f.states(project: "p3") == ["submitted": 10])
@@ -97,12 +93,13 @@ import UservoxSimulator
                 sim.simulator.setHostileScript(
                     [.stallBody(prefix: #"{"success":[{"id":"#, stall: .seconds(120))], project: "p1")
                 try await f.insert(project: "p1", count: 40)
-                let worker = try await WorkerProcess.start(
-                    database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1", "p2"]), requestTimeout: 2, lease: 4)
-                try await f.waitUntilNothingPending(timeout: .seconds(40), worker)
-                try await expectStillServing(f, worker, project: "p2", from: 1000)
-                worker.signal(SIGTERM)
-                #expect(try await worker.waitForExit() == 0)
+                try await withInProcessWorker(
+                    db: db, baseURL: sim.baseURL, tokens: tokens(["p1", "p2"]),
+                    configuration: testWorkerConfiguration(requestTimeout: .seconds(2), lease: .seconds(4))
+                ) { _ in
+                    try await f.waitUntilNothingPending(timeout: .seconds(40))
+                    try await expectStillServing(f, project: "p2", from: 1000)
+                }
                 #expect(try await f.states(project: "p1") == ["submitted": 40])
                 let outcomes = try await db.withConnection { c in
                     try await c.query(
@@ -136,12 +133,10 @@ import UservoxSimulator
                         ('p1', '+14159990001', jsonb_build_object('x', repeat('y', 12000))),
                         ('p1', '+14159990002', jsonb_build_object('x', repeat('z', 3000)))
                     """)
-                let worker = try await WorkerProcess.start(
-                    database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1", "p2"]))
-                try await f.waitUntilNothingPending(timeout: .seconds(60), worker)
-                try await expectStillServing(f, worker, project: "p2", from: 1000)
-                worker.signal(SIGTERM)
-                #expect(try await worker.waitForExit() == 0)
+                try await withInProcessWorker(db: db, baseURL: sim.baseURL, tokens: tokens(["p1", "p2"])) { _ in
+                    try await f.waitUntilNothingPending(timeout: .seconds(60))
+                    try await expectStillServing(f, project: "p2", from: 1000)
+                }
 
                 #expect(try await f.states(project: "p1") == ["submitted": 500, "invalid": 2])
                 let reasons = try await db.withConnection { c in

@@ -21,30 +21,30 @@ import UservoxSimulator
                 let f = Fixture(db: db)
                 try await f.execute(
                     "INSERT INTO leadsync.projects (project_id, max_batch_size) VALUES ('p1', 100), ('p2', 100)")
-                let worker = try await WorkerProcess.start(
-                    database: server.url, baseURL: sim.baseURL, tokens: tokens(["p1", "p2"]), requestTimeout: 2,
-                    lease: 4)
-                func accepted() -> Int { sim.simulator.stats().totals.accepted }
-                var generator = SystemRandomNumberGenerator()
-                for round in 1...20 {
-                    // 300 leads per project: three requests each, 200 ms apiece.
-                    let before = accepted()
-                    try await f.insert(project: "p1", count: 300, from: round * 1000)
-                    try await f.insert(project: "p2", count: 300, from: 100_000 + round * 1000)
-                    try await waitUntil("round \(round): the first answers", timeout: .seconds(45)) {
-                        if !worker.isRunning { throw WorkerDied(stderr: worker.standardError) }
-                        return accepted() > before
+                @Sendable func accepted() -> Int { sim.simulator.stats().totals.accepted }
+                // In-process: the database's restarts are what is under test, not the process.
+                try await withInProcessWorker(
+                    db: db, baseURL: sim.baseURL, tokens: tokens(["p1", "p2"]),
+                    configuration: testWorkerConfiguration(requestTimeout: .seconds(2), lease: .seconds(4))
+                ) { _ in
+                    var generator = SystemRandomNumberGenerator()
+                    for round in 1...20 {
+                        // 300 leads per project: three requests each, 200 ms apiece.
+                        let before = accepted()
+                        try await f.insert(project: "p1", count: 300, from: round * 1000)
+                        try await f.insert(project: "p2", count: 300, from: 100_000 + round * 1000)
+                        try await waitUntil("round \(round): the first answers", timeout: .seconds(45)) {
+                            accepted() > before
+                        }
+                        // A different moment of the requests' lives each round: in the air,
+                        // answered, being written back.
+                        try await Task.sleep(for: .milliseconds(Int.random(in: 0...200, using: &generator)))
+                        try await server.stop()
+                        try await server.start()
+                        try await f.waitUntilNothingPending(timeout: .seconds(45))
+                        #expect(accepted() == round * 600, "round \(round)")
                     }
-                    // A different moment of the requests' lives each round: in the air,
-                    // answered, being written back.
-                    try await Task.sleep(for: .milliseconds(Int.random(in: 0...200, using: &generator)))
-                    try await server.stop()
-                    try await server.start()
-                    try await f.waitUntilNothingPending(timeout: .seconds(45), worker)
-                    #expect(accepted() == round * 600, "round \(round)")
                 }
-                worker.signal(SIGTERM)
-                #expect(try await worker.waitForExit() == 0)
                 #expect(try await f.states() == ["submitted": 12_000])
                 let stats = sim.simulator.stats()
                 #expect(stats.totals.accepted == 12_000)

@@ -1,8 +1,10 @@
 import Foundation
 import LeadSyncStore
 import LeadSyncTesting
+import LeadSyncWorker
 import Logging
 import PostgresNIO
+import ServiceLifecycle
 import Testing
 import UservoxSimulator
 
@@ -77,4 +79,35 @@ extension SimulatorConfiguration {
 
 func tokens(_ ids: [String]) -> [String: String] {
     Dictionary(uniqueKeysWithValues: ids.map { ($0, "tok-\($0)") })
+}
+
+/// The worker configuration of the process tests' `WorkerProcess.start` (short time limits,
+/// so failure paths finish in seconds), for a worker run in this process.
+func testWorkerConfiguration(
+    once: Bool = false, requestTimeout: Duration = .seconds(2), lease: Duration = .seconds(3)
+) -> WorkerConfiguration {
+    WorkerConfiguration(once: once, sweepInterval: .milliseconds(200), requestTimeout: requestTimeout, lease: lease)
+}
+
+/// Runs `LeadSyncWorker.Worker` in this process, as the CLI runs it and as the worker's
+/// login role, while `body` runs; then shuts it down gracefully, as SIGTERM does, and
+/// waits for it: requests in flight finish and are written back. A worker that fails
+/// fails the test with its error. Signals and exit codes stay with the process tests.
+func withInProcessWorker<T: Sendable>(
+    db: TestDatabase, baseURL: String, tokens: [String: String],
+    configuration: WorkerConfiguration = testWorkerConfiguration(),
+    _ body: @Sendable (Worker) async throws -> T
+) async throws -> T {
+    let worker = try Worker(
+        configuration: configuration, database: try await WorkerProcess.workerRoleURL(db.url), baseURL: baseURL,
+        tokensPath: try WorkerProcess.writeTokens(tokens), logger: db.logger)
+    let group = ServiceGroup(configuration: .init(services: [worker], logger: db.logger))
+    return try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        let result: Result<T, any Error>
+        do { result = .success(try await body(worker)) } catch { result = .failure(error) }
+        await group.triggerGracefulShutdown()
+        try await tasks.waitForAll()
+        return try result.get()
+    }
 }

@@ -65,8 +65,13 @@ public struct PreCheck: Sendable {
         var seen = Set<String>()
         var cursor: Int64 = 0
         while true {
-            let page = try await connection.rows(
-                ReportQueries.pendingNew(project: project, afterId: cursor, limit: Self.pageSize), logger: logger)
+            // The worker's own claim of never-tried leads, read page by page.
+            var page: [Lead] = []
+            for try await lead in try await connection.execute(
+                LeadQueries.ClaimNew(project: project, afterId: cursor, limit: Self.pageSize), logger: logger)
+            {
+                page.append(lead)
+            }
             let pageEnd = page.count == Self.pageSize ? page.last!.id : Int64.max
             var batch: [Lead] = page
             while retryIndex < retries.count, retries[retryIndex].id <= pageEnd {

@@ -111,7 +111,9 @@ public struct RequestCounts: Sendable, Equatable {
     /// Requests that failed as a whole: everything but the answered ones (ok, partial,
     /// rejected), the 429s and those still open.
     public var failed: Int {
-        let fine: Set<String> = ["ok", "partial", "rejected", "rate_limited", "open"]
+        let fine =
+            Set(OutcomePlanner.AttemptOutcome.allCases.filter(\.isAnswered).map(\.rawValue))
+            .union([OutcomePlanner.AttemptOutcome.rateLimited.rawValue, "open"])
         return byOutcome.nonZero.filter { !fine.contains($0.0) }.reduce(0) { $0 + $1.1 }
     }
 

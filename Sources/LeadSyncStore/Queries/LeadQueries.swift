@@ -35,13 +35,14 @@ package enum LeadQueries {
             ambiguous: try next().decode(Bool.self))
     }
 
-    /// LeadsClaimNew: never-tried leads after `afterId`, oldest first. Prepared: it runs
+    /// LeadsClaimNew: never-tried leads after `afterId`, oldest first (`check` reads its
+    /// pages with it too). Prepared: it runs
     /// once per batch, and its plan (the partial index, in its own order) holds for any
     /// parameters.
     package struct ClaimNew: PostgresPreparedStatement {
         package static let sql = """
             SELECT \(columns) FROM leadsync.leads
-            WHERE project_id = $1 AND status = 'pending' AND next_attempt_at IS NULL AND id > $2
+            WHERE project_id = $1 AND \(ReadyLeads.new()) AND id > $2
             ORDER BY project_id, id LIMIT $3
             """
         package typealias Row = Lead
@@ -71,7 +72,7 @@ package enum LeadQueries {
     package static func claimDueRetries(project: String, except: [Int64], limit: Int) -> PostgresQuery {
         """
         SELECT \(unescaped: columns) FROM leadsync.leads
-        WHERE project_id = \(project) AND status = 'pending' AND next_attempt_at IS NOT NULL AND next_attempt_at <= now()
+        WHERE project_id = \(project) AND \(unescaped: ReadyLeads.due())
           AND id <> ALL(\(except)::int8[])
         ORDER BY project_id, next_attempt_at, id LIMIT \(limit)
         """
@@ -83,7 +84,7 @@ package enum LeadQueries {
     package static func claimGaps(project: String, upToId: Int64, except: [Int64], limit: Int) -> PostgresQuery {
         """
         SELECT \(unescaped: columns) FROM leadsync.leads
-        WHERE project_id = \(project) AND status = 'pending' AND next_attempt_at IS NULL AND id <= \(upToId)
+        WHERE project_id = \(project) AND \(unescaped: ReadyLeads.new()) AND id <= \(upToId)
           AND id <> ALL(\(except)::int8[])
         ORDER BY project_id, id LIMIT \(limit)
         """

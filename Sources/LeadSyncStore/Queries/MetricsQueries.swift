@@ -36,13 +36,13 @@ public enum MetricsQueries {
         FROM leadsync.projects p
         LEFT JOIN LATERAL (
             SELECT l.created_at FROM leadsync.leads l
-            WHERE l.project_id = p.project_id AND l.status = 'pending' AND l.next_attempt_at IS NULL
+            WHERE l.project_id = p.project_id AND \(unescaped: ReadyLeads.new("l."))
             ORDER BY l.project_id, l.id LIMIT 1) n ON true
         LEFT JOIN LATERAL (
             SELECT min(l.created_at) AS oldest,
-                   min(l.created_at) FILTER (WHERE l.next_attempt_at <= now()) AS due_oldest
+                   min(l.created_at) FILTER (WHERE \(unescaped: ReadyLeads.dueNow("l."))) AS due_oldest
             FROM leadsync.leads l
-            WHERE l.project_id = p.project_id AND l.status = 'pending' AND l.next_attempt_at IS NOT NULL) r ON true
+            WHERE l.project_id = p.project_id AND \(unescaped: ReadyLeads.retrying("l."))) r ON true
         ORDER BY p.project_id
         """
 }

@@ -68,11 +68,10 @@ package enum ProjectQueries {
               AND p.project_id <> ALL(\(served)::text[])
               AND NOT leadsync.project_is_paused(p)
               AND ((SELECT l.id FROM leadsync.leads l
-                    WHERE l.project_id = p.project_id AND l.status = 'pending' AND l.next_attempt_at IS NULL
+                    WHERE l.project_id = p.project_id AND \(unescaped: ReadyLeads.new("l."))
                     ORDER BY l.project_id, l.id LIMIT 1) IS NOT NULL
                 OR (SELECT l.id FROM leadsync.leads l
-                    WHERE l.project_id = p.project_id AND l.status = 'pending'
-                      AND l.next_attempt_at IS NOT NULL AND l.next_attempt_at <= now()
+                    WHERE l.project_id = p.project_id AND \(unescaped: ReadyLeads.due("l."))
                     ORDER BY l.project_id, l.next_attempt_at, l.id LIMIT 1) IS NOT NULL)
             ORDER BY p.project_id
             """

@@ -121,7 +121,7 @@ package enum ReportQueries {
         RowQuery(
             """
             SELECT project_id, count(*)::int8 FROM leadsync.leads
-            WHERE status = 'pending' AND next_attempt_at IS NOT NULL AND next_attempt_at > \(now)
+            WHERE \(unescaped: ReadyLeads.retrying()) AND next_attempt_at > \(now)
               AND (\(project)::text IS NULL OR project_id = \(project)::text)
             GROUP BY project_id
             """
@@ -166,11 +166,10 @@ package enum ReportQueries {
             SELECT p.project_id, least(n.created_at, r.created_at), s.finished_at
             FROM leadsync.projects p
             LEFT JOIN LATERAL (SELECT l.created_at FROM leadsync.leads l
-                               WHERE l.project_id = p.project_id AND l.status = 'pending' AND l.next_attempt_at IS NULL
+                               WHERE l.project_id = p.project_id AND \(unescaped: ReadyLeads.new("l."))
                                ORDER BY l.project_id, l.id LIMIT 1) n ON true
             LEFT JOIN LATERAL (SELECT min(l.created_at) AS created_at FROM leadsync.leads l
-                               WHERE l.project_id = p.project_id AND l.status = 'pending'
-                                 AND l.next_attempt_at IS NOT NULL) r ON true
+                               WHERE l.project_id = p.project_id AND \(unescaped: ReadyLeads.retrying("l."))) r ON true
             LEFT JOIN LATERAL (SELECT a.finished_at FROM leadsync.submission_attempts a
                                WHERE a.project_id = p.project_id AND a.success_count > 0 AND a.finished_at IS NOT NULL
                                ORDER BY a.project_id, a.started_at DESC LIMIT 1) s ON true
@@ -531,23 +530,12 @@ package enum ReportQueries {
         ) { try LeadStatusRow($0) }
     }
 
-    /// LeadsListPendingNew: never-tried pending leads after `afterId`, in id order (`leads_pending_new`).
-    package static func pendingNew(project: String, afterId: Int64, limit: Int) -> RowQuery<Lead> {
-        RowQuery(
-            """
-            SELECT \(unescaped: LeadQueries.columns) FROM leadsync.leads
-            WHERE project_id = \(project) AND status = 'pending' AND next_attempt_at IS NULL AND id > \(afterId)
-            ORDER BY project_id, id LIMIT \(limit)
-            """
-        ) { try LeadQueries.decodeLead($0) }
-    }
-
     /// LeadsListPendingRetry: pending leads put back for a retry (`leads_pending_retry`; few by nature).
     package static func pendingRetries(project: String) -> RowQuery<Lead> {
         RowQuery(
             """
             SELECT \(unescaped: LeadQueries.columns) FROM leadsync.leads
-            WHERE project_id = \(project) AND status = 'pending' AND next_attempt_at IS NOT NULL
+            WHERE project_id = \(project) AND \(unescaped: ReadyLeads.retrying())
             """
         ) { try LeadQueries.decodeLead($0) }
     }

@@ -1,0 +1,419 @@
+import LeadSyncCore
+import LeadSyncStore
+
+/// Why a lane ended.
+enum LaneExit: Sendable, Equatable {
+    /// `writeBackFailed`: an answer could not be written back in time; its attempt stays
+    /// open until the sweep recovers it, and the next lane waits for that.
+    /// `tokenMissing`: the lane holds the project's pending leads before it ends.
+    case drained, paused, tokenMissing, stopped, lockLost, writeBackFailed
+}
+
+/// Every decision of a project lane, with no I/O and no clock of its own, so each can be
+/// tested alone: `ProjectLane` performs the action the machine answers with and reports
+/// what came of it (and what its requests reported meanwhile) as events. Generic over the
+/// instant so tests drive it with made-up times.
+///
+/// One round, in this order (docs/operating.md §6): stop, pause and a given-up write-back
+/// end the lane; the project's row is read again each second (a pause, new limits); no
+/// token ends the lane; at most `max_in_flight` requests out (finished ones are counted
+/// until the lane has collected them); a busy lane waits for the project's rate limit,
+/// then a worker-wide slot, before it claims; one claim (new leads, retries when due, gap
+/// scans now and then); then one batch sent, or, with nothing buffered, the slot given
+/// back, one request out collected, a final gap scan, and idling.
+///
+/// The database sees exactly what the loop this replaced asked, at the same moments: the
+/// bench's claims, gap scans and their excluded ids are the same (docs/performance.md).
+struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Instant.Duration == Duration {
+    struct Configuration: Sendable, Equatable {
+        var once: Bool
+        var gapScanInterval: Duration
+        var idleLinger: Duration
+        var sweepInterval: Duration
+        /// How often the project's row is read again (a pause, new limits).
+        var settingsInterval: Duration = .seconds(1)
+    }
+
+    enum Event: Sendable {
+        /// The lock session is lost or a graceful shutdown began: start nothing more.
+        case shutdown
+        /// Whether the tokens file has a token for the project (reported before each step).
+        case tokensChanged(present: Bool)
+        /// The project's row as read now (`readSettings`); nil when it is gone (the last one
+        /// stays). A pause set by an operator is seen here.
+        case settingsRead(ProjectSettings?)
+        /// The project's rate limiter's earliest allowed start (`checkRateLimit`).
+        case rateLimitChecked(earliestStart: Instant)
+        /// The sleep for the rate limit's window is over.
+        case windowOpened
+        case slotGranted
+        /// The claim's leads that passed the pre-check (in id order), how many were claimed,
+        /// how many of them were retries, and the next cursor (the highest new id read).
+        case claimed(vetted: [Lead], claimed: Int, retriesFound: Int, cursor: Int64)
+        /// The idle wait ended; `notified` when a notification named the project.
+        case woken(notified: Bool)
+        /// The batch's first lead alone is over `max_request_bytes`: it is invalid now.
+        case leadTooLarge(Int64)
+        /// The batch (cut to the byte budget) is recorded as an attempt and its request is
+        /// out, with the lane's slot.
+        case sent(attemptId: Int64, leadIds: [Int64])
+        /// Recording an attempt found the project's lock gone.
+        case lockLost
+        /// A request's answer, planned (docs/contract.md §3): how the project reacts, and
+        /// when its requeued leads come due (the soonest and, when later, the latest).
+        case answerPlanned(project: OutcomePlanner.ProjectAction, retriesDue: [Instant])
+        /// A request's write-back could not be done in time: the lane ends.
+        case writeBackFailed
+        /// The lane collected a finished request (its answer written back, or given up):
+        /// its leads are no longer excluded from claims, and it no longer counts as out.
+        /// Nil when no request was out.
+        case writeBackDone(attemptId: Int64?)
+    }
+
+    enum Action: Sendable, Equatable {
+        /// Read the project's row: `settingsRead`.
+        case readSettings
+        /// Ask the project's rate limiter for its earliest start: `rateLimitChecked`.
+        case checkRateLimit
+        /// docs/contract.md §4: no start before then: `windowOpened`.
+        case sleep(until: Instant)
+        /// A worker-wide request slot: `slotGranted`.
+        case acquireSlot
+        /// Give the lane's slot back, then ask for the next action.
+        case releaseSlot
+        /// New leads after `afterId`; due retries when `retries`; late commits at or below
+        /// `afterId` when `scanGaps`; never the leads in `exclude` (buffered or out):
+        /// `claimed`.
+        case claim(afterId: Int64, want: Int, scanGaps: Bool, retries: Bool, exclude: [Int64])
+        /// Collect one request out, waiting for it to finish: `writeBackDone`.
+        case waitForRequest
+        /// Wait for a notification of the project, at most `timeout`: `woken`.
+        case waitForWork(timeout: Duration)
+        /// Cut `batch` to `byteBudget` bytes (docs/contract.md §4), record the attempt and send
+        /// it: `sent`, `leadTooLarge` or `lockLost`.
+        case send(BatchPlanner.Batch, byteBudget: Int)
+        /// Give the project up; requests still out finish and are written back first.
+        case finish(LaneExit)
+    }
+
+    /// docs/contract.md §3: a 413 halves the byte budget for a while; every
+    /// `goodRequestsPerRestore` requests that pass give one halving back. The configured
+    /// `max_request_bytes` itself never changes.
+    static var goodRequestsPerRestore: Int { 10 }
+
+    /// Where the round stands: each waiting stage is answered by one event.
+    private enum Stage: Equatable {
+        case top
+        case readingSettings
+        case settingsKnown
+        /// At most `max_in_flight` out: collects requests until there is room.
+        case inFlightCap
+        case checkingRateLimit
+        case sleeping(until: Instant)
+        case acquiringSlot
+        case claimStep
+        /// The claim asked for (`claim`), kept to be asked again unchanged.
+        case claiming(want: Int, Action)
+        case afterClaim
+        /// Nothing buffered: one request out is collected before looking again.
+        case collecting
+        case idle
+        case sending(BatchPlanner.Batch, byteBudget: Int)
+        case finished(LaneExit)
+    }
+
+    let configuration: Configuration
+    private(set) var settings: ProjectSettings
+    private var stage = Stage.top
+    private var stopRequested = false
+    private var tokenPresent = true
+    private var pausedByAnswer = false
+    private var gaveUp = false
+    private var lastSettings: Instant
+    private var lastGapScan: Instant
+    private var finalScanDone = false
+    private var idleSince: Instant?
+    /// A busy lane waits for its turn before it claims; one that caught up looks without.
+    private var expectWork = true
+    private(set) var holdsSlot = false
+    /// Leads put back for a retry are looked for when this lane's come due, now and then
+    /// (the gap scan's rhythm) for anyone else's, and until none is found.
+    private var lookForRetries = true
+    private var retriesDue: [Instant] = []
+    private(set) var cursor: Int64 = 0
+    private(set) var buffer: [Lead] = []
+    /// Leads out in each request, by attempt, until the lane collects the request: never
+    /// claimed again while there. (A finished request's ids stay excluded until then; the
+    /// gap scan's plan depends on that list: docs/performance.md.)
+    private(set) var inFlight: [Int64: [Int64]] = [:]
+    /// After a 400 naming a smaller maximum.
+    private var shrunkBatchSize: Int?
+    private var byteHalvings = 0
+    private var goodSinceHalving = 0
+    /// The round's batch size, fixed once the settings are known.
+    private var batchSize = 0
+
+    init(settings: ProjectSettings, configuration: Configuration, now: Instant) {
+        self.settings = settings
+        self.configuration = configuration
+        self.lastSettings = now
+        self.lastGapScan = now
+    }
+
+    /// The byte budget in force: `max_request_bytes`, halved after 413s.
+    var byteBudget: Int { settings.maxRequestBytes >> byteHalvings }
+
+    /// Records `event` and answers with what to do next.
+    mutating func handle(_ event: Event, now: Instant) -> Action {
+        receive(event, now: now)
+        return nextAction(now: now)
+    }
+
+    /// Records `event` without deciding: the answer to the last action, or a fact the lane
+    /// noticed meanwhile (an answer of a request out, a stop, the tokens file).
+    mutating func receive(_ event: Event, now: Instant) {
+        switch event {
+        case .shutdown:
+            stopRequested = true
+        case .tokensChanged(let present):
+            tokenPresent = present
+        case .settingsRead(let read):
+            guard stage == .readingSettings else { return }
+            if let read { settings = read }
+            lastSettings = now
+            stage = .settingsKnown
+        case .rateLimitChecked(let earliest):
+            guard stage == .checkingRateLimit else { return }
+            // The turn was asked for: take it now if it has come, without looking again.
+            stage = earliest > now ? .sleeping(until: earliest) : .acquiringSlot
+        case .windowOpened:
+            if case .sleeping = stage { stage = .top }
+        case .slotGranted:
+            guard stage == .acquiringSlot else { return }
+            holdsSlot = true
+            stage = .claimStep
+        case .claimed(let vetted, let claimed, let retriesFound, let newCursor):
+            guard case .claiming(let want, _) = stage else { return }
+            cursor = max(cursor, newCursor)
+            lookForRetries = retriesFound > 0
+            expectWork = claimed >= want
+            if claimed > 0 {
+                buffer = buffer.isEmpty ? vetted : (buffer + vetted).sorted { $0.id < $1.id }
+                finalScanDone = false
+            }
+            stage = .afterClaim
+        case .woken(let notified):
+            guard stage == .idle else { return }
+            if notified { expectWork = true }
+            stage = .top
+        case .leadTooLarge(let id):
+            guard case .sending = stage else { return }
+            buffer.removeAll { $0.id == id }
+            stage = .top
+        case .sent(let attemptId, let ids):
+            guard case .sending = stage else { return }
+            let taken = Set(ids)
+            // Usually all of it went: then let its storage go too, or every lane would keep
+            // a batch-sized array while it waits for its turn.
+            if taken.count == buffer.count { buffer = [] } else { buffer.removeAll { taken.contains($0.id) } }
+            inFlight[attemptId] = ids
+            // The slot goes with the request; its task gives it back.
+            holdsSlot = false
+            stage = .top
+        case .lockLost:
+            guard case .sending = stage else { return }
+            stage = .finished(.lockLost)
+        case .answerPlanned(let project, let due):
+            retriesDue.append(contentsOf: due)
+            switch project {
+            case .pause: pausedByAnswer = true
+            case .shrinkBatch(let size): shrunkBatchSize = min(shrunkBatchSize ?? size, size)
+            case .shrinkRequestBytes:
+                byteHalvings = min(byteHalvings + 1, 20)
+                goodSinceHalving = 0
+            case .none:
+                if byteHalvings > 0 {
+                    goodSinceHalving += 1
+                    if goodSinceHalving >= Self.goodRequestsPerRestore {
+                        byteHalvings -= 1
+                        goodSinceHalving = 0
+                    }
+                }
+            case .rateLimited: break  // the project's limiter backs off (the lane's driver)
+            }
+        case .writeBackFailed:
+            gaveUp = true
+        case .writeBackDone(let attemptId):
+            if let attemptId { inFlight[attemptId] = nil } else { inFlight = [:] }
+            if stage == .collecting { stage = .top }
+        }
+    }
+
+    /// What to do next, from where the round stands. Asked again before the last action
+    /// was answered, it answers with that action again.
+    mutating func nextAction(now: Instant) -> Action {
+        while true {
+            switch stage {
+            case .finished(let exit):
+                return finish(exit)
+            case .top:
+                if stopRequested { return finish(.stopped) }
+                if pausedByAnswer { return finish(.paused) }
+                if gaveUp { return finish(.writeBackFailed) }
+                if lastSettings.duration(to: now) > configuration.settingsInterval {
+                    stage = .readingSettings
+                    return .readSettings
+                }
+                stage = .settingsKnown
+            case .readingSettings:
+                return .readSettings
+            case .settingsKnown:
+                if settings.paused { return finish(.paused) }
+                if !tokenPresent { return finish(.tokenMissing) }
+                batchSize = min(settings.maxBatchSize, shrunkBatchSize ?? .max)
+                stage = .inFlightCap
+            case .inFlightCap:
+                if inFlight.count >= settings.maxInFlight { return .waitForRequest }
+                // An answer that came back meanwhile may have paused the project.
+                if pausedByAnswer { return finish(.paused) }
+                // A busy lane waits for its turn (the project's rate limit, then a
+                // worker-wide slot) before it claims, so only lanes about to send hold leads
+                // in memory, and leads that arrive meanwhile go along. A lane that has caught
+                // up looks without a slot.
+                if expectWork && !holdsSlot {
+                    stage = .checkingRateLimit
+                    return .checkRateLimit
+                }
+                stage = .claimStep
+            case .checkingRateLimit:
+                return .checkRateLimit
+            case .sleeping(let until):
+                return .sleep(until: until)
+            case .acquiringSlot:
+                return .acquireSlot
+            case .claimStep:
+                if buffer.count < batchSize { return claim(now: now) }
+                stage = .afterClaim
+            case .claiming(_, let action):
+                return action
+            case .afterClaim:
+                if let action = afterClaim(now: now) { return action }
+            case .collecting:
+                return .waitForRequest
+            case .idle:
+                return .waitForWork(timeout: configuration.sweepInterval)
+            case .sending(let batch, let byteBudget):
+                return .send(batch, byteBudget: byteBudget)
+            }
+        }
+    }
+
+    private mutating func finish(_ exit: LaneExit) -> Action {
+        stage = .finished(exit)
+        if holdsSlot {
+            holdsSlot = false
+            return .releaseSlot
+        }
+        return .finish(exit)
+    }
+
+    private mutating func claim(now: Instant) -> Action {
+        let scanGaps = lastGapScan.duration(to: now) >= configuration.gapScanInterval
+        if scanGaps { lastGapScan = now }
+        let retries = lookForRetries || scanGaps || retryCameDue(now: now)
+        // Gaps lie below what was read before: none before the first read.
+        let gaps = scanGaps && cursor > 0
+        let action = Action.claim(
+            afterId: cursor, want: batchSize, scanGaps: gaps, retries: retries,
+            exclude: retries || gaps ? inFlight.sorted { $0.key < $1.key }.flatMap(\.value) + buffer.map(\.id) : [])
+        stage = .claiming(want: batchSize, action)
+        return action
+    }
+
+    /// Whether a retry of this lane's has come due since the last look.
+    private mutating func retryCameDue(now: Instant) -> Bool {
+        let before = retriesDue.count
+        retriesDue.removeAll { $0 <= now }
+        return retriesDue.count < before
+    }
+
+    /// After the claim: send a batch, or with nothing buffered give the slot back, collect
+    /// a request out, scan once more, idle. Nil: go on with the stage set.
+    private mutating func afterClaim(now: Instant) -> Action? {
+        if buffer.isEmpty {
+            if holdsSlot {
+                holdsSlot = false
+                return .releaseSlot
+            }
+            if !inFlight.isEmpty {
+                stage = .collecting
+                return .waitForRequest
+            }
+            // Before idling, look once more below the cursor for late commits.
+            if !finalScanDone {
+                finalScanDone = true
+                lastGapScan = now.advanced(by: .zero - configuration.gapScanInterval)
+                stage = .top
+                return nil
+            }
+            if configuration.once { return finish(.drained) }
+            // Idle: keep the project (and the lock) for a while, so the next notification
+            // of this project is served at once, then let it go.
+            let since = idleSince ?? now
+            idleSince = since
+            if since.duration(to: now) >= configuration.idleLinger { return finish(.drained) }
+            stage = .idle
+            return .waitForWork(timeout: configuration.sweepInterval)
+        }
+        idleSince = nil
+        if !holdsSlot {
+            // Found by looking: now wait for the turn, and fill the batch up then.
+            expectWork = true
+            stage = .top
+            return nil
+        }
+        if stopRequested { return finish(.stopped) }
+        guard let batch = BatchPlanner.nextBatch(from: buffer, maxBatchSize: batchSize) else {
+            return finish(.drained)
+        }
+        stage = .sending(batch, byteBudget: byteBudget)
+        return .send(batch, byteBudget: byteBudget)
+    }
+}
+
+/// One request's write-back (docs/operating.md §8): a transient failure (the database
+/// away, a conflict, a timeout) is retried with back-off, 200 ms doubling to 5 s, the
+/// attempt's lease renewed each time, until `patience` has passed or the worker stops; a
+/// permanent one (data the database refuses) closes the attempt as unstorable instead, its
+/// leads back to pending, ambiguous. Giving up leaves the attempt open: the lane ends and
+/// the sweep recovers it once its lease runs out.
+struct WriteBackRetry<Instant: InstantProtocol & Sendable>: Sendable where Instant.Duration == Duration {
+    enum Decision: Sendable, Equatable {
+        /// Write again at once, closing the attempt as unstorable for this reason.
+        case closeUnstorable(why: String)
+        /// Sleep this long, renew the lease, write again.
+        case retry(after: Duration)
+        case giveUp
+    }
+
+    private let giveUpAt: Instant
+    private var delay = Duration.milliseconds(200)
+    /// Set once the database refused the answer itself: what the attempt is closed with.
+    private(set) var unstorable: String?
+
+    init(startedAt: Instant, patience: Duration) {
+        giveUpAt = startedAt.advanced(by: patience)
+    }
+
+    /// A write-back failed at `now`; `transient` when trying again may succeed.
+    mutating func failed(transient: Bool, why: String, cancelled: Bool, now: Instant) -> Decision {
+        if unstorable == nil && !transient {
+            let reason = "the answer could not be stored (\(why)); outcome unknown"
+            unstorable = reason
+            return .closeUnstorable(why: reason)
+        }
+        guard now.advanced(by: delay) < giveUpAt, !cancelled else { return .giveUp }
+        defer { delay = min(delay * 2, .seconds(5)) }
+        return .retry(after: delay)
+    }
+}

@@ -1,0 +1,464 @@
+import LeadSyncCore
+import LeadSyncStore
+import Testing
+
+@testable import LeadSyncWorker
+
+/// An instant the test moves by hand: no clock is read, nothing sleeps.
+struct TestInstant: InstantProtocol, Sendable {
+    var offset: Duration
+    static let zero = TestInstant(offset: .zero)
+    func advanced(by duration: Duration) -> TestInstant { TestInstant(offset: offset + duration) }
+    func duration(to other: TestInstant) -> Duration { other.offset - offset }
+    static func < (a: TestInstant, b: TestInstant) -> Bool { a.offset < b.offset }
+    static func + (instant: TestInstant, duration: Duration) -> TestInstant { instant.advanced(by: duration) }
+}
+
+/// The lane's decisions, event by event (docs/contract.md §3, §4; docs/operating.md §6):
+/// what `ProjectLane` does with a real database and a real Uservox, here with made-up
+/// answers and instants.
+struct LaneStateMachineTests {
+    typealias Machine = LaneStateMachine<TestInstant>
+
+    /// Settings are read again only where a test says so.
+    static func configuration(once: Bool = false, settingsInterval: Duration = .seconds(3600)) -> Machine.Configuration
+    {
+        Machine.Configuration(
+            once: once, gapScanInterval: .seconds(10), idleLinger: .seconds(30), sweepInterval: .seconds(5),
+            settingsInterval: settingsInterval)
+    }
+
+    static func settings(batch: Int = 2, inFlight: Int = 1, paused: Bool = false) -> ProjectSettings {
+        ProjectSettings(
+            projectId: "p", maxBatchSize: batch, maxInFlight: inFlight, paused: paused, maxRequestBytes: 4096)
+    }
+
+    static func machine(
+        batch: Int = 2, inFlight: Int = 1, once: Bool = false, settingsInterval: Duration = .seconds(3600)
+    ) -> Machine {
+        Machine(
+            settings: settings(batch: batch, inFlight: inFlight),
+            configuration: configuration(once: once, settingsInterval: settingsInterval), now: .zero)
+    }
+
+    static func leads(_ ids: ClosedRange<Int64>) -> [Lead] {
+        ids.map { Lead(id: $0, projectId: "p", phone: "+1415555\(1000 + $0)") }
+    }
+
+    static func batch(_ ids: ClosedRange<Int64>) -> BatchPlanner.Batch {
+        BatchPlanner.Batch(mode: .leads, initialize: true, leads: leads(ids))
+    }
+
+    /// A busy lane takes its turn (the rate limit allows now) and a slot, then is asked to claim.
+    static func takesItsTurn(_ machine: inout Machine, now: TestInstant) -> Machine.Action {
+        #expect(machine.nextAction(now: now) == .checkRateLimit)
+        #expect(machine.handle(.rateLimitChecked(earliestStart: now), now: now) == .acquireSlot)
+        return machine.handle(.slotGranted, now: now)
+    }
+
+    @Test func aBusyLaneClaimsAfterItsTurnSendsFullBatchesAndDrains() {
+        let t = TestInstant.zero
+        var machine = Self.machine()
+        // The first claim also looks for retries (a lane never knows what an earlier one left).
+        #expect(
+            Self.takesItsTurn(&machine, now: t)
+                == .claim(afterId: 0, want: 2, scanGaps: false, retries: true, exclude: []))
+        #expect(machine.holdsSlot)
+        #expect(
+            machine.handle(.claimed(vetted: Self.leads(1...3), claimed: 3, retriesFound: 0, cursor: 3), now: t)
+                == .send(Self.batch(1...2), byteBudget: 4096))
+        // The slot went with the request; one out is the cap: the lane collects it first.
+        #expect(machine.handle(.sent(attemptId: 10, leadIds: [1, 2]), now: t) == .waitForRequest)
+        #expect(!machine.holdsSlot)
+        #expect(machine.inFlight == [10: [1, 2]])
+        #expect(machine.buffer.map(\.id) == [3])
+        // Answered and written back, it still counts as out until collected.
+        machine.receive(.answerPlanned(project: .none, retriesDue: []), now: t)
+        #expect(machine.nextAction(now: t) == .waitForRequest)
+        #expect(machine.handle(.writeBackDone(attemptId: 10), now: t) == .checkRateLimit)
+        #expect(machine.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot)
+        // The buffered lead goes along with what the claim finds.
+        #expect(
+            machine.handle(.slotGranted, now: t)
+                == .claim(afterId: 3, want: 2, scanGaps: false, retries: false, exclude: []))
+        #expect(
+            machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 3), now: t)
+                == .send(Self.batch(3...3), byteBudget: 4096))
+        #expect(machine.handle(.sent(attemptId: 11, leadIds: [3]), now: t) == .waitForRequest)
+        // Caught up (the last claim was short): it looks without waiting for a turn.
+        #expect(
+            machine.handle(.writeBackDone(attemptId: 11), now: t)
+                == .claim(afterId: 3, want: 2, scanGaps: false, retries: false, exclude: []))
+        // Nothing: one more look below the cursor for late commits, then idling.
+        #expect(
+            machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 3), now: t)
+                == .claim(afterId: 3, want: 2, scanGaps: true, retries: true, exclude: []))
+        #expect(
+            machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 3), now: t)
+                == .waitForWork(timeout: .seconds(5)))
+    }
+
+    /// The database is asked what the loop before the machine asked: a request's leads stay
+    /// excluded from claims until the lane collects the request, even once it is written
+    /// back. (Without them the gap scan's plan walked the primary key: docs/performance.md.)
+    @Test func requestsCountAsOutUntilCollected() {
+        var t = TestInstant.zero
+        var machine = Self.machine(inFlight: 2)
+        _ = Self.takesItsTurn(&machine, now: t)
+        _ = machine.handle(.claimed(vetted: Self.leads(1...2), claimed: 2, retriesFound: 0, cursor: 2), now: t)
+        #expect(machine.handle(.sent(attemptId: 10, leadIds: [1, 2]), now: t) == .checkRateLimit)
+        machine.receive(.answerPlanned(project: .none, retriesDue: []), now: t)
+        t = t + .seconds(11)  // a gap scan is due
+        #expect(machine.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot)
+        #expect(
+            machine.handle(.slotGranted, now: t)
+                == .claim(afterId: 2, want: 2, scanGaps: true, retries: true, exclude: [1, 2]))
+        _ = machine.handle(.claimed(vetted: Self.leads(3...4), claimed: 2, retriesFound: 0, cursor: 4), now: t)
+        // Two out, one of them finished: still the cap until the lane collects one.
+        #expect(machine.handle(.sent(attemptId: 11, leadIds: [3, 4]), now: t) == .waitForRequest)
+        #expect(machine.handle(.writeBackDone(attemptId: 10), now: t) == .checkRateLimit)
+        #expect(machine.inFlight == [11: [3, 4]])
+    }
+
+    @Test func aClaimWithNothingGivesTheSlotBackAndCollectsARequestBeforeLookingAgain() {
+        let t = TestInstant.zero
+        var machine = Self.machine(inFlight: 2)
+        _ = Self.takesItsTurn(&machine, now: t)
+        _ = machine.handle(.claimed(vetted: Self.leads(1...2), claimed: 2, retriesFound: 0, cursor: 2), now: t)
+        _ = machine.handle(.sent(attemptId: 10, leadIds: [1, 2]), now: t)
+        #expect(machine.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot)
+        _ = machine.handle(.slotGranted, now: t)
+        #expect(
+            machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 2), now: t) == .releaseSlot)
+        #expect(!machine.holdsSlot)
+        #expect(machine.nextAction(now: t) == .waitForRequest)
+        #expect(
+            machine.handle(.writeBackDone(attemptId: 10), now: t)
+                == .claim(afterId: 2, want: 2, scanGaps: false, retries: false, exclude: []))
+    }
+
+    @Test func anIdleLaneLingersThenGivesTheProjectUp() {
+        var t = TestInstant.zero
+        var machine = Self.machine()
+        _ = Self.takesItsTurn(&machine, now: t)
+        #expect(machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t) == .releaseSlot)
+        // The final scan: none below a cursor still at 0.
+        #expect(
+            machine.nextAction(now: t) == .claim(afterId: 0, want: 2, scanGaps: false, retries: true, exclude: []))
+        #expect(
+            machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t)
+                == .waitForWork(timeout: .seconds(5)))
+        // Woken by the sweep's rhythm, not by a notification: a look, still nothing.
+        t = t + .seconds(5)
+        #expect(
+            machine.handle(.woken(notified: false), now: t)
+                == .claim(afterId: 0, want: 2, scanGaps: false, retries: false, exclude: []))
+        #expect(
+            machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t)
+                == .waitForWork(timeout: .seconds(5)))
+        t = t + .seconds(25)
+        _ = machine.handle(.woken(notified: false), now: t)
+        #expect(
+            machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t) == .finish(.drained))
+    }
+
+    @Test func aNotificationWakesAnIdleLaneIntoTakingItsTurn() {
+        let t = TestInstant.zero
+        var machine = Self.machine()
+        _ = Self.takesItsTurn(&machine, now: t)
+        _ = machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t)
+        _ = machine.nextAction(now: t)
+        _ = machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t)
+        #expect(machine.handle(.woken(notified: true), now: t) == .checkRateLimit)
+    }
+
+    @Test func aLaneThatFindsLeadsWithoutASlotTakesItsTurnThenFillsTheBatch() {
+        let t = TestInstant.zero
+        var machine = Self.machine()
+        _ = Self.takesItsTurn(&machine, now: t)
+        _ = machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t)
+        _ = machine.nextAction(now: t)
+        #expect(
+            machine.handle(.claimed(vetted: Self.leads(1...1), claimed: 1, retriesFound: 0, cursor: 1), now: t)
+                == .checkRateLimit)
+        #expect(machine.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot)
+        #expect(
+            machine.handle(.slotGranted, now: t)
+                == .claim(afterId: 1, want: 2, scanGaps: false, retries: false, exclude: []))
+        #expect(
+            machine.handle(.claimed(vetted: Self.leads(2...2), claimed: 1, retriesFound: 0, cursor: 2), now: t)
+                == .send(Self.batch(1...2), byteBudget: 4096))
+    }
+
+    @Test func withOnceTheLaneEndsWhenCaughtUp() {
+        let t = TestInstant.zero
+        var machine = Self.machine(once: true)
+        _ = Self.takesItsTurn(&machine, now: t)
+        _ = machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t)
+        _ = machine.nextAction(now: t)
+        #expect(
+            machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t) == .finish(.drained))
+    }
+
+    /// docs/contract.md §3: a 429 backs the project's limiter off; the lane sleeps until the
+    /// limiter's next start, looks at everything again, and retries its requeued leads
+    /// when they come due.
+    @Test func a429BlocksTheLaneUntilTheWindowOpensAndItsLeadsComeDue() {
+        var t = TestInstant.zero
+        var machine = Self.machine(inFlight: 2)
+        _ = Self.takesItsTurn(&machine, now: t)
+        _ = machine.handle(.claimed(vetted: Self.leads(1...2), claimed: 2, retriesFound: 0, cursor: 2), now: t)
+        #expect(machine.handle(.sent(attemptId: 10, leadIds: [1, 2]), now: t) == .checkRateLimit)
+        machine.receive(
+            .answerPlanned(project: .rateLimited(retryAfter: .seconds(5)), retriesDue: [t + .seconds(5)]), now: t)
+        #expect(
+            machine.handle(.rateLimitChecked(earliestStart: t + .seconds(5)), now: t) == .sleep(until: t + .seconds(5)))
+        // Asked again before the window opened: the same sleep.
+        #expect(machine.nextAction(now: t) == .sleep(until: t + .seconds(5)))
+        t = t + .seconds(5)
+        #expect(machine.handle(.windowOpened, now: t) == .checkRateLimit)
+        #expect(machine.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot)
+        #expect(
+            machine.handle(.slotGranted, now: t)
+                == .claim(afterId: 2, want: 2, scanGaps: false, retries: true, exclude: [1, 2]))
+    }
+
+    @Test func retriesAreLookedForWhenDueAndWhileFound() {
+        var t = TestInstant.zero
+        var machine = Self.machine(inFlight: 3)
+        _ = Self.takesItsTurn(&machine, now: t)
+        _ = machine.handle(.claimed(vetted: Self.leads(1...2), claimed: 2, retriesFound: 0, cursor: 2), now: t)
+        _ = machine.handle(.sent(attemptId: 10, leadIds: [1, 2]), now: t)
+        // A 5xx: its leads come due between 2 s and 3 s from now.
+        machine.receive(.answerPlanned(project: .none, retriesDue: [t + .seconds(2), t + .seconds(3)]), now: t)
+        _ = machine.handle(.rateLimitChecked(earliestStart: t), now: t)
+        #expect(
+            machine.handle(.slotGranted, now: t)
+                == .claim(afterId: 2, want: 2, scanGaps: false, retries: false, exclude: []))
+        _ = machine.handle(.claimed(vetted: Self.leads(3...4), claimed: 2, retriesFound: 0, cursor: 4), now: t)
+        _ = machine.handle(.sent(attemptId: 11, leadIds: [3, 4]), now: t)
+        t = t + .seconds(2)
+        _ = machine.handle(.rateLimitChecked(earliestStart: t), now: t)
+        #expect(
+            machine.handle(.slotGranted, now: t)
+                == .claim(afterId: 4, want: 2, scanGaps: false, retries: true, exclude: [1, 2, 3, 4]))
+        #expect(
+            machine.handle(.claimed(vetted: Self.leads(1...1), claimed: 1, retriesFound: 1, cursor: 4), now: t)
+                == .send(Self.batch(1...1), byteBudget: 4096))
+        #expect(machine.handle(.sent(attemptId: 12, leadIds: [1]), now: t) == .waitForRequest)
+        // One found: looked for again at the next claim.
+        #expect(
+            machine.handle(.writeBackDone(attemptId: 10), now: t)
+                == .claim(afterId: 4, want: 2, scanGaps: false, retries: true, exclude: [3, 4, 1]))
+        // None found: not again until the latest due instant (or a gap scan).
+        #expect(
+            machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 4), now: t) == .waitForRequest)
+        #expect(
+            machine.handle(.writeBackDone(attemptId: 11), now: t)
+                == .claim(afterId: 4, want: 2, scanGaps: false, retries: false, exclude: []))
+        _ = machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 4), now: t)
+        t = t + .seconds(1)
+        #expect(
+            machine.handle(.writeBackDone(attemptId: 12), now: t)
+                == .claim(afterId: 4, want: 2, scanGaps: false, retries: true, exclude: []))
+    }
+
+    @Test func gapScansComeEveryIntervalAndOnlyBelowWhatWasRead() {
+        var t = TestInstant.zero
+        var machine = Self.machine(batch: 1, inFlight: 5)
+        t = t + .seconds(10)
+        // Due, but nothing was read yet: no gap scan, and the interval starts again.
+        #expect(
+            Self.takesItsTurn(&machine, now: t)
+                == .claim(afterId: 0, want: 1, scanGaps: false, retries: true, exclude: []))
+        _ = machine.handle(.claimed(vetted: Self.leads(1...1), claimed: 1, retriesFound: 0, cursor: 1), now: t)
+        _ = machine.handle(.sent(attemptId: 10, leadIds: [1]), now: t)
+        t = t + .seconds(9)
+        _ = machine.handle(.rateLimitChecked(earliestStart: t), now: t)
+        #expect(
+            machine.handle(.slotGranted, now: t)
+                == .claim(afterId: 1, want: 1, scanGaps: false, retries: false, exclude: []))
+        _ = machine.handle(.claimed(vetted: Self.leads(2...2), claimed: 1, retriesFound: 0, cursor: 2), now: t)
+        _ = machine.handle(.sent(attemptId: 11, leadIds: [2]), now: t)
+        t = t + .seconds(1)
+        _ = machine.handle(.rateLimitChecked(earliestStart: t), now: t)
+        #expect(
+            machine.handle(.slotGranted, now: t)
+                == .claim(afterId: 2, want: 1, scanGaps: true, retries: true, exclude: [1, 2]))
+    }
+
+    @Test func aPauseReadFromTheProjectEndsTheLane() {
+        var t = TestInstant.zero
+        var machine = Self.machine(settingsInterval: .seconds(1))
+        t = t + .seconds(2)
+        #expect(machine.nextAction(now: t) == .readSettings)
+        #expect(machine.nextAction(now: t) == .readSettings)  // asked again: the same
+        let paused = Self.settings(paused: true)
+        #expect(machine.handle(.settingsRead(paused), now: t) == .finish(.paused))
+    }
+
+    @Test func aProjectRowGoneKeepsTheLastSettings() {
+        var t = TestInstant.zero
+        var machine = Self.machine(settingsInterval: .seconds(1))
+        t = t + .seconds(2)
+        #expect(machine.nextAction(now: t) == .readSettings)
+        #expect(machine.handle(.settingsRead(nil), now: t) == .checkRateLimit)
+        #expect(machine.settings == Self.settings())
+    }
+
+    @Test func aPauseInAnAnswerEndsTheLaneOnceItsRequestsAreCollected() {
+        let t = TestInstant.zero
+        var machine = Self.machine()
+        _ = Self.takesItsTurn(&machine, now: t)
+        _ = machine.handle(.claimed(vetted: Self.leads(1...2), claimed: 2, retriesFound: 0, cursor: 2), now: t)
+        #expect(machine.handle(.sent(attemptId: 10, leadIds: [1, 2]), now: t) == .waitForRequest)
+        machine.receive(.answerPlanned(project: .pause(.tokenMismatch, message: "mismatch"), retriesDue: []), now: t)
+        #expect(machine.handle(.writeBackDone(attemptId: 10), now: t) == .finish(.paused))
+    }
+
+    @Test func aLostLockEndsTheLaneAndGivesTheSlotBack() {
+        let t = TestInstant.zero
+        var machine = Self.machine()
+        _ = Self.takesItsTurn(&machine, now: t)
+        _ = machine.handle(.claimed(vetted: Self.leads(1...2), claimed: 2, retriesFound: 0, cursor: 2), now: t)
+        #expect(machine.handle(.lockLost, now: t) == .releaseSlot)
+        #expect(machine.nextAction(now: t) == .finish(.lockLost))
+        #expect(machine.nextAction(now: t) == .finish(.lockLost))
+    }
+
+    @Test func aShutdownStopsTheLaneBeforeItsNextRequest() {
+        let t = TestInstant.zero
+        var machine = Self.machine()
+        _ = Self.takesItsTurn(&machine, now: t)
+        machine.receive(.shutdown, now: t)
+        // The claim was out: its leads are not sent, the slot goes back.
+        #expect(
+            machine.handle(.claimed(vetted: Self.leads(1...2), claimed: 2, retriesFound: 0, cursor: 2), now: t)
+                == .releaseSlot)
+        #expect(machine.nextAction(now: t) == .finish(.stopped))
+
+        var idle = Self.machine()
+        idle.receive(.shutdown, now: t)
+        #expect(idle.nextAction(now: t) == .finish(.stopped))
+    }
+
+    @Test func noTokenEndsTheLaneToHoldItsLeads() {
+        let t = TestInstant.zero
+        var machine = Self.machine()
+        machine.receive(.tokensChanged(present: false), now: t)
+        #expect(machine.nextAction(now: t) == .finish(.tokenMissing))
+    }
+
+    @Test func aWriteBackGivenUpEndsTheLane() {
+        let t = TestInstant.zero
+        var machine = Self.machine(inFlight: 2)
+        _ = Self.takesItsTurn(&machine, now: t)
+        _ = machine.handle(.claimed(vetted: Self.leads(1...2), claimed: 2, retriesFound: 0, cursor: 2), now: t)
+        #expect(machine.handle(.sent(attemptId: 10, leadIds: [1, 2]), now: t) == .checkRateLimit)
+        machine.receive(.writeBackFailed, now: t)
+        #expect(
+            machine.handle(.rateLimitChecked(earliestStart: t + .seconds(1)), now: t) == .sleep(until: t + .seconds(1)))
+        #expect(machine.handle(.windowOpened, now: t + .seconds(1)) == .finish(.writeBackFailed))
+    }
+
+    /// docs/contract.md §3: a 413 halves the byte budget; every 10 requests that pass give
+    /// one halving back; the configured `max_request_bytes` never changes.
+    @Test func a413HalvesTheByteBudgetForAWhile() {
+        let t = TestInstant.zero
+        var machine = Self.machine(inFlight: 20)
+        machine.receive(.answerPlanned(project: .shrinkRequestBytes, retriesDue: []), now: t)
+        machine.receive(.answerPlanned(project: .shrinkRequestBytes, retriesDue: []), now: t)
+        #expect(machine.byteBudget == 1024)
+        _ = Self.takesItsTurn(&machine, now: t)
+        #expect(
+            machine.handle(.claimed(vetted: Self.leads(1...2), claimed: 2, retriesFound: 0, cursor: 2), now: t)
+                == .send(Self.batch(1...2), byteBudget: 1024))
+        for _ in 1...9 { machine.receive(.answerPlanned(project: .none, retriesDue: []), now: t) }
+        #expect(machine.byteBudget == 1024)
+        machine.receive(.answerPlanned(project: .none, retriesDue: []), now: t)
+        #expect(machine.byteBudget == 2048)
+        for _ in 1...10 { machine.receive(.answerPlanned(project: .none, retriesDue: []), now: t) }
+        #expect(machine.byteBudget == 4096)
+        #expect(machine.settings.maxRequestBytes == 4096)
+        // A lead alone over the configured budget is invalid now and leaves the buffer.
+        // The lane keeps its slot and fills the batch up again.
+        #expect(
+            machine.handle(.leadTooLarge(1), now: t)
+                == .claim(afterId: 2, want: 2, scanGaps: false, retries: false, exclude: []))
+        #expect(machine.buffer.map(\.id) == [2])
+    }
+
+    /// docs/contract.md §3: from the next round on, batches are no larger than the 400 said.
+    @Test func a400NamingASmallerMaximumShrinksTheBatch() {
+        let t = TestInstant.zero
+        var machine = Self.machine(batch: 3)
+        _ = Self.takesItsTurn(&machine, now: t)
+        _ = machine.handle(.claimed(vetted: Self.leads(1...3), claimed: 3, retriesFound: 0, cursor: 3), now: t)
+        #expect(machine.handle(.sent(attemptId: 10, leadIds: [1, 2, 3]), now: t) == .waitForRequest)
+        machine.receive(.answerPlanned(project: .shrinkBatch(to: 1), retriesDue: []), now: t)
+        // The round under way keeps its size.
+        #expect(machine.handle(.writeBackDone(attemptId: 10), now: t) == .checkRateLimit)
+        _ = machine.handle(.rateLimitChecked(earliestStart: t), now: t)
+        #expect(
+            machine.handle(.slotGranted, now: t)
+                == .claim(afterId: 3, want: 3, scanGaps: false, retries: false, exclude: []))
+        #expect(
+            machine.handle(.claimed(vetted: Self.leads(4...6), claimed: 3, retriesFound: 0, cursor: 6), now: t)
+                == .send(Self.batch(4...6), byteBudget: 4096))
+        #expect(machine.handle(.sent(attemptId: 11, leadIds: [4, 5, 6]), now: t) == .waitForRequest)
+        #expect(machine.handle(.writeBackDone(attemptId: 11), now: t) == .checkRateLimit)
+        _ = machine.handle(.rateLimitChecked(earliestStart: t), now: t)
+        #expect(
+            machine.handle(.slotGranted, now: t)
+                == .claim(afterId: 6, want: 1, scanGaps: false, retries: false, exclude: []))
+    }
+
+    @Test func anActionAskedAgainBeforeItsAnswerIsRepeated() {
+        let t = TestInstant.zero
+        var machine = Self.machine()
+        let claim = Self.takesItsTurn(&machine, now: t)
+        #expect(machine.nextAction(now: t) == claim)
+        // An answer to something not asked is ignored.
+        machine.receive(.windowOpened, now: t)
+        machine.receive(.woken(notified: true), now: t)
+        #expect(machine.nextAction(now: t) == claim)
+    }
+}
+
+/// docs/operating.md §8: what a failed write-back does next.
+struct WriteBackRetryTests {
+    @Test func transientFailuresAreRetriedWithDoublingDelaysUntilThePatienceRunsOut() {
+        var t = TestInstant.zero
+        var retry = WriteBackRetry(startedAt: t, patience: .seconds(20))
+        var delays: [Duration] = []
+        while case .retry(let delay) = retry.failed(transient: true, why: "down", cancelled: false, now: t) {
+            delays.append(delay)
+            t = t + delay
+        }
+        #expect(
+            delays == [
+                .milliseconds(200), .milliseconds(400), .milliseconds(800), .milliseconds(1600), .milliseconds(3200),
+                .seconds(5), .seconds(5),
+            ])
+        #expect(retry.failed(transient: true, why: "down", cancelled: false, now: t) == .giveUp)
+        #expect(retry.unstorable == nil)
+    }
+
+    @Test func aStoppingWorkerGivesUpAtOnce() {
+        var retry = WriteBackRetry(startedAt: TestInstant.zero, patience: .seconds(20))
+        #expect(retry.failed(transient: true, why: "down", cancelled: true, now: .zero) == .giveUp)
+    }
+
+    @Test func anAnswerTheDatabaseRefusesClosesTheAttemptAsUnstorableOnce() {
+        var retry = WriteBackRetry(startedAt: TestInstant.zero, patience: .seconds(20))
+        let reason = "the answer could not be stored (bad data); outcome unknown"
+        #expect(
+            retry.failed(transient: false, why: "bad data", cancelled: false, now: .zero)
+                == .closeUnstorable(why: reason))
+        #expect(retry.unstorable == reason)
+        // Closing it failing too is retried like any transient failure.
+        #expect(
+            retry.failed(transient: false, why: "again", cancelled: false, now: .zero)
+                == .retry(after: .milliseconds(200)))
+    }
+}
