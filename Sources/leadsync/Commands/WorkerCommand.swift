@@ -16,7 +16,9 @@ struct WorkerCommand: AsyncParsableCommand {
         discussion: """
             Runs as a member of leadsync_worker (README, Security).
 
-            Reads DATABASE_URL, USERVOX_BASE_URL (default https://crm.uservox.ai; http:// only to a
+            Reads DATABASE_URL (may name a transaction-mode pooler: then LEADSYNC_SESSION_DATABASE_URL
+            must be a direct connection for LISTEN and the project locks; LEADSYNC_PREPARED_STATEMENTS
+            auto|on|off; README, Behind a connection pooler), USERVOX_BASE_URL (default https://crm.uservox.ai; http:// only to a
             loopback host, or with --allow-insecure-uservox) and LEADSYNC_TOKENS_FILE (a JSON object
             {"<projectId>": "<token>"}, a regular file of at most 1 MiB owned by this user or root, mode 600
             or 400; reread on SIGHUP).
@@ -91,7 +93,7 @@ struct WorkerCommand: AsyncParsableCommand {
         // keeps what they free: 5 MB more at peak with 20 busy projects, for no speed
         // measured. An operator's MALLOC_ARENA_MAX still wins.
         if environment["MALLOC_ARENA_MAX"] == nil { mallopt(M_ARENA_MAX, 2) }
-        let url = try Environment.databaseURL()
+        let database = try Environment.databaseSetup()
         let logger = Environment.logger(label: "leadsync.worker", level: .info, json: logFormat == .json)
         let baseURL = environment["USERVOX_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://crm.uservox.ai"
         guard let tokensPath = environment["LEADSYNC_TOKENS_FILE"], !tokensPath.isEmpty else {
@@ -115,7 +117,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let worker: Worker
         do {
             worker = try Worker(
-                configuration: configuration, database: url, baseURL: baseURL,
+                configuration: configuration, database: database, baseURL: baseURL,
                 allowInsecureUservox: allowInsecureUservox, tokensPath: tokensPath, databaseConnections: dbConnections,
                 metrics: metrics, logger: logger)
         } catch let error as BaseURLPolicy.Refusal {
