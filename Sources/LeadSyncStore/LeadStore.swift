@@ -14,14 +14,18 @@ public struct LeadStore: Sendable {
     /// Through a pooler: what each call sets first in its transaction. nil: direct.
     let pooled: PooledSettings?
     private let named: NamedStatements
+    /// The store's own warnings (`logger` is PostgresNIO's, usually quieter).
+    let notices: Logger
 
     public init(
-        client: PostgresClient, logger: Logger, pooled: PooledSettings? = nil, namedStatements: Bool = true
+        client: PostgresClient, logger: Logger, pooled: PooledSettings? = nil, namedStatements: Bool = true,
+        notices: Logger? = nil
     ) {
         self.client = client
         self.logger = logger
         self.pooled = pooled
         self.named = NamedStatements(namedStatements)
+        self.notices = notices ?? logger
     }
 
     /// Whether the hot queries go as named prepared statements (direct, or a pooler that
@@ -321,7 +325,7 @@ public struct LeadStore: Sendable {
                 }
             } catch  where Self.isLostPreparedStatement(error) {
                 if named.turnOff() {
-                    logger.warning(
+                    notices.warning(
                         "the pooler does not keep named prepared statements; sending them unnamed from now on (set \(DatabaseSetup.preparedStatementsVariable)=off)",
                         metadata: ["error": "\(StoreError.from(error, doing: "prepared statement"))"])
                 }

@@ -87,7 +87,8 @@ public struct Worker: Service {
         let wake = WakeSignal()
         let health = WorkerHealth(stallLimit: configuration.requestTimeout * 2)
         let store = LeadStore(
-            client: postgres, logger: poolLogger, pooled: pooled, namedStatements: database.namedStatements)
+            client: postgres, logger: poolLogger, pooled: pooled, namedStatements: database.namedStatements,
+            notices: logger)
         let dispatcher = Dispatcher(
             database: database.session, store: store,
             client: UservoxClient(configuration: clientConfiguration, httpClient: http), tokens: tokens, wake: wake,

@@ -67,6 +67,10 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: .hidden)
     var sweepInterval: Double = 1
 
+    // Tests shorten it to see statement_timeout act (docs/operating.md §8).
+    @Option(help: .hidden)
+    var databaseTimeout: Double = 30
+
     // Defaults measured with 20 busy projects on 2 cores (README, benchmarks): beyond
     // these, requests and queries only queue inside PostgreSQL, and each one out holds
     // its batch, body and answer in memory.
@@ -81,6 +85,7 @@ struct WorkerCommand: AsyncParsableCommand {
             throw ValidationError("--metrics-port must be 0–65535")
         }
         guard requestTimeout > 0 else { throw ValidationError("--request-timeout must be positive") }
+        guard databaseTimeout >= 2 else { throw ValidationError("--database-timeout must be at least 2 seconds") }
         guard maxRequests > 0 else { throw ValidationError("--max-requests must be positive") }
         guard dbConnections > 0 else { throw ValidationError("--db-connections must be positive") }
         guard !metricsHost.isEmpty else { throw ValidationError("--metrics-host must not be empty") }
@@ -113,7 +118,8 @@ struct WorkerCommand: AsyncParsableCommand {
             sweepInterval: .milliseconds(Int64(sweepInterval * 1000)),
             requestTimeout: .milliseconds(Int64(requestTimeout * 1000)),
             lease: lease.map { .milliseconds(Int64($0 * 1000)) },
-            backlogMetricsInterval: metricsPort == nil ? nil : .seconds(10), maxConcurrentRequests: maxRequests)
+            backlogMetricsInterval: metricsPort == nil ? nil : .seconds(10), maxConcurrentRequests: maxRequests,
+            databaseTimeout: .milliseconds(Int64(databaseTimeout * 1000)))
         let worker: Worker
         do {
             worker = try Worker(
