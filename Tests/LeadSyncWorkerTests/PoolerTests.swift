@@ -99,20 +99,27 @@ import UservoxSimulator
             try await PgBouncer.withRunning(server: db.url, users: ["postgres", WorkerProcess.loginRole]) { bouncer in
                 try await UservoxSimulator.withRunning(.projects(["p1"])) { sim in
                     let f = Fixture(db: db)
-                    let blocker = try await db.connect()
-                    try await blocker.query("BEGIN", logger: db.logger)
-                    try await blocker.query(
-                        "LOCK TABLE leadsync.submission_attempts IN ACCESS EXCLUSIVE MODE", logger: db.logger)
-                    let worker = try await WorkerProcess.start(
-                        database: bouncer.url(db.url), session: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]),
-                        arguments: ["--database-timeout", "3"])
-                    defer { if worker.isRunning { worker.signal(SIGKILL) } }
-                    try await waitUntil("the server cancels a pooled statement", timeout: .seconds(30)) {
-                        if !worker.isRunning { throw WorkerDied(stderr: worker.standardError) }
-                        return worker.standardError.contains("canceling statement due to statement timeout")
+                    // Closed on every path (an open PostgresConnection must not be dropped).
+                    let worker = try await db.withConnection { blocker in
+                        try await blocker.query("BEGIN", logger: db.logger)
+                        try await blocker.query(
+                            "LOCK TABLE leadsync.submission_attempts IN ACCESS EXCLUSIVE MODE", logger: db.logger)
+                        let worker = try await WorkerProcess.start(
+                            database: bouncer.url(db.url), session: db.url, baseURL: sim.baseURL,
+                            tokens: tokens(["p1"]), arguments: ["--database-timeout", "3"])
+                        do {
+                            try await waitUntil("the server cancels a pooled statement", timeout: .seconds(30)) {
+                                if !worker.isRunning { throw WorkerDied(stderr: worker.standardError) }
+                                return worker.standardError.contains("canceling statement due to statement timeout")
+                            }
+                        } catch {
+                            worker.signal(SIGKILL)
+                            throw error
+                        }
+                        try await blocker.query("ROLLBACK", logger: db.logger)
+                        return worker
                     }
-                    try await blocker.query("ROLLBACK", logger: db.logger)
-                    try await blocker.close()
+                    defer { if worker.isRunning { worker.signal(SIGKILL) } }
                     try await f.insert(project: "p1", count: 20)
                     try await f.waitUntilNothingPending(timeout: .seconds(30), worker)
                     worker.signal(SIGTERM)
