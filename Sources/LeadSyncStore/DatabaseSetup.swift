@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// Where LeadSync's connections go (README, Behind a connection pooler). `DATABASE_URL`
 /// carries the pooled queries and may name a transaction-mode pooler such as PgBouncer;
@@ -112,27 +113,64 @@ public struct DatabaseSetup: Sendable {
 /// `set_config(…, true)` (SET LOCAL): through a transaction-mode pooler a session setting
 /// would apply to whichever client gets that server connection next, and ours would be
 /// gone with the next transaction. Costs a transaction around every pooled call (BEGIN,
-/// this, the call, COMMIT); a direct pool never pays it.
-public struct PooledSettings: Sendable {
+/// this, the call, COMMIT); a direct pool never pays it, nor a pooled one whose server
+/// sessions already carry the values (`ALTER ROLE … SET`: `carried(on:)`).
+public final class PooledSettings: Sendable {
     public let settings: [(String, String)]
     let query: PostgresQuery
+    let current: PostgresQuery
+    private let perCall = Atomic<Bool>(true)
 
     public init(_ settings: [(String, String)]) {
         self.settings = settings
         var bindings = PostgresBindings(capacity: settings.count * 2)
+        var names = PostgresBindings(capacity: settings.count)
         var calls: [String] = []
+        var reads: [String] = []
         for (index, (name, value)) in settings.enumerated() {
             bindings.append(name)
             bindings.append(value)
+            names.append(name)
             calls.append("set_config($\(index * 2 + 1), $\(index * 2 + 2), true)")
+            reads.append("current_setting($\(index + 1))")
         }
         query = PostgresQuery(unsafeSQL: "SELECT " + calls.joined(separator: ", "), binds: bindings)
+        current = PostgresQuery(unsafeSQL: "SELECT ARRAY[" + reads.joined(separator: ", ") + "]::text[]", binds: names)
     }
+
+    /// Whether each pooled call must set them (false once the sessions are found to carry them).
+    public var needed: Bool { perCall.load(ordering: .relaxed) && !settings.isEmpty }
 
     /// Sets them for the rest of `connection`'s open transaction.
     public func apply(on connection: PostgresConnection, logger: Logger) async throws {
-        guard !settings.isEmpty else { return }
+        guard needed else { return }
         try await connection.query(query, logger: logger)
+    }
+
+    /// Whether `connection`'s server session already has these values, as PostgreSQL
+    /// spells them (a role's settings, `ALTER ROLE <login> SET statement_timeout = '29s'`,
+    /// apply to every server session a pooler opens for it): then each pooled call goes
+    /// alone, one round trip, and this says so from now on. Checked once, at start, on one
+    /// server session: a client sharing the login role that changes a session setting
+    /// would go unseen, so the worker's login role should be its own.
+    @discardableResult
+    public func adoptIfCarried(on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        guard !settings.isEmpty else { return false }
+        // In a transaction rolled back, so nothing is left on the server session.
+        try await connection.query("BEGIN", logger: logger)
+        let carried: Bool
+        do {
+            let now = try await connection.query(current, logger: logger).collect().first?.decode([String].self)
+            try await connection.query(query, logger: logger)
+            let wanted = try await connection.query(current, logger: logger).collect().first?.decode([String].self)
+            try await connection.query("ROLLBACK", logger: logger)
+            carried = now != nil && now == wanted
+        } catch {
+            _ = try? await connection.query("ROLLBACK", logger: logger)
+            throw error
+        }
+        if carried { perCall.store(false, ordering: .relaxed) }
+        return carried
     }
 }
 

@@ -28,9 +28,10 @@ public struct LeadStore: Sendable {
         self.notices = notices ?? logger
     }
 
-    /// Whether the hot queries go as named prepared statements (direct, or a pooler that
-    /// keeps them); false on the direct path only when configured so.
+    /// Direct, with named prepared statements: today's path, untouched.
     var direct: Bool { pooled == nil && named.value }
+    /// Whether each call needs a transaction of its own to set the settings first.
+    var perCall: Bool { pooled?.needed ?? false }
 
     public func project(_ id: String) async throws -> ProjectSettings? {
         try await rows(ProjectQueries.get(id)).first.map(ProjectQueries.decode)
@@ -56,7 +57,7 @@ public struct LeadStore: Sendable {
     }
 
     public func leads(_ query: PostgresQuery) async throws -> [Lead] {
-        guard pooled == nil else { return try await rows(query).map(LeadQueries.decodeLead) }
+        guard !perCall else { return try await rows(query).map(LeadQueries.decodeLead) }
         var result: [Lead] = []
         for try await row in try await client.query(query, logger: logger) {
             result.append(try LeadQueries.decodeLead(row))
@@ -304,7 +305,7 @@ public struct LeadStore: Sendable {
     /// The rows of `query`: one statement on the pool, or through a pooler one transaction
     /// that sets the sessions' settings first.
     func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
-        guard pooled != nil else { return try await client.query(query, logger: logger).collect() }
+        guard perCall else { return try await client.query(query, logger: logger).collect() }
         return try await transaction { tx in try await tx.query(query, logger: logger).collect() }
     }
 
@@ -335,7 +336,8 @@ public struct LeadStore: Sendable {
         return try await rows(query).map { try statement.decodeRow($0) }
     }
 
-    /// One transaction on the pool, through a pooler with the sessions' settings set first.
+    /// One transaction on the pool, through a pooler with the sessions' settings set first
+    /// (unless they carry them).
     func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         try await client.withTransaction(logger: logger) { tx in
             try await pooled?.apply(on: tx, logger: logger)

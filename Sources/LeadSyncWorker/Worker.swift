@@ -32,6 +32,8 @@ public struct Worker: Service {
     public var progress: WorkerProgress { dispatcher.progress }
 
     private let database: DatabaseSetup
+    /// Through a pooler: the settings each pooled call sets first, unless the sessions carry them.
+    private let pooled: PooledSettings?
     private let http: HTTPClient
     private let postgres: PostgresClient
     private let dispatcher: Dispatcher
@@ -106,6 +108,7 @@ public struct Worker: Service {
         services.append(TokenReloader(tokens: tokens, dispatcher: dispatcher, logger: logger))
         self.configuration = configuration
         self.database = database
+        self.pooled = pooled
         self.http = http
         self.postgres = postgres
         self.dispatcher = dispatcher
@@ -145,12 +148,18 @@ public struct Worker: Service {
     private func checkSchema() async throws {
         let logger = self.logger
         try await database.checkSessions(logger: logger)
+        let pooled = self.pooled
         try await database.withPoolConnection(logger: logger) { connection in
             let status = try await Migrator(logger: logger).status(on: connection)
             if !status.pending.isEmpty {
                 throw StoreError(
                     .notMigrated,
                     "the database schema is not up to date (\(status.pending.count) pending): run leadsync migrate")
+            }
+            if let pooled, try await pooled.adoptIfCarried(on: connection, logger: logger) {
+                logger.info(
+                    "the pooled sessions carry statement_timeout and random_page_cost (the login role's settings): each pooled call goes alone"
+                )
             }
         }
     }

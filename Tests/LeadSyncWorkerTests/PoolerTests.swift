@@ -180,6 +180,40 @@ import UservoxSimulator
         }
     }
 
+    /// A login role whose settings give every server session the worker's values: the
+    /// worker sees so at start and sends each pooled call alone, one round trip.
+    @Test func roleSettingsLetEachPooledCallGoAlone() async throws {
+        guard Self.available("roleSettingsLetEachPooledCallGoAlone") else { return }
+        try await TestDatabase.with { db in
+            _ = try await WorkerProcess.workerRoleURL(db.url)
+            let f = Fixture(db: db)
+            // In this database only: other tests share the role.
+            for setting in ["statement_timeout = '29s'", "random_page_cost = 1.1"] {
+                try await f.execute(
+                    PostgresQuery(
+                        unsafeSQL:
+                            "ALTER ROLE \(WorkerProcess.loginRole) IN DATABASE \(db.url.database) SET \(setting)"))
+            }
+            try await PgBouncer.withRunning(server: db.url, users: ["postgres", WorkerProcess.loginRole]) { bouncer in
+                try await UservoxSimulator.withRunning(.projects(["p1", "p2"])) { sim in
+                    try await f.insert(project: "p1", count: 1500)
+                    try await f.insert(project: "p2", count: 1500, from: 100_001)
+                    let worker = try await WorkerProcess.start(
+                        database: bouncer.url(db.url), session: db.url, baseURL: sim.baseURL,
+                        tokens: tokens(["p1", "p2"]))
+                    defer { if worker.isRunning { worker.signal(SIGKILL) } }
+                    try await f.waitUntilNothingPending(worker)
+                    worker.signal(SIGTERM)
+                    #expect(try await worker.waitForExit() == 0)
+                    #expect(worker.standardError.contains("each pooled call goes alone"), "\(worker.standardError)")
+                    #expect(try await f.states() == ["submitted": 3000])
+                    let stats = sim.simulator.stats()
+                    #expect(stats.totals.accepted == 3000 && stats.totals.resentAfterFinal == 0)
+                }
+            }
+        }
+    }
+
     /// Pointed at a transaction-mode pooler for its sessions, the worker refuses to start
     /// in one line that says what to set.
     @Test func workerRefusesAPoolerForItsSessions() async throws {
