@@ -31,6 +31,10 @@ else
 fi
 install_missing systemd-analyze systemd ||
     echo "test.sh: systemd-analyze is missing and could not be installed: the unit's test will say it skipped" >&2
+# PoolerTests run a PgBouncer of their own (README, Behind a connection pooler). Debian
+# puts it in /usr/sbin, which a non-root PATH may lack.
+PATH=$PATH:/usr/sbin install_missing pgbouncer pgbouncer ||
+    echo "test.sh: pgbouncer is missing and could not be installed: PoolerTests will say they skipped" >&2
 
 swift build --build-tests
 swift test --skip-build "$@"

@@ -174,10 +174,19 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
     /// that say most leads are pending, walks the primary key and filters instead of
     /// reading the small partial pending index: measured 6 ms instead of 1.4 ms per claim,
     /// 92 ms per gap scan and 0.5 s per sweep on a worked table (docs/performance.md).
-    static let sessionParameters = [("application_name", "leadsync"), ("random_page_cost", "1.1")]
+    /// Sent as startup parameters on a direct connection; through a pooler, which refuses
+    /// them (PgBouncer: "unsupported startup parameter"), the worker sets them per
+    /// transaction instead (`PooledSettings`; README, Behind a connection pooler).
+    public static let plannerSettings = [("random_page_cost", "1.1")]
 
-    /// Configuration for one dedicated connection (migrations, LISTEN, advisory locks).
-    public func connectionConfiguration() throws -> PostgresConnection.Configuration {
+    /// The one startup parameter every pooler passes on (PgBouncer tracks it per client).
+    static let applicationName = ("application_name", "leadsync")
+
+    /// Configuration for one dedicated connection (migrations, LISTEN, advisory locks),
+    /// carrying `settings` as startup parameters besides `application_name`.
+    public func connectionConfiguration(settings: [(String, String)] = plannerSettings) throws
+        -> PostgresConnection.Configuration
+    {
         var config: PostgresConnection.Configuration
         if let socket = unixSocketDirectory {
             config = .init(
@@ -188,12 +197,15 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
                 host: host, port: port, username: username, password: password, database: database, tls: try tls())
         }
         config.options.connectTimeout = .seconds(5)
-        config.options.additionalStartupParameters = Self.sessionParameters
+        config.options.additionalStartupParameters = [Self.applicationName] + settings
         return config
     }
 
-    /// Configuration for a pool.
-    public func clientConfiguration(maximumConnections: Int = 10) throws -> PostgresClient.Configuration {
+    /// Configuration for a pool whose sessions carry `settings` from their startup (none
+    /// through a pooler: `PooledSettings`).
+    public func clientConfiguration(maximumConnections: Int = 10, settings: [(String, String)] = plannerSettings) throws
+        -> PostgresClient.Configuration
+    {
         var config: PostgresClient.Configuration
         if let socket = unixSocketDirectory {
             config = .init(
@@ -206,7 +218,7 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
         }
         config.options.connectTimeout = .seconds(5)
         config.options.maximumConnections = maximumConnections
-        config.options.additionalStartupParameters = Self.sessionParameters
+        config.options.additionalStartupParameters = [Self.applicationName] + settings
         return config
     }
 
@@ -221,22 +233,52 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
 }
 
 extension DatabaseURL {
-    /// Opens one dedicated connection; failures become one readable `StoreError` line.
-    public func connect(logger: Logger) async throws -> PostgresConnection {
-        let config = try connectionConfiguration()
+    /// Opens one dedicated connection; failures become one readable `StoreError` line. A
+    /// pooler that refuses `settings` as startup parameters (PgBouncer does) gets a second
+    /// try without them, so the admin commands work through it (README, Behind a
+    /// connection pooler).
+    public func connect(logger: Logger, settings: [(String, String)] = plannerSettings) async throws
+        -> PostgresConnection
+    {
+        try await open(logger: logger, settings: settings).connection
+    }
+
+    /// As `connect`, and the server's refusal of a startup parameter when there was one:
+    /// PostgreSQL accepts any setting there, so a refusal means a pooler (PgBouncer:
+    /// "unsupported startup parameter: random_page_cost").
+    public func open(logger: Logger, settings: [(String, String)] = plannerSettings) async throws
+        -> (connection: PostgresConnection, refusal: String?)
+    {
         do {
-            return try await PostgresConnection.connect(configuration: config, id: 1, logger: logger)
+            return (
+                try await PostgresConnection.connect(
+                    configuration: try connectionConfiguration(settings: settings), id: 1, logger: logger), nil
+            )
+        } catch let error as PSQLError where !settings.isEmpty && Self.isStartupRefusal(error) {
+            let refusal = error.serverInfo?[.message] ?? "unsupported startup parameter"
+            do {
+                return (
+                    try await PostgresConnection.connect(
+                        configuration: try connectionConfiguration(settings: []), id: 1, logger: logger), refusal
+                )
+            } catch {
+                throw StoreError.connectFailure(error, url: self)
+            }
         } catch {
             throw StoreError.connectFailure(error, url: self)
         }
     }
 
+    static func isStartupRefusal(_ error: PSQLError) -> Bool {
+        error.serverInfo?[.message]?.hasPrefix("unsupported startup parameter") == true
+    }
+
     /// Runs `body` on a fresh connection and closes it afterwards, whatever happens.
     @discardableResult
     public func withConnection<T: Sendable>(
-        logger: Logger, _ body: (PostgresConnection) async throws -> T
+        logger: Logger, settings: [(String, String)] = plannerSettings, _ body: (PostgresConnection) async throws -> T
     ) async throws -> T {
-        let connection = try await connect(logger: logger)
+        let connection = try await connect(logger: logger, settings: settings)
         do {
             let result = try await body(connection)
             try? await connection.close()

@@ -1,35 +1,51 @@
 import LeadSyncCore
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// The worker's database operations, each a named query or one transaction of them.
+/// Direct (the default), each call is one statement on a pooled session that carries its
+/// settings from startup, hot queries named prepared statements. Through a pooler
+/// (`pooled` settings), each call is a transaction that sets them first, and prepared
+/// statements are unnamed unless `namedStatements` (README, Behind a connection pooler).
 public struct LeadStore: Sendable {
     public let client: PostgresClient
     let logger: Logger
+    /// Through a pooler: what each call sets first in its transaction. nil: direct.
+    let pooled: PooledSettings?
+    private let named: NamedStatements
+    /// The store's own warnings (`logger` is PostgresNIO's, usually quieter).
+    let notices: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(
+        client: PostgresClient, logger: Logger, pooled: PooledSettings? = nil, namedStatements: Bool = true,
+        notices: Logger? = nil
+    ) {
         self.client = client
         self.logger = logger
+        self.pooled = pooled
+        self.named = NamedStatements(namedStatements)
+        self.notices = notices ?? logger
     }
 
+    /// Direct, with named prepared statements: today's path, untouched.
+    var direct: Bool { pooled == nil && named.value }
+    /// Whether each call needs a transaction of its own to set the settings first.
+    var perCall: Bool { pooled?.needed ?? false }
+
     public func project(_ id: String) async throws -> ProjectSettings? {
-        try await client.query(ProjectQueries.get(id), logger: logger).collect().first.map(ProjectQueries.decode)
+        try await rows(ProjectQueries.get(id)).first.map(ProjectQueries.decode)
     }
 
     public func readyProjects(only: [String]?, except served: [String] = []) async throws -> [String] {
-        var result: [String] = []
-        for try await id in try await client.query(
-            ProjectQueries.listReady(only: only, except: served), logger: logger
-        ).decode(
-            String.self)
-        {
-            result.append(id)
-        }
-        return result
+        try await rows(ProjectQueries.listReady(only: only, except: served)).map { try $0.decode(String.self) }
     }
 
     /// Never-tried leads of a project after `afterId`, oldest first.
     public func newLeads(project: String, afterId: Int64, limit: Int) async throws -> [Lead] {
+        guard direct else {
+            return try await rows(LeadQueries.ClaimNew(project: project, afterId: afterId, limit: limit))
+        }
         var result: [Lead] = []
         result.reserveCapacity(limit)
         for try await lead in try await client.execute(
@@ -41,6 +57,7 @@ public struct LeadStore: Sendable {
     }
 
     public func leads(_ query: PostgresQuery) async throws -> [Lead] {
+        guard !perCall else { return try await rows(query).map(LeadQueries.decodeLead) }
         var result: [Lead] = []
         for try await row in try await client.query(query, logger: logger) {
             result.append(try LeadQueries.decodeLead(row))
@@ -56,24 +73,33 @@ public struct LeadStore: Sendable {
         var holders = Set(leadIds)
         var contested: [(key: String, leadId: Int64)] = []
         do {
-            for try await (key, leadId, holder) in try await client.execute(
-                LeadQueries.ClaimFreePhones(project: project, keys: keys, leadIds: leadIds), logger: logger)
-            where holder != leadId {
-                holders.remove(leadId)
-                contested.append((key, leadId))
+            let claim = LeadQueries.ClaimFreePhones(project: project, keys: keys, leadIds: leadIds)
+            if direct {
+                for try await (key, leadId, holder) in try await client.execute(claim, logger: logger)
+                where holder != leadId {
+                    holders.remove(leadId)
+                    contested.append((key, leadId))
+                }
+            } else {
+                for (key, leadId, holder) in try await rows(claim) where holder != leadId {
+                    holders.remove(leadId)
+                    contested.append((key, leadId))
+                }
             }
-        } catch let error as PSQLError where error.sqlState == "23505" {
+        } catch let error
+            where (error as? PSQLError ?? (error as? PostgresTransactionError)?.closureError as? PSQLError)?
+            .sqlState == "23505"
+        {
             // A phone was claimed between the probe and the insert (another worker took the
             // project over); nothing was inserted, so judge every phone the careful way.
             holders = []
             contested = Array(zip(keys, leadIds))
         }
         guard !contested.isEmpty else { return holders }
-        for try await id in try await client.query(
-            LeadQueries.claimPhones(project: project, keys: contested.map(\.key), leadIds: contested.map(\.leadId)),
-            logger: logger
-        ).decode(Int64.self) {
-            holders.insert(id)
+        for row in try await rows(
+            LeadQueries.claimPhones(project: project, keys: contested.map(\.key), leadIds: contested.map(\.leadId)))
+        {
+            holders.insert(try row.decode(Int64.self))
         }
         return holders
     }
@@ -87,7 +113,7 @@ public struct LeadStore: Sendable {
         for (id, verdict) in verdicts {
             rows.append(id: id, status: .invalid, lastError: verdict.message)
         }
-        try await client.withTransaction(logger: logger) { tx in
+        try await transaction { tx in
             try await tx.query(LeadQueries.setOutcomes(rows, countsAttempt: false), logger: logger)
             try await tx.query(
                 LeadQueries.insertInvalid(
@@ -103,11 +129,10 @@ public struct LeadStore: Sendable {
     public func startAttempt(
         project: String, workerId: String, leadIds: [Int64], lease: Duration, lock: ProjectLock
     ) async throws -> Int64? {
-        for try await id in try await client.execute(
-            AttemptQueries.InsertFenced(
-                project: project, workerId: workerId, leadIds: leadIds, lease: lease, lock: lock),
-            logger: logger)
-        {
+        let insert = AttemptQueries.InsertFenced(
+            project: project, workerId: workerId, leadIds: leadIds, lease: lease, lock: lock)
+        guard direct else { return try await rows(insert).first }
+        for try await id in try await client.execute(insert, logger: logger) {
             return id
         }
         return nil
@@ -135,13 +160,12 @@ public struct LeadStore: Sendable {
                 remoteIds.append(remoteId ?? "")
             }
             if ids.count == plan.changes.count {
+                let finish = AttemptQueries.FinishAllAccepted(
+                    attemptId: attemptId, httpStatus: httpStatus, leadIds: ids,
+                    remoteIds: remoteIds.map { StorableText.clean($0, maxBytes: StorableText.messageBytes) })
+                guard direct else { return try await !rows(finish).isEmpty }
                 var finished = false
-                for try await _ in try await client.execute(
-                    AttemptQueries.FinishAllAccepted(
-                        attemptId: attemptId, httpStatus: httpStatus, leadIds: ids,
-                        remoteIds: remoteIds.map { StorableText.clean($0, maxBytes: StorableText.messageBytes) }),
-                    logger: logger)
-                {
+                for try await _ in try await client.execute(finish, logger: logger) {
                     finished = true
                 }
                 return finished
@@ -174,7 +198,7 @@ public struct LeadStore: Sendable {
                 rows.append(id: id, status: .held, heldReason: reason, lastError: text)
             }
         }
-        return try await client.withTransaction(logger: logger) { tx in
+        return try await transaction { tx in
             guard try await tx.query(AttemptQueries.lock(id: attemptId), logger: logger).collect().count == 1 else {
                 return false
             }
@@ -215,7 +239,7 @@ public struct LeadStore: Sendable {
 
     /// Keeps an attempt whose write-back is waiting on the database from looking abandoned.
     public func renewLease(attemptId: Int64, lease: Duration) async throws {
-        try await client.query(AttemptQueries.renewLease(id: attemptId, lease: lease), logger: logger)
+        _ = try await rows(AttemptQueries.renewLease(id: attemptId, lease: lease))
     }
 
     /// The last resort when an answer cannot be written at all (a data error the
@@ -224,7 +248,7 @@ public struct LeadStore: Sendable {
     /// confirms what Uservox already had. Nothing is lost, nothing held forever.
     @discardableResult
     public func closeUnstorable(attemptId: Int64, leadIds: [Int64], why: String, delay: Duration) async throws -> Bool {
-        try await client.withTransaction(logger: logger) { tx in
+        try await transaction { tx in
             guard try await tx.query(AttemptQueries.lock(id: attemptId), logger: logger).collect().count == 1 else {
                 return false
             }
@@ -239,54 +263,103 @@ public struct LeadStore: Sendable {
     }
 
     public func holdPending(project: String, reason: HeldReason, message: String) async throws -> Int {
-        try await client.query(
-            LeadQueries.holdPending(project: project, reason: reason, message: message), logger: logger
-        ).collect().first?.decode(Int.self) ?? 0
+        try await rows(LeadQueries.holdPending(project: project, reason: reason, message: message)).first?.decode(
+            Int.self) ?? 0
     }
 
     public func release(project: String, reason: HeldReason) async throws {
-        try await client.query(LeadQueries.release(project: project, reason: reason), logger: logger)
+        _ = try await rows(LeadQueries.release(project: project, reason: reason))
     }
 
     /// Closes attempts of dead workers; their leads go back to pending, ambiguous.
     public func abandonExpiredAttempts() async throws -> [(attemptId: Int64, project: String, leads: Int)] {
-        var result: [(Int64, String, Int)] = []
-        for try await (id, project, count) in try await client.query(AttemptQueries.abandonExpired(), logger: logger)
-            .decode((Int64, String, Int64).self)
-        {
-            result.append((id, project, Int(count)))
+        try await rows(AttemptQueries.abandonExpired()).map { row in
+            let (id, project, count) = try row.decode((Int64, String, Int64).self)
+            return (id, project, Int(count))
         }
-        return result
     }
 
     public func openAttempts(project: String) async throws -> Int {
-        try await client.query(AttemptQueries.openCount(project: project), logger: logger).collect().first?.decode(
-            Int.self) ?? 0
+        try await rows(AttemptQueries.openCount(project: project)).first?.decode(Int.self) ?? 0
     }
 
     /// How long ago (seconds) each recent request of the project started.
     public func recentStarts(project: String, within window: Duration) async throws -> [Double] {
-        var result: [Double] = []
-        for try await ago in try await client.query(
-            AttemptQueries.recentStarts(project: project, within: window), logger: logger
-        ).decode(Double.self) {
-            result.append(ago)
-        }
-        return result
+        try await rows(AttemptQueries.recentStarts(project: project, within: window)).map { try $0.decode(Double.self) }
     }
 
     public func compactLeadCounts() async throws {
-        try await client.query(ProjectQueries.compactLeadCounts, logger: logger)
+        _ = try await rows(ProjectQueries.compactLeadCounts)
     }
 
     /// Pending leads per project and the age of each project's oldest, in seconds.
     public func backlog() async throws -> [(project: String, pending: Int, oldestAge: Double)] {
-        var result: [(String, Int, Double)] = []
-        for try await (project, pending, age) in try await client.query(ProjectQueries.backlog, logger: logger)
-            .decode((String, Int64, Double).self)
-        {
-            result.append((project, Int(pending), age))
+        try await rows(ProjectQueries.backlog).map { row in
+            let (project, pending, age) = try row.decode((String, Int64, Double).self)
+            return (project, Int(pending), age)
         }
-        return result
     }
+
+    // MARK: - The two routes
+
+    /// The rows of `query`: one statement on the pool, or through a pooler one transaction
+    /// that sets the sessions' settings first.
+    func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        guard perCall else { return try await client.query(query, logger: logger).collect() }
+        return try await transaction { tx in try await tx.query(query, logger: logger).collect() }
+    }
+
+    /// A prepared statement's rows when it is not run named on the direct path: unnamed
+    /// (parsed and planned with each call, which any pooler passes through), or named in
+    /// the pooled transaction when the pooler keeps named statements. A named statement
+    /// the pooler loses ("does not exist", "already exists") turns named statements off
+    /// for good, with a warning, and the call is run again unnamed: it failed, so it
+    /// changed nothing.
+    func rows<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row]
+    where Statement.Row: Sendable {
+        if pooled != nil && named.value {
+            do {
+                return try await transaction { tx in
+                    var result: [Statement.Row] = []
+                    for try await row in try await tx.execute(statement, logger: logger) { result.append(row) }
+                    return result
+                }
+            } catch  where Self.isLostPreparedStatement(error) {
+                if named.turnOff() {
+                    notices.warning(
+                        "the pooler does not keep named prepared statements; sending them unnamed from now on (set \(DatabaseSetup.preparedStatementsVariable)=off)",
+                        metadata: ["error": "\(StoreError.from(error, doing: "prepared statement"))"])
+                }
+            }
+        }
+        let query = PostgresQuery(unsafeSQL: Statement.sql, binds: try statement.makeBindings())
+        return try await rows(query).map { try statement.decodeRow($0) }
+    }
+
+    /// One transaction on the pool, through a pooler with the sessions' settings set first
+    /// (unless they carry them).
+    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await client.withTransaction(logger: logger) { tx in
+            try await pooled?.apply(on: tx, logger: logger)
+            return try await body(tx)
+        }
+    }
+
+    /// invalid_sql_statement_name, duplicate_prepared_statement: a pooler handed this
+    /// client a server connection that lacks, or already has, the statement.
+    static func isLostPreparedStatement(_ error: any Error) -> Bool {
+        let inner = (error as? PostgresTransactionError)?.closureError ?? error
+        guard let psql = inner as? PSQLError else { return false }
+        return psql.sqlState == "26000" || psql.sqlState == "42P05"
+    }
+}
+
+/// Whether the hot queries are still named prepared statements; turned off once when a
+/// pooler loses them.
+final class NamedStatements: Sendable {
+    private let flag: Atomic<Bool>
+    init(_ value: Bool) { flag = Atomic(value) }
+    var value: Bool { flag.load(ordering: .relaxed) }
+    /// True for the call that turned it off.
+    func turnOff() -> Bool { flag.exchange(false, ordering: .relaxed) }
 }

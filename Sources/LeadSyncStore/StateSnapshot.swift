@@ -28,10 +28,14 @@ public struct StateSnapshot: Sendable {
 
     public init() {}
 
-    /// Reads the snapshot in one transaction under `MetricsQueries.scrapeStatementTimeout`.
-    public static func load(from client: PostgresClient, logger: Logger) async throws -> StateSnapshot {
+    /// Reads the snapshot in one transaction under `MetricsQueries.scrapeStatementTimeout`
+    /// (through a pooler after the `pooled` settings, which it overrides).
+    public static func load(from client: PostgresClient, pooled: PooledSettings? = nil, logger: Logger) async throws
+        -> StateSnapshot
+    {
         try await client.withTransaction(logger: logger) { connection in
             var snapshot = StateSnapshot()
+            try await pooled?.apply(on: connection, logger: logger)
             try await connection.query(MetricsQueries.scrapeStatementTimeout, logger: logger)
             for try await (id, paused, reason, age, lag) in try await connection.query(
                 MetricsQueries.projects, logger: logger

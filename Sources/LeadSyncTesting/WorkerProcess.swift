@@ -10,12 +10,20 @@ public enum WorkerProcess {
 
     /// Writes a tokens file (mode 600) and starts the worker, as `loginRole` unless
     /// `asWorkerRole` is false. Short timeouts by default so failure paths finish in seconds.
+    /// `session` becomes `LEADSYNC_SESSION_DATABASE_URL` (`database` then names a pooler).
     public static func start(
-        database: DatabaseURL, baseURL: String, tokens: [String: String], arguments: [String] = [],
-        requestTimeout: Double = 2, lease: Double = 3, asWorkerRole: Bool = true
+        database: DatabaseURL, session: DatabaseURL? = nil, baseURL: String, tokens: [String: String],
+        arguments: [String] = [], environment: [String: String] = [:], requestTimeout: Double = 2, lease: Double = 3,
+        asWorkerRole: Bool = true
     ) async throws -> ManagedProcess {
         let tokensFile = try writeTokens(tokens)
         let database = asWorkerRole ? try await workerRoleURL(database) : database
+        var environment = environment
+        if let session {
+            environment[DatabaseSetup.sessionVariable] =
+                (asWorkerRole ? try await workerRoleURL(session) : session)
+                .urlString
+        }
         return try ManagedProcess(
             ProductBinary.path("leadsync"),
             arguments: [
@@ -24,7 +32,7 @@ public enum WorkerProcess {
             environment: [
                 "DATABASE_URL": database.urlString, "USERVOX_BASE_URL": baseURL, "LEADSYNC_TOKENS_FILE": tokensFile,
                 "LOG_LEVEL": "info",
-            ])
+            ].merging(environment) { _, given in given })
     }
 
     /// `database` as the test login role, a member of `leadsync_worker` (README, Security).

@@ -64,7 +64,9 @@ public final class Dispatcher: Service, Sendable {
         while !isStopping {
             let session: PostgresConnection
             do {
-                session = try await database.connect(logger: logger)
+                // Only advisory locks run here: no planner settings (a session-mode pooler
+                // would refuse them as startup parameters).
+                session = try await database.connect(logger: logger, settings: [])
             } catch {
                 health.setLockSession(false)
                 logger.error(
@@ -99,6 +101,7 @@ public final class Dispatcher: Service, Sendable {
         health.setLockSession(true)
         logger.info("worker ready", metadata: ["worker_id": "\(configuration.workerId)"])
 
+        var moved: StoreError?
         let done: Bool = try await withThrowingTaskGroup(of: Void.self) { group in
             var result = false
             while true {
@@ -107,12 +110,24 @@ public final class Dispatcher: Service, Sendable {
                     break
                 }
                 logger.trace("dispatcher: heartbeat")
+                let heartbeat: Int32?
                 do {
-                    try await withTimeout(.seconds(2), "lock session heartbeat") { [logger] in
-                        try await session.query("SELECT 1", logger: logger)
+                    heartbeat = try await withTimeout(.seconds(2), "lock session heartbeat") { [logger] in
+                        try await session.query(ProjectLock.backendPid, logger: logger).collect().first?.decode(
+                            Int32.self)
                     }
                 } catch {
                     logger.error("lost the lock session; lanes stop and the locks are taken again")
+                    break
+                }
+                // The same round trip as a bare SELECT 1, and it proves the locks are still
+                // this server session's: behind a transaction-mode pooler the session
+                // changes under the worker, and then nothing it holds is safe.
+                if heartbeat != pid {
+                    moved = StoreError(
+                        .badArgument,
+                        "the lock session moved from PostgreSQL session \(pid) to \(heartbeat.map { "\($0)" } ?? "none"): \(DatabaseSetup.sessionVariable) (or DATABASE_URL) leads to a transaction-mode pooler; the lock session needs a direct connection (README, Behind a connection pooler)"
+                    )
                     break
                 }
                 logger.trace("dispatcher: sweep")
@@ -142,6 +157,7 @@ public final class Dispatcher: Service, Sendable {
             try await group.waitForAll()
             return result
         }
+        if let moved { throw moved }
         return done
     }
 

@@ -27,7 +27,7 @@ public struct Listener: Service {
             var backoff = Duration.milliseconds(250)
             while !Task.isCancelled {
                 do {
-                    let connection = try await database.connect(logger: logger)
+                    let connection = try await database.connect(logger: logger, settings: [])
                     var lost: (any Error)?
                     do {
                         try await connection.listen(on: Self.channel) { notifications in

@@ -12,16 +12,19 @@ public struct StateMetrics: Sendable {
     public static let version = "0.16.0"
 
     let client: PostgresClient
+    /// Through a pooler: the settings each transaction sets first (`LeadStore`).
+    let pooled: PooledSettings?
     let health: WorkerHealth
     let labels: SharedProjectLabels
     let timeout: Duration
     let logger: Logger
 
     public init(
-        client: PostgresClient, health: WorkerHealth, labels: SharedProjectLabels = WorkerMetrics.projectLabels,
-        timeout: Duration = .seconds(6), logger: Logger
+        client: PostgresClient, pooled: PooledSettings? = nil, health: WorkerHealth,
+        labels: SharedProjectLabels = WorkerMetrics.projectLabels, timeout: Duration = .seconds(6), logger: Logger
     ) {
         self.client = client
+        self.pooled = pooled
         self.health = health
         self.labels = labels
         self.timeout = timeout
@@ -38,9 +41,10 @@ public struct StateMetrics: Sendable {
         text.family("leadsync_healthy", "gauge", help: "1 while /healthz answers 200, else 0.")
         text.sample("leadsync_healthy", [], health.isHealthy ? 1 : 0)
         let client = self.client
+        let pooled = self.pooled
         let logger = self.logger
         let snapshot = try? await withTimeout(timeout, "the metrics scrape") {
-            try await StateSnapshot.load(from: client, logger: logger)
+            try await StateSnapshot.load(from: client, pooled: pooled, logger: logger)
         }
         text.family(
             "leadsync_state_scrape_success", "gauge",

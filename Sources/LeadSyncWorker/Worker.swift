@@ -31,7 +31,9 @@ public struct Worker: Service {
     /// What the worker has done so far (`--once`'s progress line and summary).
     public var progress: WorkerProgress { dispatcher.progress }
 
-    private let database: DatabaseURL
+    private let database: DatabaseSetup
+    /// Through a pooler: the settings each pooled call sets first, unless the sessions carry them.
+    private let pooled: PooledSettings?
     private let http: HTTPClient
     private let postgres: PostgresClient
     private let dispatcher: Dispatcher
@@ -48,6 +50,19 @@ public struct Worker: Service {
         configuration: WorkerConfiguration, database: DatabaseURL, baseURL: String, allowInsecureUservox: Bool = false,
         tokensPath: String, databaseConnections: Int = 6, metrics: Metrics? = nil, logger: Logger
     ) throws {
+        try self.init(
+            configuration: configuration, database: DatabaseSetup(pool: database), baseURL: baseURL,
+            allowInsecureUservox: allowInsecureUservox, tokensPath: tokensPath,
+            databaseConnections: databaseConnections, metrics: metrics, logger: logger)
+    }
+
+    /// - Parameter database: the pool's URL (possibly a pooler's) and where sessions go
+    ///   (README, Behind a connection pooler).
+    public init(
+        configuration: WorkerConfiguration, database: DatabaseSetup, baseURL: String,
+        allowInsecureUservox: Bool = false, tokensPath: String, databaseConnections: Int = 6, metrics: Metrics? = nil,
+        logger: Logger
+    ) throws {
         if try BaseURLPolicy.check(baseURL, allowInsecure: allowInsecureUservox) == .insecureAllowed {
             logger.warning(
                 "USERVOX_BASE_URL is http:// to a host that is not loopback (--allow-insecure-uservox): bearer tokens travel unencrypted"
@@ -58,17 +73,26 @@ public struct Worker: Service {
             baseURL: baseURL, requestTimeout: configuration.requestTimeout)
         var poolLogger = logger
         poolLogger.logLevel = .error
-        var poolConfiguration = try database.clientConfiguration(maximumConnections: databaseConnections)
         // Every wait on the database is bounded (docs/operating.md): the server ends a
         // statement after this; the lanes also give up on a call a little later.
-        poolConfiguration.options.additionalStartupParameters.append(
-            ("statement_timeout", "\(max(1, Int(configuration.databaseTimeout.secondsValue) - 1))s"))
+        let settings =
+            DatabaseURL.plannerSettings + [
+                ("statement_timeout", "\(max(1, Int(configuration.databaseTimeout.secondsValue) - 1))s")
+            ]
+        // Direct, the sessions carry the settings from startup; through a pooler each
+        // transaction sets them (`PooledSettings`).
+        let pooled = database.pooled ? PooledSettings(settings) : nil
+        let poolConfiguration = try database.pool.clientConfiguration(
+            maximumConnections: databaseConnections, settings: pooled == nil ? settings : [])
         let http = UservoxClient.makeHTTPClient(clientConfiguration)
         let postgres = PostgresClient(configuration: poolConfiguration, backgroundLogger: poolLogger)
         let wake = WakeSignal()
         let health = WorkerHealth(stallLimit: configuration.requestTimeout * 2)
+        let store = LeadStore(
+            client: postgres, logger: poolLogger, pooled: pooled, namedStatements: database.namedStatements,
+            notices: logger)
         let dispatcher = Dispatcher(
-            database: database, store: LeadStore(client: postgres, logger: poolLogger),
+            database: database.session, store: store,
             client: UservoxClient(configuration: clientConfiguration, httpClient: http), tokens: tokens, wake: wake,
             configuration: configuration, health: health, logger: logger)
         var services: [any Service] = [postgres]
@@ -76,13 +100,15 @@ public struct Worker: Service {
             services.append(
                 MetricsServer(
                     registry: metrics.registry, health: health,
-                    state: StateMetrics(client: postgres, health: health, logger: poolLogger), host: metrics.host,
+                    state: StateMetrics(client: postgres, pooled: pooled, health: health, logger: poolLogger),
+                    host: metrics.host,
                     port: metrics.port, logger: logger))
         }
-        services.append(Listener(database: database, wake: wake, health: health, logger: logger))
+        services.append(Listener(database: database.session, wake: wake, health: health, logger: logger))
         services.append(TokenReloader(tokens: tokens, dispatcher: dispatcher, logger: logger))
         self.configuration = configuration
         self.database = database
+        self.pooled = pooled
         self.http = http
         self.postgres = postgres
         self.dispatcher = dispatcher
@@ -117,15 +143,23 @@ public struct Worker: Service {
         try await http.shutdown()
     }
 
-    /// The worker runs only on the schema it was built for.
+    /// The worker runs only on the schema it was built for, and only with sessions that stay
+    /// sessions: a pooled `DATABASE_URL` without a session URL is refused in one line.
     private func checkSchema() async throws {
         let logger = self.logger
-        try await database.withConnection(logger: logger) { connection in
+        try await database.checkSessions(logger: logger)
+        let pooled = self.pooled
+        try await database.withPoolConnection(logger: logger) { connection in
             let status = try await Migrator(logger: logger).status(on: connection)
             if !status.pending.isEmpty {
                 throw StoreError(
                     .notMigrated,
                     "the database schema is not up to date (\(status.pending.count) pending): run leadsync migrate")
+            }
+            if let pooled, try await pooled.adoptIfCarried(on: connection, logger: logger) {
+                logger.info(
+                    "the pooled sessions carry statement_timeout and random_page_cost (the login role's settings): each pooled call goes alone"
+                )
             }
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import LeadSyncStore
+import PostgresNIO
 
 struct MigrateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,6 +18,10 @@ struct MigrateCommand: AsyncParsableCommand {
               leadsync migrate --status
               leadsync migrate --no-roles          (managed databases; README has the GRANT lines)
               leadsync migrate --writer-role crm_app_insert
+
+            It holds an advisory lock across its transactions, so it connects to
+            LEADSYNC_SESSION_DATABASE_URL when that is set (DATABASE_URL names a pooler), and refuses
+            a DATABASE_URL that leads to a pooler otherwise (README, Behind a connection pooler).
             """
     )
 
@@ -51,29 +56,47 @@ struct MigrateCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let url = try Environment.databaseURL()
+        let setup = try Environment.databaseSetup()
         let logger = Environment.logger()
         let migrator = Migrator(logger: logger)
-        try await url.withConnection(logger: logger) { connection in
-            do {
-                if status {
-                    let state = try await migrator.status(on: connection)
-                    for row in state.applied {
-                        print("applied  \(row.fileName)  \(row.appliedAt)")
-                    }
-                    for name in state.pending {
-                        print("pending  \(name)")
-                    }
-                    if state.pending.isEmpty { print("up to date") }
-                } else {
-                    let ran = try await migrator.migrate(on: connection, roles: noRoles ? nil : roles)
-                    for name in ran { print("applied \(name)") }
-                    print(ran.isEmpty ? "up to date" : "applied \(ran.count) migration(s)")
-                    if !noRoles { print("roles: \(roles.all.joined(separator: ", "))") }
+        // Through a transaction-mode pooler the session lock would be taken on one server
+        // connection and released on another: a lock left behind for good.
+        let (connection, refusal) = try await setup.session.open(
+            logger: logger, settings: setup.pooled ? [] : DatabaseURL.plannerSettings)
+        if let refusal, !status {
+            try? await connection.close()
+            throw CLIError(
+                "DATABASE_URL (\(setup.pool)) leads to a connection pooler (it refused a startup parameter: \(refusal)): leadsync migrate holds a lock across transactions; set \(DatabaseSetup.sessionVariable) to a direct connection to PostgreSQL (README, Behind a connection pooler)"
+            )
+        }
+        do {
+            try await run(on: connection, migrator: migrator)
+            try? await connection.close()
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    private func run(on connection: PostgresConnection, migrator: Migrator) async throws {
+        do {
+            if status {
+                let state = try await migrator.status(on: connection)
+                for row in state.applied {
+                    print("applied  \(row.fileName)  \(row.appliedAt)")
                 }
-            } catch {
-                throw StoreError.from(error, doing: "migrate")
+                for name in state.pending {
+                    print("pending  \(name)")
+                }
+                if state.pending.isEmpty { print("up to date") }
+            } else {
+                let ran = try await migrator.migrate(on: connection, roles: noRoles ? nil : roles)
+                for name in ran { print("applied \(name)") }
+                print(ran.isEmpty ? "up to date" : "applied \(ran.count) migration(s)")
+                if !noRoles { print("roles: \(roles.all.joined(separator: ", "))") }
             }
+        } catch {
+            throw StoreError.from(error, doing: "migrate")
         }
     }
 }

@@ -16,7 +16,9 @@ struct WorkerCommand: AsyncParsableCommand {
         discussion: """
             Runs as a member of leadsync_worker (README, Security).
 
-            Reads DATABASE_URL, USERVOX_BASE_URL (default https://crm.uservox.ai; http:// only to a
+            Reads DATABASE_URL (may name a transaction-mode pooler: then LEADSYNC_SESSION_DATABASE_URL
+            must be a direct connection for LISTEN and the project locks; LEADSYNC_PREPARED_STATEMENTS
+            auto|on|off; README, Behind a connection pooler), USERVOX_BASE_URL (default https://crm.uservox.ai; http:// only to a
             loopback host, or with --allow-insecure-uservox) and LEADSYNC_TOKENS_FILE (a JSON object
             {"<projectId>": "<token>"}, a regular file of at most 1 MiB owned by this user or root, mode 600
             or 400; reread on SIGHUP).
@@ -65,6 +67,10 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: .hidden)
     var sweepInterval: Double = 1
 
+    // Tests shorten it to see statement_timeout act (docs/operating.md §8).
+    @Option(help: .hidden)
+    var databaseTimeout: Double = 30
+
     // Defaults measured with 20 busy projects on 2 cores (README, benchmarks): beyond
     // these, requests and queries only queue inside PostgreSQL, and each one out holds
     // its batch, body and answer in memory.
@@ -79,6 +85,7 @@ struct WorkerCommand: AsyncParsableCommand {
             throw ValidationError("--metrics-port must be 0–65535")
         }
         guard requestTimeout > 0 else { throw ValidationError("--request-timeout must be positive") }
+        guard databaseTimeout >= 2 else { throw ValidationError("--database-timeout must be at least 2 seconds") }
         guard maxRequests > 0 else { throw ValidationError("--max-requests must be positive") }
         guard dbConnections > 0 else { throw ValidationError("--db-connections must be positive") }
         guard !metricsHost.isEmpty else { throw ValidationError("--metrics-host must not be empty") }
@@ -91,7 +98,7 @@ struct WorkerCommand: AsyncParsableCommand {
         // keeps what they free: 5 MB more at peak with 20 busy projects, for no speed
         // measured. An operator's MALLOC_ARENA_MAX still wins.
         if environment["MALLOC_ARENA_MAX"] == nil { mallopt(M_ARENA_MAX, 2) }
-        let url = try Environment.databaseURL()
+        let database = try Environment.databaseSetup()
         let logger = Environment.logger(label: "leadsync.worker", level: .info, json: logFormat == .json)
         let baseURL = environment["USERVOX_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://crm.uservox.ai"
         guard let tokensPath = environment["LEADSYNC_TOKENS_FILE"], !tokensPath.isEmpty else {
@@ -111,11 +118,12 @@ struct WorkerCommand: AsyncParsableCommand {
             sweepInterval: .milliseconds(Int64(sweepInterval * 1000)),
             requestTimeout: .milliseconds(Int64(requestTimeout * 1000)),
             lease: lease.map { .milliseconds(Int64($0 * 1000)) },
-            backlogMetricsInterval: metricsPort == nil ? nil : .seconds(10), maxConcurrentRequests: maxRequests)
+            backlogMetricsInterval: metricsPort == nil ? nil : .seconds(10), maxConcurrentRequests: maxRequests,
+            databaseTimeout: .milliseconds(Int64(databaseTimeout * 1000)))
         let worker: Worker
         do {
             worker = try Worker(
-                configuration: configuration, database: url, baseURL: baseURL,
+                configuration: configuration, database: database, baseURL: baseURL,
                 allowInsecureUservox: allowInsecureUservox, tokensPath: tokensPath, databaseConnections: dbConnections,
                 metrics: metrics, logger: logger)
         } catch let error as BaseURLPolicy.Refusal {

@@ -7,14 +7,16 @@ import PostgresNIO
 
 /// What the admin commands share: one connection, errors as one line, output styles.
 enum Admin {
-    /// Runs `body` on one connection; every failure becomes one readable line.
+    /// Runs `body` on one connection to `DATABASE_URL`, which may be a pooler's: each
+    /// command is single statements and whole transactions, so no session state is needed.
+    /// Every failure becomes one readable line.
     static func withConnection<T: Sendable>(
         doing what: String, _ body: (PostgresConnection, Logger) async throws -> T
     ) async throws -> T {
-        let url = try Environment.databaseURL()
+        let setup = try Environment.databaseSetup()
         let logger = Environment.logger()
         do {
-            return try await url.withConnection(logger: logger) { try await body($0, logger) }
+            return try await setup.withPoolConnection(logger: logger) { try await body($0, logger) }
         } catch {
             throw describe(error, doing: what)
         }

@@ -9,6 +9,12 @@ enum Environment {
         try DatabaseURL.fromEnvironment()
     }
 
+    /// `DATABASE_URL`, `LEADSYNC_SESSION_DATABASE_URL`, `LEADSYNC_PREPARED_STATEMENTS`
+    /// (README, Behind a connection pooler).
+    static func databaseSetup() throws -> DatabaseSetup {
+        try DatabaseSetup.fromEnvironment()
+    }
+
     static func logger(label: String = "leadsync", level: Logger.Level = .warning, json: Bool = false) -> Logger {
         var logger = Logger(label: label) { label in
             json ? JSONLogHandler(label: label) as any LogHandler : TextLogHandler(label: label)
