@@ -60,7 +60,8 @@ struct PruneCommand: AsyncParsableCommand {
     static func parseAge(_ text: String) throws -> DurationArgument {
         guard let argument = DurationArgument(argument: text) else {
             throw ValidationError(
-                "'\(text)' is not a positive duration: a number and a unit, e.g. 90d, 12h, 30m (units ms, s, m, h, d, w)")
+                "'\(text)' is not a positive duration: a number and a unit, e.g. 90d, 12h, 30m (units ms, s, m, h, d, w)"
+            )
         }
         return argument
     }
@@ -93,7 +94,8 @@ struct PruneCommand: AsyncParsableCommand {
         if let states { _ = try Self.parseStates(states) }
         guard PruneLeads.Options.batchSizes.contains(batchSize) else {
             throw ValidationError(
-                "--batch-size must be \(PruneLeads.Options.batchSizes.lowerBound)–\(PruneLeads.Options.batchSizes.upperBound)")
+                "--batch-size must be \(PruneLeads.Options.batchSizes.lowerBound)–\(PruneLeads.Options.batchSizes.upperBound)"
+            )
         }
     }
 
