@@ -95,21 +95,30 @@ import Testing
         }
     }
 
+    /// Each bad input gets a usage error (exit 2) that says what is wrong with it.
     @Test(arguments: [
-        ["prune", "--leads", "--older-than", "90x"], ["prune", "--leads", "--older-than", "0d"],
-        ["prune", "--leads"], ["prune", "--leads", "--older-than", "90d", "--states", "held"],
-        ["prune", "--leads", "--older-than", "90d", "--states", "pending,submitted"],
-        ["prune", "--leads", "--older-than", "90d", "--states", "submited"],
-        ["prune", "--leads", "--older-than", "90d", "--states", ""],
-        ["prune", "--older-than", "90d", "--states", "submitted"],
-        ["prune", "--leads", "--older-than", "90d", "--batch-size", "0"],
-        ["prune", "--leads", "--older-than", "90d", "--pause", "soon"],
+        (["--older-than", "90x"], "'90x' is not a positive duration: a number and a unit, e.g. 90d, 12h, 30m"),
+        (["--older-than", "0d"], "'0d' is not a positive duration"),
+        ([], "Missing expected argument '--older-than <older-than>'"),
+        (["--older-than", "90d", "--states", "held"], "--states: held leads are not finished and are never pruned"),
+        (["--older-than", "90d", "--states", "submitted,pending"], "--states: pending leads are not finished"),
+        (["--older-than", "90d", "--states", "submited"], "--states: 'submited' is not a lead state"),
+        (["--older-than", "90d", "--states", ""], "--states: '' is not a lead state"),
+        (["--older-than", "90d", "--batch-size", "0"], "--batch-size must be 1–100000"),
+        (["--older-than", "90d", "--pause", "soon"], "The value 'soon' is invalid for '--pause <pause>'"),
     ])
-    func badArgumentsExitTwo(_ arguments: [String]) async throws {
-        let result = try await leadsync(arguments, db: nil)
+    func badArgumentsExitTwo(_ arguments: [String], _ message: String) async throws {
+        let result = try await leadsync(["prune", "--leads"] + arguments, db: nil)
         #expect(result.status == 2, "\(result)")
         #expect(result.stdout == "")
-        #expect(result.stderr.hasPrefix("Error: "), "\(result)")
+        #expect(result.stderr.hasPrefix("Error: ") && result.stderr.contains(message), "\(result)")
+    }
+
+    /// The options of --leads mean nothing without it.
+    @Test func leadsOptionsNeedLeads() async throws {
+        let result = try await leadsync("prune", "--older-than", "90d", "--states", "submitted", db: nil)
+        #expect(result.status == 2, "\(result)")
+        #expect(result.stderr.hasPrefix("Error: --states needs --leads"), "\(result)")
     }
 
     /// (project, state, kept count, real count) where `lead_counts` and a recount differ.
