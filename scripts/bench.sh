@@ -13,8 +13,10 @@ quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 if [ $quick = 1 ]; then
     one_project=5000 many_leads=20000 many_runs=1 inserts=50 rss_small=5000 report_rows=100000
+    prune_leads=100000 prune_drain=20000
 else
     one_project=200000 many_leads=1000000 many_runs=3 inserts=500 rss_small=100000 report_rows=10000000
+    prune_leads=1000000 prune_drain=200000
 fi
 projects=20
 
@@ -114,8 +116,9 @@ pg_ticks() {
     echo "$total"
 }
 ticks_per_s=$(getconf CLK_TCK)
+drain_where=true
 
-# Runs `worker --once`; sets elapsed (s), rss (KiB, peak), and worker_cpu and pg_cpu
+# Runs `worker --once`; `drain_where` (SQL on project_id) limits what it measures; sets elapsed (s), rss (KiB, peak), and worker_cpu and pg_cpu
 # (CPU seconds the worker and PostgreSQL used meanwhile).
 drain() {
     local started ended pg_before
@@ -127,20 +130,88 @@ drain() {
     wall=$(echo "$ended - $started" | bc -l)
     # Throughput from the first request's start to the last answer written back, so the
     # process start-up does not count.
-    elapsed=$(psql_bench -c "SELECT extract(epoch FROM max(finished_at) - min(started_at)) FROM leadsync.submission_attempts")
+    elapsed=$(psql_bench -c "SELECT extract(epoch FROM max(finished_at) - min(started_at)) FROM leadsync.submission_attempts WHERE $drain_where")
     read -r rss user sys < <(tail -1 .tmp/bench-rss)
     worker_cpu=$(echo "$user + $sys" | bc -l)
     pg_cpu=$(echo "($(pg_ticks) - $pg_before) / $ticks_per_s" | bc -l)
     phases=$(grep -o 'phases=[^[]*' "$log" | tail -1 | sed 's/phases=//')
     say "bench: wall $(printf '%.1f' "$wall") s, sending $(printf '%.1f' "$elapsed") s; CPU worker $(printf '%.1f' "$worker_cpu") s, PostgreSQL $(printf '%.1f' "$pg_cpu") s; per 1000 leads: $phases"
     local left
-    left=$(psql_bench -c "SELECT count(*) FROM leadsync.leads WHERE status <> 'submitted'")
+    left=$(psql_bench -c "SELECT count(*) FROM leadsync.leads WHERE status <> 'submitted' AND $drain_where")
     [ "$left" = 0 ] || say "bench: warning: $left leads not submitted"
+}
+
+# 6. Retention (docs/contract.md §7.3): `prune --leads` of $prune_leads finished leads of
+# project "old", last changed a year ago, each with an attempt_leads row, a third with
+# invalid markers and a third with phone claims, while the worker drains $prune_drain
+# leads of one project (at its rate limit, 20,000 leads/s). The same drain without the
+# prune runs first, in the same database: the goal is at most 10 % less throughput.
+prune_scenario() {
+    local done_=0 chunk rate_without rate_with prune_started prune_ended prune_pid overlap
+    start_sim
+    fresh_db
+    while [ "$done_" -lt "$prune_leads" ]; do
+        chunk=$((prune_leads - done_ > 500000 ? 500000 : prune_leads - done_))
+        psql_bench -c "WITH made AS (
+                INSERT INTO leadsync.leads (project_id, phone, process_id, status, updated_at)
+                SELECT 'old', $(phone "50000000 + i"), 'bench', (ARRAY['submitted', 'invalid', 'cancelled'])[1 + i % 3],
+                       now() - interval '365 days'
+                FROM generate_series($done_ + 1, $done_ + $chunk) AS i
+                RETURNING id, status, phone
+            ), history AS (
+                INSERT INTO leadsync.attempt_leads (attempt_id, lead_id, result) SELECT 0, id, 'accepted' FROM made
+            ), markers AS (
+                INSERT INTO leadsync.invalid_leads (lead_id, project_id, reason, message, source)
+                SELECT id, 'old', 'api_rejected', 'rejected', 'api' FROM made WHERE status = 'invalid'
+            )
+            INSERT INTO leadsync.phone_claims (project_id, phone_key, lead_id)
+            SELECT 'old', substr(phone, 2), id FROM made WHERE status = 'submitted'"
+        done_=$((done_ + chunk))
+    done
+    psql_bench -c "VACUUM ANALYZE"
+
+    insert_leads "$prune_drain" 1
+    drain_where="project_id = 'p1'"
+    drain
+    rate_without=$(echo "$prune_drain / $elapsed" | bc -l)
+
+    psql_bench -c "INSERT INTO leadsync.leads (project_id, phone, process_id)
+        SELECT 'p2', $(phone i), 'bench' FROM generate_series(1, $prune_drain) AS i"
+    psql_bench -c "ANALYZE leadsync.leads"
+    drain_where="project_id = 'p2'"
+    prune_started=$(date +%s.%N)
+    { DATABASE_URL=$bench_url timeout 1200 "$bin/leadsync" prune --leads --older-than 30d >.tmp/bench-prune.out 2>>"$log"
+      date +%s.%N >.tmp/bench-prune.end; } &
+    prune_pid=$!
+    drain
+    drain_ended=$(date +%s.%N)
+    wait "$prune_pid"
+    prune_ended=$(cat .tmp/bench-prune.end)
+    drain_where=true
+    rate_with=$(echo "$prune_drain / $elapsed" | bc -l)
+    cat .tmp/bench-prune.out >>"$log"
+    local left
+    left=$(psql_bench -c "SELECT count(*) FROM leadsync.leads WHERE project_id = 'old'")
+    [ "$left" = 0 ] || say "bench: warning: $left leads of 'old' not pruned"
+    overlap="the prune outlasted the drain"
+    [ "$(echo "$prune_ended < $drain_ended" | bc -l)" = 1 ] && overlap="the prune ended before the drain did"
+    row "1 project, $prune_drain leads, alone" "$(printf '%.0f leads/s' "$rate_without")" ""
+    row "the same, while \`prune --leads\` deletes $prune_leads finished leads of another project" \
+        "$(printf '%.0f leads/s = %.1f %% of alone; the prune: %.1f s, %.0f leads/s (%s)' "$rate_with" \
+            "$(echo "100 * $rate_with / $rate_without" | bc -l)" "$(echo "$prune_ended - $prune_started" | bc -l)" \
+            "$(echo "$prune_leads / ($prune_ended - $prune_started)" | bc -l)" "$overlap")" "≥ 90 %"
 }
 
 rows=()
 mib() { printf '%.1f MiB' "$(echo "$1 / 1024" | bc -l)"; }
 row() { rows+=("| $1 | $2 | $3 |"); say "bench: $1: $2"; }
+
+# LEADSYNC_BENCH_ONLY=prune: scenario 6 alone.
+if [ "${LEADSYNC_BENCH_ONLY:-}" = prune ]; then
+    prune_scenario
+    printf '%s\n' "| scenario | result | goal |" "|---|---|---|" "${rows[@]}" | tee "$results"
+    exit 0
+fi
 
 # 1. One project, backlog: the ceiling is 100 requests / 5 s of 1000 leads = 20,000 leads/s.
 start_sim
@@ -259,6 +330,8 @@ if "$bin/leadsync" help report >/dev/null 2>&1; then
 else
     row "leadsync report, $report_rows leads" "no report command yet" "≤ 1 s"
 fi
+
+prune_scenario
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 {
