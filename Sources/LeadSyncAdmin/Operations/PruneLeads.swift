@@ -110,8 +110,9 @@ public struct PruneLeads: Sendable {
         precondition(states.allSatisfy(\.isFinished), "only finished leads are pruned")
         var result = Result(cutoff: cutoff, states: states, dryRun: options.dryRun, counts: [])
         if options.dryRun {
+            let inFlight = try await connection.firstRow(RetentionQueries.openLeadIds, logger: logger) ?? []
             result.counts = try await connection.rows(
-                RetentionQueries.countPrunable(states: states, before: cutoff), logger: logger
+                RetentionQueries.countPrunable(states: states, before: cutoff, except: inFlight), logger: logger
             ).map { Count(projectId: $0.projectId, state: $0.status, leads: $0.leads) }
             return result
         }
@@ -133,8 +134,10 @@ public struct PruneLeads: Sendable {
             let upToId = min(windowEnd, lastId)
             let logger = self.logger
             let rows = try await connection.withTransaction(logger: logger) { tx in
+                let inFlight = try await tx.firstRow(RetentionQueries.openLeadIds, logger: logger) ?? []
                 let locked = try await tx.rows(
-                    RetentionQueries.lockPrunable(afterId: afterId, upToId: upToId, states: states, before: cutoff),
+                    RetentionQueries.lockPrunable(
+                        afterId: afterId, upToId: upToId, states: states, before: cutoff, except: inFlight),
                     logger: logger)
                 guard !locked.isEmpty else { return [RetentionQueries.DeletedRow]() }
                 return try await tx.rows(
