@@ -147,8 +147,9 @@ drain() {
 # project "old", last changed a year ago, each with an attempt_leads row, a third with
 # invalid markers and a third with phone claims, while the worker drains other projects:
 # one project (at its rate limit, 20,000 leads/s: the goal, at most 10 % less) and 20
-# projects (as fast as the machine goes: every CPU second the prune takes is missed). Each
-# drain runs alone first, then beside the prune, in the same database.
+# projects (as fast as the machine goes: every CPU second the prune takes is missed), also
+# with the prune resting 100 ms between transactions. Each drain runs alone first, then
+# beside the prune (started as the worker starts), in the same database.
 prune_offset=0
 make_old_leads() {
     local done_=0 chunk
@@ -172,29 +173,36 @@ make_old_leads() {
     done
     psql_bench -c "VACUUM ANALYZE"
 }
-# drain N leads over P projects (phones not used before); sets rate (leads/s)
-prune_drain_once() {
-    local n=$1 p=$2 mark
-    mark=$(psql_bench -c "SELECT coalesce(max(id), 0) FROM leadsync.submission_attempts")
+# N new leads over P projects (phones not used before), and the mark `prune_drain` measures from
+prune_insert() {
+    local n=$1 p=$2
+    prune_mark=$(psql_bench -c "SELECT coalesce(max(id), 0) FROM leadsync.submission_attempts")
     psql_bench -c "INSERT INTO leadsync.leads (project_id, phone, process_id)
         SELECT 'p' || (1 + i % $p), $(phone "$prune_offset + i"), 'bench' FROM generate_series(1, $n) AS i"
     psql_bench -c "ANALYZE leadsync.leads"
     prune_offset=$((prune_offset + n))
-    drain_attempts="id > $mark" drain_leads="project_id <> 'old'"
+}
+# drains them; sets rate (leads/s)
+prune_drain() {
+    drain_attempts="id > $prune_mark" drain_leads="project_id <> 'old'"
     drain
     drain_attempts=true drain_leads=true
-    rate=$(echo "$n / $elapsed" | bc -l)
+    rate=$(echo "$1 / $elapsed" | bc -l)
 }
-prune_pair() { # leads projects label
-    local n=$1 p=$2 label=$3 rate_alone prune_started prune_ended prune_pid drain_ended overlap left
+prune_pair() { # leads projects label goal [prune options]
+    local n=$1 p=$2 label=$3 goal=$4 rate_alone prune_started prune_ended prune_pid drain_ended overlap left
+    shift 4
     make_old_leads
-    prune_drain_once "$n" "$p"
+    prune_insert "$n" "$p"
+    prune_drain "$n"
     rate_alone=$rate
+    prune_insert "$n" "$p"
     prune_started=$(date +%s.%N)
-    { DATABASE_URL=$bench_url timeout 1200 "$bin/leadsync" prune --leads --older-than 30d >.tmp/bench-prune.out 2>>"$log"
+    { DATABASE_URL=$bench_url timeout 1200 "$bin/leadsync" prune --leads --older-than 30d "$@" \
+        >.tmp/bench-prune.out 2>>"$log"
       date +%s.%N >.tmp/bench-prune.end; } &
     prune_pid=$!
-    prune_drain_once "$n" "$p"
+    prune_drain "$n"
     drain_ended=$(date +%s.%N)
     wait "$prune_pid"
     prune_ended=$(cat .tmp/bench-prune.end)
@@ -204,16 +212,17 @@ prune_pair() { # leads projects label
     overlap="the prune outlasted the drain"
     [ "$(echo "$prune_ended < $drain_ended" | bc -l)" = 1 ] && overlap="the prune ended first"
     row "$label, $n leads, alone" "$(printf '%.0f leads/s' "$rate_alone")" ""
-    row "the same while \`prune --leads\` deletes $prune_leads finished leads of another project" \
+    row "the same while \`prune --leads${*:+ $*}\` deletes $prune_leads finished leads of another project" \
         "$(printf '%.0f leads/s = %.1f %% of alone; the prune: %.1f s, %.0f leads/s (%s)' "$rate" \
             "$(echo "100 * $rate / $rate_alone" | bc -l)" "$(echo "$prune_ended - $prune_started" | bc -l)" \
-            "$(echo "$prune_leads / ($prune_ended - $prune_started)" | bc -l)" "$overlap")" "$4"
+            "$(echo "$prune_leads / ($prune_ended - $prune_started)" | bc -l)" "$overlap")" "$goal"
 }
 prune_scenario() {
     start_sim
     fresh_db
     prune_pair "$prune_drain" 1 "1 project" "≥ 90 %"
     prune_pair "$prune_drain" $projects "$projects projects" ""
+    prune_pair "$prune_drain" $projects "$projects projects" "" --pause 100ms
 }
 
 rows=()
