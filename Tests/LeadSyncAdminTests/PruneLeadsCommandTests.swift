@@ -148,30 +148,29 @@ import Testing
             """)
     }
 
+    /// 3000 finished leads of 'old' a year back, with history, markers and claims.
+    static let oldLeads = """
+        WITH made AS (
+            INSERT INTO leadsync.leads (project_id, phone, status, updated_at)
+            SELECT 'old', '+1415' || lpad(i::text, 7, '0'),
+                   (ARRAY['submitted', 'invalid', 'cancelled'])[1 + i % 3], '2023-05-01 00:00:00+00'
+            FROM generate_series(1, 3000) AS i
+            RETURNING id, status, phone
+        ), history AS (
+            INSERT INTO leadsync.attempt_leads (attempt_id, lead_id, result) SELECT 5, id, 'accepted' FROM made
+        ), markers AS (
+            INSERT INTO leadsync.invalid_leads (lead_id, project_id, reason, message, source)
+            SELECT id, 'old', 'api_rejected', 'no', 'api' FROM made WHERE status = 'invalid'
+        )
+        INSERT INTO leadsync.phone_claims (project_id, phone_key, lead_id)
+        SELECT 'old', substr(phone, 2), id FROM made WHERE status = 'submitted'
+        """
+
     /// Each transaction commits on its own: a prune killed midway leaves fewer leads, every
     /// count right and nothing naming a deleted lead; run again, it finishes the job.
     @Test func aKilledPruneLeavesAConsistentStateAndResumes() async throws {
         try await Seed.with { db in
-            // 3000 finished leads of 'old' a year back, with history, markers and claims.
-            _ = try await db.value(
-                Int.self,
-                PostgresQuery(
-                    unsafeSQL: """
-                        WITH made AS (
-                            INSERT INTO leadsync.leads (project_id, phone, status, updated_at)
-                            SELECT 'old', '+1415' || lpad(i::text, 7, '0'),
-                                   (ARRAY['submitted', 'invalid', 'cancelled'])[1 + i % 3], '2023-05-01 00:00:00+00'
-                            FROM generate_series(1, 3000) AS i
-                            RETURNING id, status, phone
-                        ), history AS (
-                            INSERT INTO leadsync.attempt_leads (attempt_id, lead_id, result) SELECT 5, id, 'accepted' FROM made
-                        ), markers AS (
-                            INSERT INTO leadsync.invalid_leads (lead_id, project_id, reason, message, source)
-                            SELECT id, 'old', 'api_rejected', 'no', 'api' FROM made WHERE status = 'invalid'
-                        )
-                        INSERT INTO leadsync.phone_claims (project_id, phone_key, lead_id)
-                        SELECT 'old', substr(phone, 2), id FROM made WHERE status = 'submitted'
-                        """))
+            _ = try await db.value(Int.self, PostgresQuery(unsafeSQL: Self.oldLeads))
             let process = try ManagedProcess(
                 ProductBinary.path("leadsync"),
                 arguments: [
@@ -199,6 +198,40 @@ import Testing
             #expect(try await Self.orphans(db) == 0)
             // Seed lead 2 (submitted in March) went too; the rest of the seed is younger.
             #expect(try await db.value(Int.self, "SELECT count(*)::int8 FROM leadsync.leads") == 13)
+        }
+    }
+
+    /// A prune whose connection is cut midway says, in one line, how far it got.
+    @Test func aPruneCutOffSaysHowFarItGot() async throws {
+        try await Seed.with { db in
+            _ = try await db.value(Int.self, PostgresQuery(unsafeSQL: Self.oldLeads))
+            let process = try ManagedProcess(
+                ProductBinary.path("leadsync"),
+                arguments: [
+                    "prune", "--leads", "--older-than", "30d", "--batch-size", "50", "--pause", "20ms", "--now",
+                    Seed.now,
+                ],
+                environment: ["DATABASE_URL": db.url.urlString, "NO_COLOR": "1", "LOG_LEVEL": "warning"])
+            try await waitUntil("some leads pruned", timeout: .seconds(60)) {
+                try await db.value(Int.self, "SELECT count(*)::int8 FROM leadsync.leads WHERE project_id = 'old'")
+                    ?? 3000 < 2700
+            }
+            // The test's database is its own: the other session on it is the prune's.
+            _ = try await db.value(
+                Bool.self,
+                """
+                SELECT bool_and(pg_terminate_backend(pid)) FROM pg_stat_activity
+                WHERE datname = current_database() AND pid <> pg_backend_pid()
+                """)
+            #expect(try await process.waitForExit() == 1)
+            let lines = process.standardError.split(separator: "\n").filter { !$0.hasPrefix("prune: ") }
+            #expect(lines.count == 1, "\(process.standardError)")
+            #expect(
+                lines.first?.hasPrefix("leadsync: prune --leads stopped after deleting ") == true
+                    && lines.first?.contains("; run it again to go on: ") == true,
+                "\(process.standardError)")
+            #expect(try await Self.countsDisagreeing(db) == [])
+            #expect(try await Self.orphans(db) == 0)
         }
     }
 }

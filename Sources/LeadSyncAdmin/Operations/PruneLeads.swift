@@ -3,6 +3,7 @@ import LeadSyncCore
 import LeadSyncStore
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// `leadsync prune --leads --older-than 90d` (docs/contract.md §7.3): deletes finished leads
 /// (`LeadState.isFinished`: submitted, invalid, cancelled) last changed before the cutoff,
@@ -127,22 +128,20 @@ public struct PruneLeads: Sendable {
         var deleted = 0
         var afterId: Int64 = 0
         while afterId < lastId {
-            guard
-                let windowEnd = try await connection.firstRow(
-                    RetentionQueries.windowEnd(after: afterId, size: options.batchSize), logger: logger) ?? nil
-            else { break }
-            let upToId = min(windowEnd, lastId)
-            let logger = self.logger
-            let rows = try await connection.withTransaction(logger: logger) { tx in
-                let inFlight = try await tx.firstRow(RetentionQueries.openLeadIds, logger: logger) ?? []
-                let locked = try await tx.rows(
-                    RetentionQueries.lockPrunable(
-                        afterId: afterId, upToId: upToId, states: states, before: cutoff, except: inFlight),
-                    logger: logger)
-                guard !locked.isEmpty else { return [RetentionQueries.DeletedRow]() }
-                return try await tx.rows(
-                    RetentionQueries.deletePruned(locked, afterId: afterId, upToId: upToId), logger: logger)
+            let window: (upToId: Int64, rows: [RetentionQueries.DeletedRow])?
+            do {
+                window = try await pruneWindow(
+                    after: afterId, lastId: lastId, states: states, cutoff: cutoff, options: options,
+                    on: connection)
+            } catch  where deleted > 0 {
+                // What committed stays deleted; the operator learns how far it got.
+                let cause: any Error = error as? AdminError ?? StoreError.from(error, doing: "prune --leads")
+                throw AdminError(
+                    .failed,
+                    "prune --leads stopped after deleting \(deleted) leads in \(result.batches) transactions (lead ids up to \(afterId)); run it again to go on: \(cause)"
+                )
             }
+            guard let (upToId, rows) = window else { break }
             if !rows.isEmpty {
                 result.batches += 1
                 // The side counts are the window's, repeated on each of its rows.
@@ -164,5 +163,73 @@ public struct PruneLeads: Sendable {
             }
         }
         return result
+    }
+
+    /// One window: the next `batchSize` lead ids after `afterId`, their prunable leads
+    /// deleted in one transaction. Nil when no lead is left.
+    private func pruneWindow(
+        after afterId: Int64, lastId: Int64, states: [LeadState], cutoff: Date, options: Options,
+        on connection: PostgresConnection
+    ) async throws -> (upToId: Int64, rows: [RetentionQueries.DeletedRow])? {
+        let logger = self.logger
+        return try await failingOnClose(connection) {
+            guard
+                let windowEnd = try await connection.firstRow(
+                    RetentionQueries.windowEnd(after: afterId, size: options.batchSize), logger: logger) ?? nil
+            else { return nil }
+            let upToId = min(windowEnd, lastId)
+            let rows = try await connection.withTransaction(logger: logger) { tx in
+                let inFlight = try await tx.firstRow(RetentionQueries.openLeadIds, logger: logger) ?? []
+                let locked = try await tx.rows(
+                    RetentionQueries.lockPrunable(
+                        afterId: afterId, upToId: upToId, states: states, before: cutoff, except: inFlight),
+                    logger: logger)
+                guard !locked.isEmpty else { return [RetentionQueries.DeletedRow]() }
+                return try await tx.rows(
+                    RetentionQueries.deletePruned(locked, afterId: afterId, upToId: upToId), logger: logger)
+            }
+            return (upToId, rows)
+        }
+    }
+}
+
+/// Runs `operation` on `connection`, failing as soon as the connection closes. A statement
+/// in flight when the server drops the connection (or sent just after) can wait forever:
+/// PostgresNIO does not fail it, nor honour cancellation (Sources/LeadSyncWorker/Timeout.swift
+/// works round the same). So the operation runs in a task of its own and the caller resumes
+/// on whichever comes first; a stuck operation ends with the process.
+func failingOnClose<T: Sendable>(
+    _ connection: PostgresConnection, _ operation: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    let race = CloseRace<T>()
+    return try await withCheckedThrowingContinuation { continuation in
+        race.start(continuation, on: connection, operation)
+    }
+}
+
+/// Whoever finishes first, the operation or the connection's close, resumes the caller.
+private final class CloseRace<T: Sendable>: Sendable {
+    private let continuation = Mutex<CheckedContinuation<T, any Error>?>(nil)
+
+    func start(
+        _ continuation: CheckedContinuation<T, any Error>, on connection: PostgresConnection,
+        _ operation: @escaping @Sendable () async throws -> T
+    ) {
+        self.continuation.withLock { $0 = continuation }
+        let work = Task {
+            do { self.finish(.success(try await operation())) } catch { self.finish(.failure(error)) }
+        }
+        connection.closeFuture.whenComplete { _ in
+            work.cancel()
+            self.finish(.failure(AdminError(.failed, "the database closed the connection")))
+        }
+    }
+
+    private func finish(_ result: Result<T, any Error>) {
+        let continuation = self.continuation.withLock { continuation in
+            defer { continuation = nil }
+            return continuation
+        }
+        continuation?.resume(with: result)
     }
 }
