@@ -13,8 +13,10 @@ quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 if [ $quick = 1 ]; then
     one_project=5000 many_leads=20000 many_runs=1 inserts=50 rss_small=5000 report_rows=100000
+    prune_leads=100000 prune_drain=20000
 else
     one_project=200000 many_leads=1000000 many_runs=3 inserts=500 rss_small=100000 report_rows=10000000
+    prune_leads=1000000 prune_drain=200000
 fi
 projects=20
 
@@ -114,6 +116,9 @@ pg_ticks() {
     echo "$total"
 }
 ticks_per_s=$(getconf CLK_TCK)
+# What `drain` measures: the requests (SQL on submission_attempts) and the leads it checks
+# were all sent (SQL on leads); everything unless a scenario narrows them.
+drain_attempts=true drain_leads=true
 
 # Runs `worker --once`; sets elapsed (s), rss (KiB, peak), and worker_cpu and pg_cpu
 # (CPU seconds the worker and PostgreSQL used meanwhile).
@@ -127,20 +132,109 @@ drain() {
     wall=$(echo "$ended - $started" | bc -l)
     # Throughput from the first request's start to the last answer written back, so the
     # process start-up does not count.
-    elapsed=$(psql_bench -c "SELECT extract(epoch FROM max(finished_at) - min(started_at)) FROM leadsync.submission_attempts")
+    elapsed=$(psql_bench -c "SELECT extract(epoch FROM max(finished_at) - min(started_at)) FROM leadsync.submission_attempts WHERE $drain_attempts")
     read -r rss user sys < <(tail -1 .tmp/bench-rss)
     worker_cpu=$(echo "$user + $sys" | bc -l)
     pg_cpu=$(echo "($(pg_ticks) - $pg_before) / $ticks_per_s" | bc -l)
     phases=$(grep -o 'phases=[^[]*' "$log" | tail -1 | sed 's/phases=//')
     say "bench: wall $(printf '%.1f' "$wall") s, sending $(printf '%.1f' "$elapsed") s; CPU worker $(printf '%.1f' "$worker_cpu") s, PostgreSQL $(printf '%.1f' "$pg_cpu") s; per 1000 leads: $phases"
     local left
-    left=$(psql_bench -c "SELECT count(*) FROM leadsync.leads WHERE status <> 'submitted'")
+    left=$(psql_bench -c "SELECT count(*) FROM leadsync.leads WHERE status <> 'submitted' AND $drain_leads")
     [ "$left" = 0 ] || say "bench: warning: $left leads not submitted"
+}
+
+# 6. Retention (docs/contract.md §7.3): `prune --leads` of $prune_leads finished leads of
+# project "old", last changed a year ago, each with an attempt_leads row, a third with
+# invalid markers and a third with phone claims, while the worker drains other projects:
+# one project (at its rate limit, 20,000 leads/s: the goal, at most 10 % less) and 20
+# projects (as fast as the machine goes: every CPU second the prune takes is missed), also
+# with the prune resting 100 ms between transactions. Each drain runs alone first, then
+# beside the prune (started as the worker starts), in the same database.
+prune_offset=0
+make_old_leads() {
+    local done_=0 chunk
+    while [ "$done_" -lt "$prune_leads" ]; do
+        chunk=$((prune_leads - done_ > 500000 ? 500000 : prune_leads - done_))
+        psql_bench -c "WITH made AS (
+                INSERT INTO leadsync.leads (project_id, phone, process_id, status, updated_at)
+                SELECT 'old', $(phone "50000000 + i"), 'bench', (ARRAY['submitted', 'invalid', 'cancelled'])[1 + i % 3],
+                       now() - interval '365 days'
+                FROM generate_series($done_ + 1, $done_ + $chunk) AS i
+                RETURNING id, status, phone
+            ), history AS (
+                INSERT INTO leadsync.attempt_leads (attempt_id, lead_id, result) SELECT 0, id, 'accepted' FROM made
+            ), markers AS (
+                INSERT INTO leadsync.invalid_leads (lead_id, project_id, reason, message, source)
+                SELECT id, 'old', 'api_rejected', 'rejected', 'api' FROM made WHERE status = 'invalid'
+            )
+            INSERT INTO leadsync.phone_claims (project_id, phone_key, lead_id)
+            SELECT 'old', substr(phone, 2), id FROM made WHERE status = 'submitted'"
+        done_=$((done_ + chunk))
+    done
+    psql_bench -c "VACUUM ANALYZE"
+}
+# N new leads over P projects (phones not used before), and the mark `prune_drain` measures from
+prune_insert() {
+    local n=$1 p=$2
+    prune_mark=$(psql_bench -c "SELECT coalesce(max(id), 0) FROM leadsync.submission_attempts")
+    psql_bench -c "INSERT INTO leadsync.leads (project_id, phone, process_id)
+        SELECT 'p' || (1 + i % $p), $(phone "$prune_offset + i"), 'bench' FROM generate_series(1, $n) AS i"
+    psql_bench -c "ANALYZE leadsync.leads"
+    prune_offset=$((prune_offset + n))
+}
+# drains them; sets rate (leads/s)
+prune_drain() {
+    drain_attempts="id > $prune_mark" drain_leads="project_id <> 'old'"
+    drain
+    drain_attempts=true drain_leads=true
+    rate=$(echo "$1 / $elapsed" | bc -l)
+}
+prune_pair() { # leads projects label goal [prune options]
+    local n=$1 p=$2 label=$3 goal=$4 rate_alone prune_started prune_ended prune_pid drain_ended overlap left
+    shift 4
+    make_old_leads
+    prune_insert "$n" "$p"
+    prune_drain "$n"
+    rate_alone=$rate
+    prune_insert "$n" "$p"
+    prune_started=$(date +%s.%N)
+    { DATABASE_URL=$bench_url timeout 1200 "$bin/leadsync" prune --leads --older-than 30d "$@" \
+        >.tmp/bench-prune.out 2>>"$log"
+      date +%s.%N >.tmp/bench-prune.end; } &
+    prune_pid=$!
+    prune_drain "$n"
+    drain_ended=$(date +%s.%N)
+    wait "$prune_pid"
+    prune_ended=$(cat .tmp/bench-prune.end)
+    cat .tmp/bench-prune.out >>"$log"
+    left=$(psql_bench -c "SELECT count(*) FROM leadsync.leads WHERE project_id = 'old'")
+    [ "$left" = 0 ] || say "bench: warning: $left leads of 'old' not pruned"
+    overlap="the prune outlasted the drain"
+    [ "$(echo "$prune_ended < $drain_ended" | bc -l)" = 1 ] && overlap="the prune ended first"
+    row "$label, $n leads, alone" "$(printf '%.0f leads/s' "$rate_alone")" ""
+    row "the same while \`prune --leads${*:+ $*}\` deletes $prune_leads finished leads of another project" \
+        "$(printf '%.0f leads/s = %.1f %% of alone; the prune: %.1f s, %.0f leads/s (%s)' "$rate" \
+            "$(echo "100 * $rate / $rate_alone" | bc -l)" "$(echo "$prune_ended - $prune_started" | bc -l)" \
+            "$(echo "$prune_leads / ($prune_ended - $prune_started)" | bc -l)" "$overlap")" "$goal"
+}
+prune_scenario() {
+    start_sim
+    fresh_db
+    prune_pair "$prune_drain" 1 "1 project" "≥ 90 %"
+    prune_pair "$prune_drain" $projects "$projects projects" ""
+    prune_pair "$prune_drain" $projects "$projects projects" "" --pause 100ms
 }
 
 rows=()
 mib() { printf '%.1f MiB' "$(echo "$1 / 1024" | bc -l)"; }
 row() { rows+=("| $1 | $2 | $3 |"); say "bench: $1: $2"; }
+
+# LEADSYNC_BENCH_ONLY=prune: scenario 6 alone.
+if [ "${LEADSYNC_BENCH_ONLY:-}" = prune ]; then
+    prune_scenario
+    printf '%s\n' "| scenario | result | goal |" "|---|---|---|" "${rows[@]}" | tee "$results"
+    exit 0
+fi
 
 # 1. One project, backlog: the ceiling is 100 requests / 5 s of 1000 leads = 20,000 leads/s.
 start_sim
@@ -259,6 +353,8 @@ if "$bin/leadsync" help report >/dev/null 2>&1; then
 else
     row "leadsync report, $report_rows leads" "no report command yet" "≤ 1 s"
 fi
+
+prune_scenario
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 {

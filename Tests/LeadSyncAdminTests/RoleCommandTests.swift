@@ -32,6 +32,8 @@ import Testing
                     ["project", "pause", "acme", "--reason", "maintenance"], ["project", "resume", "beta"],
                     ["project", "set", "acme", "--rate", "50"], ["release", "--reason", "bad_request"],
                     ["lead", "resubmit", "4", "--phone", "+1 415 555 0104"], ["prune", "--older-than", "30d"],
+                    ["prune", "--leads", "--older-than", "30d", "--now", Seed.now, "--dry-run"],
+                    ["prune", "--leads", "--older-than", "30d", "--now", Seed.now],
                     ["report", "--now", Seed.now],
                 ] {
                     let result = try await leadsync(command, url: url.urlString)
@@ -39,6 +41,24 @@ import Testing
                 }
             }
             #expect(try await db.value(Int64.self, "SELECT resubmit_of FROM leadsync.leads WHERE id = 101") == 4)
+            // Lead 2, submitted in March, was pruned by the admin.
+            #expect(try await db.value(Int.self, "SELECT count(*)::int8 FROM leadsync.leads WHERE id = 2") == 0)
+        }
+    }
+
+    /// Only the admin deletes leads: the worker (which may lock and update them) and the
+    /// reader are refused in one line, and nothing is deleted.
+    @Test(arguments: ["leadsync_worker", "leadsync_reader"])
+    func aLesserRoleCannotPruneLeads(_ role: String) async throws {
+        try await Seed.with { db in
+            try await db.withLoginRole(memberOf: role) { url in
+                let prune = try await leadsync(
+                    ["prune", "--leads", "--older-than", "30d", "--now", Seed.now], url: url.urlString)
+                #expect(prune.status == 1, "\(prune)")
+                #expect(prune.stderrLines.count == 1, "\(prune)")
+                #expect(prune.stderr.contains("permission denied for table leads"), "\(prune)")
+            }
+            #expect(try await db.value(Int.self, "SELECT count(*)::int8 FROM leadsync.leads") == 14)
         }
     }
 

@@ -97,7 +97,7 @@ import Testing
         }
     }
 
-    /// Migration 0006's rules, as every query uses them.
+    /// Migration 0006's (and 0008's) rules, as every query uses them.
     @Test func pauseAndLivePhoneHolderRules() async throws {
         try await TestDatabase.with { db in
             try await db.withConnection { c in
@@ -128,6 +128,14 @@ import Testing
                         "SELECT leadsync.phone_holder_is_live(\(state.rawValue))", logger: logger
                     ).collect().first?.decode(Bool.self)
                     #expect(live == (state == .pending || state == .submitted), "\(state)")
+                }
+                // Migration 0008: finished (prunable) is submitted, invalid, cancelled, in SQL as in Swift.
+                for state in LeadState.allCases {
+                    let finished = try await c.query(
+                        "SELECT leadsync.lead_is_finished(\(state.rawValue))", logger: logger
+                    ).collect().first?.decode(Bool.self)
+                    #expect(finished == state.isFinished, "\(state)")
+                    #expect(state.isFinished == [.submitted, .invalid, .cancelled].contains(state), "\(state)")
                 }
             }
         }
