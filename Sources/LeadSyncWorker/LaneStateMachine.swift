@@ -176,11 +176,14 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
     /// How long a lane that caught up waits for the next arrival once its turn has come:
     /// half the window's spacing (`rate_limit_window` / `rate_limit_requests`), so the
     /// leads already waiting never wait more than one and a half spacings for company that
-    /// does not come. Nil when the configuration turns the wait off.
+    /// does not come, and never more than `maxCompanyWait` (a slow limit's spacing is
+    /// minutes). Nil when the configuration turns the wait off.
     var companyWait: Duration? {
         guard configuration.awaitsCompany else { return nil }
-        return settings.rateLimitWindow / max(1, settings.rateLimitRequests) / 2
+        return min(settings.rateLimitWindow / max(1, settings.rateLimitRequests) / 2, Self.maxCompanyWait)
     }
+
+    static var maxCompanyWait: Duration { .milliseconds(100) }
 
     /// The byte budget in force: `max_request_bytes`, halved after 413s.
     var byteBudget: Int { settings.maxRequestBytes >> byteHalvings }

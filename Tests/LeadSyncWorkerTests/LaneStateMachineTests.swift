@@ -453,6 +453,12 @@ struct LaneStateMachineTests {
         #expect(
             machine.handle(.slotGranted, now: t)
                 == .claim(afterId: 2, want: 10, scanGaps: false, retries: false, exclude: []))
+        // A slow limit (one request an hour) waits for company 100 ms at most.
+        let slow = Machine(
+            settings: ProjectSettings(projectId: "p", rateLimitRequests: 1, rateLimitWindow: .seconds(3600)),
+            configuration: Self.configuration(), now: .zero)
+        #expect(slow.companyWait == .milliseconds(100))
+        #expect(machine.companyWait == .milliseconds(25))
     }
 
     /// A free token is spent at once, and a backlog (full claims) never waits for company.
