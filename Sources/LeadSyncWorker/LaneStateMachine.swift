@@ -17,8 +17,9 @@ enum LaneExit: Sendable, Equatable {
 /// One round, in this order (docs/operating.md §6): stop, pause and a given-up write-back
 /// end the lane; the project's row is read again each second (a pause, new limits); no
 /// token ends the lane; at most `max_in_flight` requests out (finished ones are counted
-/// until the lane has collected them); a busy lane waits for the project's rate limit,
-/// then a worker-wide slot, before it claims; one claim (new leads, retries when due, gap
+/// until the lane has collected them); a busy lane waits for the project's rate limit
+/// (a lane that has caught up and had to wait for it also waits, briefly, for the next
+/// lead to arrive), then a worker-wide slot, before it claims; one claim (new leads, retries when due, gap
 /// scans now and then); then one batch sent, or, with nothing buffered, the slot given
 /// back, one request out collected, a final gap scan, and idling.
 ///
@@ -32,6 +33,8 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
         var sweepInterval: Duration
         /// How often the project's row is read again (a pause, new limits).
         var settingsInterval: Duration = .seconds(1)
+        /// Whether a lane that caught up waits for company once its turn has come (`companyWait`).
+        var awaitsCompany = true
     }
 
     enum Event: Sendable {
@@ -46,6 +49,9 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
         case rateLimitChecked(earliestStart: Instant)
         /// The sleep for the rate limit's window is over.
         case windowOpened
+        /// The wait for company (`awaitCompany`) ended: a lead of the project arrived (a
+        /// notification), or the deadline passed.
+        case companyWaitEnded
         case slotGranted
         /// The claim's leads that passed the pre-check (in id order), how many were claimed,
         /// how many of them were retries, and the next cursor (the highest new id read).
@@ -77,8 +83,12 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
         case checkRateLimit
         /// docs/contract.md §4: no start before then: `windowOpened`.
         case sleep(until: Instant)
-        /// A worker-wide request slot: `slotGranted`.
-        case acquireSlot
+        /// Forget notifications already seen, then wait for the next one, at most until
+        /// `until`: `companyWaitEnded`.
+        case awaitCompany(until: Instant)
+        /// A worker-wide request slot: `slotGranted`. `ahead`: before lanes draining a
+        /// backlog (`RequestSlots`): this lane has caught up and sends what just arrived.
+        case acquireSlot(ahead: Bool)
         /// Give the lane's slot back, then ask for the next action.
         case releaseSlot
         /// New leads after `afterId`; due retries when `retries`; late commits at or below
@@ -110,6 +120,7 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
         case inFlightCap
         case checkingRateLimit
         case sleeping(until: Instant)
+        case awaitingCompany(until: Instant)
         case acquiringSlot
         case claimStep
         /// The claim asked for (`claim`), kept to be asked again unchanged.
@@ -135,6 +146,8 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
     private var idleSince: Instant?
     /// A busy lane waits for its turn before it claims; one that caught up looks without.
     private var expectWork = true
+    /// The last claim was short: the lane sends what trickles in, not a backlog.
+    private var caughtUp = false
     private(set) var holdsSlot = false
     /// Leads put back for a retry are looked for when this lane's come due, now and then
     /// (the gap scan's rhythm) for anyone else's, and until none is found.
@@ -159,6 +172,18 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
         self.lastSettings = now
         self.lastGapScan = now
     }
+
+    /// How long a lane that caught up waits for the next arrival once its turn has come:
+    /// half the window's spacing (`rate_limit_window` / `rate_limit_requests`), so the
+    /// leads already waiting never wait more than one and a half spacings for company that
+    /// does not come, and never more than `maxCompanyWait` (a slow limit's spacing is
+    /// minutes). Nil when the configuration turns the wait off.
+    var companyWait: Duration? {
+        guard configuration.awaitsCompany else { return nil }
+        return min(settings.rateLimitWindow / max(1, settings.rateLimitRequests) / 2, Self.maxCompanyWait)
+    }
+
+    static var maxCompanyWait: Duration { .milliseconds(100) }
 
     /// The byte budget in force: `max_request_bytes`, halved after 413s.
     var byteBudget: Int { settings.maxRequestBytes >> byteHalvings }
@@ -187,7 +212,21 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
             // The turn was asked for: take it now if it has come, without looking again.
             stage = earliest > now ? .sleeping(until: earliest) : .acquiringSlot
         case .windowOpened:
-            if case .sleeping = stage { stage = .top }
+            guard case .sleeping = stage else { return }
+            // Arrival-aware pacing (README, Performance): a free token is spent at once
+            // (`rateLimitChecked`). A lane that has caught up but had to wait for its turn
+            // is getting leads faster than the window refills; sent now, its request would
+            // fall between two arrivals and leave the next lead a whole spacing to wait.
+            // Sent with the next arrival, that lead goes at once and the ones waiting
+            // travel with it; the pacing keeps its grid as long as the wait is under a
+            // spacing. A backlog never waits (every request is full anyway).
+            if caughtUp, let wait = companyWait {
+                stage = .awaitingCompany(until: now.advanced(by: wait))
+            } else {
+                stage = .top
+            }
+        case .companyWaitEnded:
+            if case .awaitingCompany = stage { stage = .top }
         case .slotGranted:
             guard stage == .acquiringSlot else { return }
             holdsSlot = true
@@ -197,6 +236,7 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
             cursor = max(cursor, newCursor)
             lookForRetries = retriesFound > 0
             expectWork = claimed >= want
+            caughtUp = claimed < want
             if claimed > 0 {
                 buffer = buffer.isEmpty ? vetted : (buffer + vetted).sorted { $0.id < $1.id }
                 finalScanDone = false
@@ -289,8 +329,12 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
                 return .checkRateLimit
             case .sleeping(let until):
                 return .sleep(until: until)
+            case .awaitingCompany(let until):
+                return .awaitCompany(until: until)
             case .acquiringSlot:
-                return .acquireSlot
+                // Shortest job first: a few fresh leads go ahead of a backlog's full batch
+                // (a quiet project beside busy ones: README, Performance).
+                return .acquireSlot(ahead: caughtUp)
             case .claimStep:
                 if buffer.count < batchSize { return claim(now: now) }
                 stage = .afterClaim

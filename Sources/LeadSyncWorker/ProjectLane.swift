@@ -126,8 +126,15 @@ struct ProjectLane: Sendable {
                         WorkerMetrics.rateLimitWait(project: project, duration: until - clock.now)
                         try await Task.sleep(until: until, clock: clock)
                         event = .windowOpened
-                    case .acquireSlot:
-                        await slots.acquire()
+                    case .awaitCompany(let until):
+                        // Leads that arrived before now are found by the claim that follows:
+                        // only a new arrival ends this wait early.
+                        _ = wake.take()
+                        let left = until - clock.now
+                        if left > .zero { await wake.wait(timeout: left) }
+                        event = .companyWaitEnded
+                    case .acquireSlot(let ahead):
+                        await slots.acquire(ahead: ahead)
                         event = .slotGranted
                     case .releaseSlot:
                         slots.release()
