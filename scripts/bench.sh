@@ -5,6 +5,7 @@
 #
 #   scripts/bench.sh           the full sizes (about 15 minutes after the release build)
 #   scripts/bench.sh --quick   small sizes, under 2 minutes after the build: keeps it from rotting
+#   LEADSYNC_BENCH_ONLY=throughput | import   scenarios 1 and 2 alone | scenario 6 alone
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -12,9 +13,10 @@ cd "$root"
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 if [ $quick = 1 ]; then
-    one_project=5000 many_leads=20000 many_runs=1 inserts=50 rss_small=5000 report_rows=100000
+    one_project=5000 many_leads=20000 many_runs=1 inserts=50 rss_small=5000 report_rows=100000 import_rows=20000
 else
     one_project=200000 many_leads=1000000 many_runs=3 inserts=500 rss_small=100000 report_rows=10000000
+    import_rows=1000000
 fi
 projects=20
 
@@ -142,6 +144,48 @@ rows=()
 mib() { printf '%.1f MiB' "$(echo "$1 / 1024" | bc -l)"; }
 row() { rows+=("| $1 | $2 | $3 |"); say "bench: $1: $2"; }
 
+# 6. `leadsync import` of a generated CSV file (20 projects, every column a lead of an
+# export would carry, metadata included) as a login role that is only a member of
+# leadsync_writer: rows/s from start to exit, and CPU per row of the import and of
+# PostgreSQL. Checks that every row became a lead.
+import_bench() {
+    fresh_db
+    local csv=$root/.tmp/bench-import.csv writer_url
+    psql_bench -c "COPY (SELECT 'p' || (1 + i % $projects) AS project_id, $(phone i) AS phone,
+            'lead' || i || '@example.com' AS email, 'Lead ' || i AS name, 'ref-' || i AS reference_id,
+            '{\"source\": \"bench\", \"n\": ' || i || '}' AS metadata
+        FROM generate_series(1, $import_rows) AS i) TO STDOUT WITH (FORMAT csv, HEADER)" >"$csv"
+    psql_bench -c "DO \$\$ BEGIN CREATE ROLE leadsync_bench_writer LOGIN IN ROLE leadsync_writer;
+        EXCEPTION WHEN duplicate_object THEN NULL; END \$\$"
+    writer_url=${bench_url/postgres@/leadsync_bench_writer@}
+    local pg_before started ended
+    pg_before=$(pg_ticks)
+    started=$(date +%s.%N)
+    DATABASE_URL=$writer_url timeout 600 /usr/bin/time -f "%M %U %S" -o .tmp/bench-import-time \
+        "$bin/leadsync" import "$csv" >>"$log" 2>&1
+    ended=$(date +%s.%N)
+    local wall import_cpu pg_cpu rss user sys made
+    wall=$(echo "$ended - $started" | bc -l)
+    read -r rss user sys < <(tail -1 .tmp/bench-import-time)
+    import_cpu=$(echo "$user + $sys" | bc -l)
+    pg_cpu=$(echo "($(pg_ticks) - $pg_before) / $ticks_per_s" | bc -l)
+    made=$(psql_bench -c "SELECT count(*) FROM leadsync.leads WHERE status = 'pending'")
+    [ "$made" = "$import_rows" ] || say "bench: warning: import made $made leads of $import_rows rows"
+    row "leadsync import, $import_rows CSV rows ($(du -m "$csv" | cut -f1) MB) over $projects projects" \
+        "$(printf '%.0f rows/s (%.1f s)' "$(echo "$import_rows / $wall" | bc -l)" "$wall")" "≥ 100,000 rows/s"
+    row "leadsync import: CPU per row (import + PostgreSQL), peak RSS" \
+        "$(printf '%.2f µs = %.2f + %.2f; %s' "$(echo "($import_cpu + $pg_cpu) * 1000000 / $import_rows" | bc -l)" \
+            "$(echo "$import_cpu * 1000000 / $import_rows" | bc -l)" "$(echo "$pg_cpu * 1000000 / $import_rows" | bc -l)" \
+            "$(mib "$rss")")" ""
+    rm -f "$csv"
+}
+
+if [ "${LEADSYNC_BENCH_ONLY:-}" = import ]; then
+    import_bench
+    printf '%s\n' "| scenario | result | goal |" "|---|---|---|" "${rows[@]}" | tee "$results"
+    exit 0
+fi
+
 # 1. One project, backlog: the ceiling is 100 requests / 5 s of 1000 leads = 20,000 leads/s.
 start_sim
 fresh_db
@@ -259,6 +303,8 @@ if "$bin/leadsync" help report >/dev/null 2>&1; then
 else
     row "leadsync report, $report_rows leads" "no report command yet" "≤ 1 s"
 fi
+
+import_bench
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 {
