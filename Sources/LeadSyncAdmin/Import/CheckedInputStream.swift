@@ -94,7 +94,9 @@ final class CheckedInputStream: InputStream {
         if count == 0 {
             ended = true
             // A sequence the file ends inside is invalid.
-            for _ in carry { replacement() }
+            var output = out
+            for _ in carry { replacement(line: line, lineBytes: &lineBytes, into: &output) }
+            out = output
             carry.removeAll()
             return true
         }
@@ -108,77 +110,98 @@ final class CheckedInputStream: InputStream {
         return true
     }
 
+    /// The hot loop: state in locals (a class's stored properties would cost an
+    /// exclusivity check per access), plain ASCII copied in runs.
     private func check(_ bytes: UnsafeBufferPointer<UInt8>) {
-        out.reserveCapacity(bytes.count)
-        var i = 0
+        var output: [UInt8] = []
+        swap(&output, &out)  // keeps its capacity, and no second reference to copy on write
+        output.reserveCapacity(bytes.count + 16)
+        var line = self.line
+        var lineBytes = self.lineBytes
+        var afterCR = self.afterCR
+        let maxLineBytes = self.maxLineBytes
         let n = bytes.count
+        var i = 0
         while i < n {
-            let byte = bytes[i]
-            if byte < 0x80 {
-                switch byte {
-                case 0x0D:
-                    newLine()
-                    afterCR = true
-                    out.append(byte)
-                case 0x0A:
-                    if afterCR { afterCR = false } else { newLine() }
-                    out.append(byte)
-                default:
-                    afterCR = false
-                    emit(byte, structural: byte == 0x22)
+            var j = i
+            while j < n {
+                let byte = bytes[j]
+                if byte >= 0x80 || byte == 0x0A || byte == 0x0D { break }
+                j += 1
+            }
+            if j > i {
+                afterCR = false
+                let room = maxLineBytes - lineBytes
+                if j - i <= room {
+                    output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[i..<j]))
+                    lineBytes += j - i
+                } else {
+                    // Past the bound only quotes are kept, so records still end where they did.
+                    output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[i..<(i + room)]))
+                    lineBytes = maxLineBytes
+                    noteLong(line)
+                    for k in (i + room)..<j where bytes[k] == 0x22 { output.append(0x22) }
                 }
+                i = j
+                continue
+            }
+            let byte = bytes[i]
+            if byte == 0x0D {
+                line += 1
+                lineBytes = 0
+                afterCR = true
+                output.append(byte)
+                i += 1
+                continue
+            }
+            if byte == 0x0A {
+                if afterCR {
+                    afterCR = false
+                } else {
+                    line += 1
+                    lineBytes = 0
+                }
+                output.append(byte)
                 i += 1
                 continue
             }
             afterCR = false
-            let length = Self.sequenceLength(bytes, at: i)
-            switch length {
+            switch Self.sequenceLength(bytes, at: i) {
             case .valid(let size):
                 if lineBytes + size <= maxLineBytes {
-                    for k in 0..<size { out.append(bytes[i + k]) }
+                    output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[i..<(i + size)]))
                     lineBytes += size
                 } else {
-                    noteLong()
+                    noteLong(line)
                 }
                 i += size
             case .incomplete:
                 carry.append(contentsOf: bytes[i..<n])
                 i = n
             case .invalid:
-                replacement()
+                replacement(line: line, lineBytes: &lineBytes, into: &output)
                 i += 1
             }
         }
+        self.line = line
+        self.lineBytes = lineBytes
+        self.afterCR = afterCR
+        out = output
     }
 
-    private func emit(_ byte: UInt8, structural: Bool) {
-        if lineBytes < maxLineBytes {
-            out.append(byte)
-            lineBytes += 1
-        } else {
-            noteLong()
-            // Past the bound only quotes are kept, so records still end where they did.
-            if structural { out.append(byte) }
-        }
-    }
-
-    private func replacement() {
+    /// An invalid sequence: U+FFFD in its place, its line noted.
+    private func replacement(line: Int, lineBytes: inout Int, into output: inout [UInt8]) {
         if invalidUTF8Lines.last != line { invalidUTF8Lines.append(line) }
         if lineBytes + 3 <= maxLineBytes {
-            out.append(contentsOf: [0xEF, 0xBF, 0xBD])
+            output.append(contentsOf: [0xEF, 0xBF, 0xBD])
             lineBytes += 3
         } else {
-            noteLong()
+            noteLong(line)
         }
     }
 
-    private func noteLong() {
+    private func noteLong(_ line: Int) {
         if longLines.last != line { longLines.append(line) }
-    }
-
-    private func newLine() {
-        line += 1
-        lineBytes = 0
     }
 
     enum Sequence { case valid(Int), incomplete, invalid }
