@@ -134,6 +134,35 @@ import Testing
         }
     }
 
+    /// A file whose columns have no defaults goes straight into leads by COPY; a batch with a
+    /// row the table refuses is taken again the long way, and only that row is rejected.
+    @Test func aRefusedRowInACopiedBatchRejectsOnlyItself() async throws {
+        try await TestDatabase.with { db in
+            let dir = try Self.folder()
+            let path = try Self.write(
+                """
+                project_id,phone,name
+                acme,+14155550100,one
+                acme,+14155550101\(String(repeating: "1", count: 63)),two
+                acme,+14155550102,three
+                acme,,four
+                acme,+14155550104,five
+                acme,+14155550105,six
+
+                """, "direct.csv", in: dir)
+            let result = try await leadsync(["import", path, "--batch-size", "3"], db: db)
+            #expect(result.status == 1, "\(result)")
+            #expect(result.stdout.contains("imported 4 of 6 rows"), "\(result)")
+            #expect(
+                try Self.rejects(path + ".rejects.csv").map { "\($0.line) \($0.code)" } == [
+                    "3 leads_phone_bytes", "5 leads_phone_or_remote_lead_id_present",
+                ])
+            #expect(
+                try await db.lines("SELECT name FROM leadsync.leads ORDER BY id") == ["one", "three", "five", "six"])
+            try await Self.expectAllPending(db, count: 4)
+        }
+    }
+
     @Test func mapProjectAndUsageErrors() async throws {
         try await TestDatabase.with { db in
             let dir = try Self.folder()

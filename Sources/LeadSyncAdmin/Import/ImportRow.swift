@@ -124,12 +124,11 @@ enum ImportValue {
 enum CopyText {
     /// Appends one row; false (and nothing appended) when a value holds a NUL, which no
     /// PostgreSQL text can.
-    static func append(line: Int, values: [String?], to buffer: inout ByteBuffer) -> Bool {
+    static func append(_ values: [String?], columns: [Int], to buffer: inout ByteBuffer) -> Bool {
         let start = buffer.writerIndex
-        buffer.writeString(String(line))
-        for value in values {
-            buffer.writeInteger(UInt8(ascii: "\t"))
-            guard let value else {
+        for (n, column) in columns.enumerated() {
+            if n > 0 { buffer.writeInteger(UInt8(ascii: "\t")) }
+            guard let value = values[column] else {
                 buffer.writeStaticString("\\N")
                 continue
             }

@@ -10,13 +10,14 @@ import PostgresNIO
 /// rejects file with its line and reason. The file is opened and its header judged before
 /// anything connects, so a usage mistake costs nothing.
 ///
-/// Rows go in batches (10,000 by default), one transaction each: COPY into a temporary
-/// table, the table's own CHECK constraints judged there, the good rows inserted. While
-/// PostgreSQL works on one batch the next is parsed, so the two cores overlap.
+/// Rows go in batches (10,000 by default), one transaction each (ImportStatements says
+/// how). While PostgreSQL works on one batch the next is parsed, so the two cores overlap.
 public final class LeadImport {
     let options: ImportOptions
     private let source: any RecordSource
     private let fileSize: Int?
+    /// Columns the file has whose empty value takes a default (set once connected).
+    private var defaulted: [Int] = []
 
     public init(options: ImportOptions) throws(ImportError) {
         guard options.batchSize > 0 else { throw ImportError(.usage, "--batch-size must be positive") }
@@ -67,7 +68,7 @@ public final class LeadImport {
         var summary = ImportSummary()
         summary.rejectsPath = rejects.path
         var lastLine = 0
-        var ranges: [ClosedRange<Int64>] = []
+        var staged: [ClosedRange<Int64>] = []
 
         func report(_ phase: ImportProgress.Phase) {
             guard let progress else { return }
@@ -87,15 +88,15 @@ public final class LeadImport {
                 let outcome = try await loading
                 for rejected in outcome.rejected { try rejects.add(line: rejected.line, rejected.why, rejected.original) }
                 summary.imported += outcome.imported
-                if let range = batch.lineRange { ranges.append(range) }
+                if let range = outcome.kept { staged.append(range) }
                 lastLine = batch.lines.last ?? lastLine
                 report(options.skipExisting ? .staging : .importing)
             }
             if options.skipExisting {
                 report(.skipping)
                 summary.skipped = try await loader.dropExisting()
-                for range in ranges {
-                    summary.imported += try await loader.insertStaged(lines: range)
+                for range in staged {
+                    summary.imported += try await loader.insertStaged(range)
                     report(.loading)
                 }
             }
@@ -144,7 +145,9 @@ public final class LeadImport {
         let columns = ImportValue.columns
         let rules = try await connection.rows(ImportQueries.rules(columns: columns), logger: logger)
         let defaults = try await connection.rows(ImportQueries.defaults(columns: columns), logger: logger)
-        let statements = ImportStatements(columns: columns, rules: rules, defaults: defaults)
+        let statements = ImportStatements(
+            columns: columns, present: source.columns.map { columns[$0] }, rules: rules, defaults: defaults)
+        defaulted = source.columns.filter { index in defaults.contains { $0.column == columns[index].rawValue } }
         for statement in statements.createTables(wholeFile: options.skipExisting) {
             try await connection.query(statement, logger: logger)
         }
@@ -154,7 +157,7 @@ public final class LeadImport {
     /// The next batch of rows, encoded for COPY; the rows the file itself spoils go
     /// straight to the rejects file. nil at the end of the file.
     private func readBatch(rejects: RejectsFile, summary: inout ImportSummary) throws(ImportError) -> EncodedBatch? {
-        var batch = EncodedBatch(capacity: options.batchSize)
+        var batch = EncodedBatch(capacity: options.batchSize, columns: source.columns, defaulted: defaulted)
         while batch.count < options.batchSize, let item = try source.next() {
             switch item {
             case .blank:
@@ -183,26 +186,30 @@ struct EncodedBatch: Sendable {
     var ends: [Int] = []
     var lines: [Int] = []
     var originals: [ImportOriginal] = []
+    /// The columns written (indexes into `LeadColumn.allCases`).
+    let columns: [Int]
+    let defaulted: [Int]
+    /// A row leaves a column with a default empty: COPY straight into `leads` would store
+    /// NULL there, not the default, so the batch goes through the staging table.
+    private(set) var needsDefaults = false
 
-    init(capacity: Int) {
+    init(capacity: Int, columns: [Int], defaulted: [Int]) {
         buffer = ByteBufferAllocator().buffer(capacity: min(capacity, 10_000) * 128)
         ends.reserveCapacity(capacity)
         lines.reserveCapacity(capacity)
         originals.reserveCapacity(capacity)
+        self.columns = columns
+        self.defaulted = defaulted
     }
 
     var count: Int { lines.count }
 
-    var lineRange: ClosedRange<Int64>? {
-        guard let first = lines.first, let last = lines.last else { return nil }
-        return Int64(first)...Int64(last)
-    }
-
     mutating func append(_ row: ImportRow) -> Bool {
-        guard CopyText.append(line: row.line, values: row.values, to: &buffer) else { return false }
+        guard CopyText.append(row.values, columns: columns, to: &buffer) else { return false }
         ends.append(buffer.writerIndex)
         lines.append(row.line)
         originals.append(row.original)
+        if !needsDefaults { needsDefaults = defaulted.contains { row.values[$0] == nil } }
         return true
     }
 
@@ -232,6 +239,8 @@ struct BatchOutcome: Sendable {
 
     var imported = 0
     var rejected: [Rejected] = []
+    /// `--skip-existing`: where the batch's rows wait in the file table.
+    var kept: ClosedRange<Int64>?
 }
 
 /// The database side of an import: one connection, used by one batch at a time.
@@ -242,18 +251,40 @@ struct BatchLoader: Sendable {
     /// `--skip-existing`: batches are kept in the file table until the whole file is in.
     let wholeFile: Bool
 
-    /// COPYs the batch, judges it, and inserts (or keeps) the good rows, in one
-    /// transaction. A row COPY itself refuses (a value PostgreSQL cannot read, which the
-    /// checks before should have caught) is rejected with PostgreSQL's message and the
-    /// batch sent again without it.
+    /// One batch, in one transaction: straight into `leads` when it can, else through the
+    /// staging table (ImportStatements).
     func load(_ batch: EncodedBatch) async throws -> BatchOutcome {
+        if !wholeFile && !batch.needsDefaults {
+            do {
+                try await connection.withTransaction(logger: logger) { connection in
+                    try await connection.query(ImportStatements.leadsSearchPath, logger: logger)
+                    try await connection.copyFrom(
+                        table: ImportStatements.leadsTable, columns: statements.copyColumns, logger: logger
+                    ) { writer in
+                        try await writer.write(batch.buffer)
+                    }
+                }
+                return BatchOutcome(imported: batch.count)
+            } catch {
+                // A row broke a rule or could not be read: the long way finds which.
+                guard Self.rowRefused(error, table: ImportStatements.leadsTable) != nil else { throw error }
+            }
+        }
+        return try await staged(batch)
+    }
+
+    /// COPYs the batch into the staging table, judges it, and inserts (or keeps) the good
+    /// rows, in one transaction. A row COPY itself refuses (a value PostgreSQL cannot read,
+    /// which the checks before should have caught) is rejected with PostgreSQL's message
+    /// and the batch sent again without it.
+    private func staged(_ batch: EncodedBatch) async throws -> BatchOutcome {
         var batch = batch
         var outcome = BatchOutcome()
         while batch.count > 0 {
             do {
                 let sent = batch
-                let (violations, inserted) = try await connection.withTransaction(logger: logger) {
-                    connection -> ([ImportStatements.ViolationRow], Int64) in
+                let (violations, inserted, kept) = try await connection.withTransaction(logger: logger) {
+                    connection -> ([ImportStatements.ViolationRow], Int64, ClosedRange<Int64>?) in
                     try await connection.copyFrom(
                         table: ImportStatements.batchTable, columns: statements.copyColumns, logger: logger
                     ) { writer in
@@ -263,27 +294,31 @@ struct BatchLoader: Sendable {
                     if let query = statements.violations {
                         violations = try await connection.rows(query, logger: logger)
                         if !violations.isEmpty {
-                            try await connection.query(statements.deleteLines(violations.map(\.line)), logger: logger)
+                            try await connection.query(statements.deleteRows(violations.map(\.idx)), logger: logger)
                         }
                     }
                     if wholeFile {
-                        try await connection.query(statements.keepBatch, logger: logger)
-                        return (violations, 0)
+                        let kept = try await connection.firstRow(statements.keepBatch, logger: logger) ?? nil
+                        return (violations, 0, kept)
                     }
-                    return (violations, try await connection.firstRow(statements.insertBatch, logger: logger) ?? 0)
+                    let inserted = try await connection.firstRow(statements.insertBatch, logger: logger) ?? 0
+                    return (violations, inserted, nil)
                 }
-                let index = Dictionary(uniqueKeysWithValues: batch.lines.enumerated().map { ($1, $0) })
                 for violation in violations {
-                    guard let row = index[Int(violation.line)] else { continue }
+                    let row = Int(violation.position)
+                    guard row >= 0 && row < batch.count else { continue }
                     let broken = violation.broken.map { statements.rules[Int($0)] }
                     let why = ImportRejection(
                         broken[0].name, "violates " + broken.map { "\($0.name): \($0.definition)" }.joined(separator: "; "))
                     outcome.rejected.append(.init(line: batch.lines[row], why: why, original: batch.originals[row]))
                 }
                 outcome.imported += Int(inserted)
+                outcome.kept = kept
                 return outcome
             } catch {
-                guard let (row, message) = Self.refusedRow(error), row < batch.count else { throw error }
+                guard let (row, message) = Self.rowRefused(error, table: ImportStatements.batchTable),
+                    row < batch.count
+                else { throw error }
                 outcome.rejected.append(
                     .init(line: batch.lines[row], why: ImportRejection("refused", message), original: batch.originals[row]))
                 batch = batch.without(row)
@@ -299,23 +334,25 @@ struct BatchLoader: Sendable {
     }
 
     /// `--skip-existing`: one batch's staged rows into `leads`, in a transaction of its own.
-    func insertStaged(lines: ClosedRange<Int64>) async throws -> Int {
-        let query = statements.insertFile(lines: lines)
+    func insertStaged(_ range: ClosedRange<Int64>) async throws -> Int {
+        let query = statements.insertFile(range)
         return try await connection.withTransaction(logger: logger) { connection in
             Int(try await connection.firstRow(query, logger: logger) ?? 0)
         }
     }
 
-    /// The batch row a failed COPY names ("COPY leadsync_import_batch, line 3, column
-    /// init: …": COPY counts from 1) and PostgreSQL's message, for a data error.
-    static func refusedRow(_ error: any Error) -> (Int, String)? {
+    /// The batch row a failed COPY into `table` names ("COPY leads, line 3, column init:
+    /// …": COPY counts from 1) and PostgreSQL's message, when the row's data was at fault
+    /// (a data exception, class 22, or a broken constraint, class 23).
+    static func rowRefused(_ error: any Error, table: String) -> (Int, String)? {
         var error = error
         if let transaction = error as? PostgresTransactionError, let inner = transaction.closureError {
             error = inner
         }
-        guard let psql = error as? PSQLError, psql.sqlState?.hasPrefix("22") == true,
+        guard let psql = error as? PSQLError, let state = psql.sqlState,
+            state.hasPrefix("22") || state.hasPrefix("23"),
             let context = psql.serverInfo?[.locationContext],
-            let copy = context.range(of: "COPY \(ImportStatements.batchTable), line ")
+            let copy = context.range(of: "COPY \(table), line ")
         else { return nil }
         let digits = context[copy.upperBound...].prefix { $0.isNumber }
         guard let line = Int(digits), line >= 1 else { return nil }

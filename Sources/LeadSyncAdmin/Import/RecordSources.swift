@@ -14,6 +14,8 @@ enum SourceItem {
 /// Where rows come from: a CSV or NDJSON file, read once, front to back.
 protocol RecordSource: AnyObject {
     func next() throws(ImportError) -> SourceItem?
+    /// The columns the file can fill (indexes into `LeadColumn.allCases`, ascending).
+    var columns: [Int] { get }
     /// Bytes taken from the file so far.
     var bytesRead: Int { get }
 }
@@ -85,8 +87,10 @@ final class CSVRecordSource: RecordSource {
                 .usage, "\(name) has no project_id column: give the project with --project ID (or --map HEADER=project_id)")
         }
         self.targets = targets
+        columns = Set(targets + (project == nil ? [] : [ImportValue.projectIndex])).sorted()
     }
 
+    let columns: [Int]
     var bytesRead: Int { stream.bytesRead }
 
     func next() throws(ImportError) -> SourceItem? {
@@ -163,6 +167,8 @@ final class NDJSONRecordSource: RecordSource {
     }
 
     var bytesRead: Int { reader.bytesRead }
+    /// Keys vary from line to line: every column.
+    let columns = Array(ImportValue.columns.indices)
 
     func next() throws(ImportError) -> SourceItem? {
         guard let (line, bytes, tooLong) = try reader.next() else { return nil }

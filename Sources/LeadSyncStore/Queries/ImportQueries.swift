@@ -82,20 +82,34 @@ package enum ImportQueries {
 /// expressions come from `pg_constraint` and `pg_attrdef` (written by the migrations), the
 /// column names from `LeadColumn`: nothing from the file is ever spliced into SQL.
 ///
-/// Each batch is COPYed into `leadsync_import_batch` (emptied at commit), judged there, and
-/// moved on in the same transaction: into `leads`, or with `--skip-existing` into
-/// `leadsync_import_file`, which holds the whole file until every existing reference is
-/// known, and is then moved into `leads` a batch per transaction.
+/// A batch is first COPYed straight into `leads`, in a transaction of its own: the table
+/// judges every row itself. When a row breaks a rule that COPY fails and the batch goes the
+/// long way: COPY into `leadsync_import_batch` (a temporary table, emptied at commit),
+/// the rules judged there row by row, the good rows inserted with `INSERT … SELECT`. With
+/// `--skip-existing` every batch goes the long way into `leadsync_import_file`, which holds
+/// the whole file until the existing references are known, and is then moved into `leads`
+/// a batch per transaction. Staged rows are numbered by an identity column, `idx`, in COPY
+/// order: a row's position in its batch is `idx` less the batch's first `idx`.
 package struct ImportStatements: Sendable {
     package static let batchTable = "leadsync_import_batch"
     package static let fileTable = "leadsync_import_file"
+    /// COPY's table name is quoted whole, so the schema comes from the search path (for
+    /// this transaction only; the triggers pin their own).
+    package static let leadsTable = "leads"
+    package static let leadsSearchPath: PostgresQuery = "SET LOCAL search_path TO leadsync"
 
     package let columns: [LeadColumn]
+    /// The columns the file has (COPY names only these; the others stay empty).
+    package let present: [LeadColumn]
     package let rules: [ImportQueries.RuleRow]
     package let defaults: [String: String]
 
-    package init(columns: [LeadColumn], rules: [ImportQueries.RuleRow], defaults: [ImportQueries.DefaultRow]) {
+    package init(
+        columns: [LeadColumn], present: [LeadColumn], rules: [ImportQueries.RuleRow],
+        defaults: [ImportQueries.DefaultRow]
+    ) {
         self.columns = columns
+        self.present = present
         self.rules = rules
         self.defaults = Dictionary(defaults.map { ($0.column, $0.expression) }, uniquingKeysWith: { a, _ in a })
     }
@@ -103,7 +117,7 @@ package struct ImportStatements: Sendable {
     private var names: String { columns.map(\.rawValue).joined(separator: ", ") }
 
     /// What COPY names, in the order each row's values are written.
-    package var copyColumns: [String] { ["line"] + columns.map(\.rawValue) }
+    package var copyColumns: [String] { present.map(\.rawValue) }
 
     /// The staging tables: the columns' own types; no constraints, defaults or triggers.
     package func createTables(wholeFile: Bool) -> [PostgresQuery] {
@@ -111,8 +125,13 @@ package struct ImportStatements: Sendable {
             PostgresQuery(
                 unsafeSQL: """
                     CREATE TEMPORARY TABLE \(Self.batchTable) ON COMMIT DELETE ROWS
-                    AS SELECT 0::bigint AS line, \(names) FROM leadsync.leads WITH NO DATA
-                    """)
+                    AS SELECT 0::bigint AS idx, \(names) FROM leadsync.leads WITH NO DATA
+                    """),
+            PostgresQuery(
+                unsafeSQL: """
+                    ALTER TABLE \(Self.batchTable)
+                        ALTER COLUMN idx SET NOT NULL, ALTER COLUMN idx ADD GENERATED ALWAYS AS IDENTITY
+                    """),
         ]
         if wholeFile {
             statements.append(
@@ -122,7 +141,9 @@ package struct ImportStatements: Sendable {
     }
 
     package struct ViolationRow: Sendable {
-        package let line: Int64
+        package let idx: Int64
+        /// The row's place in its batch, from 0.
+        package let position: Int64
         /// Indexes into `rules`.
         package let broken: [Int32]
     }
@@ -136,35 +157,47 @@ package struct ImportStatements: Sendable {
         return RowQuery(
             PostgresQuery(
                 unsafeSQL: """
-                    SELECT line, array_remove(ARRAY[\(cases.joined(separator: ", "))]::int4[], NULL)
+                    SELECT idx, idx - (SELECT min(idx) FROM \(Self.batchTable)),
+                           array_remove(ARRAY[\(cases.joined(separator: ", "))]::int4[], NULL)
                     FROM \(Self.batchTable) WHERE \(any)
                     """)
         ) { row in
             var cells = RowCells(row)
-            return ViolationRow(line: try cells.next(), broken: try cells.next())
+            return ViolationRow(idx: try cells.next(), position: try cells.next(), broken: try cells.next())
         }
     }
 
     /// Drops the batch's rejected rows.
-    package func deleteLines(_ lines: [Int64]) -> PostgresQuery {
-        "DELETE FROM \(unescaped: Self.batchTable) WHERE line = ANY(\(lines))"
+    package func deleteRows(_ idx: [Int64]) -> PostgresQuery {
+        "DELETE FROM \(unescaped: Self.batchTable) WHERE idx = ANY(\(idx))"
     }
 
     /// Moves the batch into `leads` in file order (an empty value takes the column's
     /// default); the number of leads made.
     package var insertBatch: RowQuery<Int64> { insert(from: Self.batchTable, where: "") }
 
-    /// `--skip-existing`: keeps the judged batch for later.
-    package var keepBatch: PostgresQuery {
-        PostgresQuery(unsafeSQL: "INSERT INTO \(Self.fileTable) SELECT * FROM \(Self.batchTable)")
+    /// `--skip-existing`: keeps the judged batch for later; the range of `idx` it took.
+    package var keepBatch: RowQuery<ClosedRange<Int64>?> {
+        RowQuery(
+            PostgresQuery(
+                unsafeSQL: """
+                    WITH kept AS (INSERT INTO \(Self.fileTable) SELECT * FROM \(Self.batchTable) RETURNING idx)
+                    SELECT min(idx), max(idx) FROM kept
+                    """)
+        ) { row in
+            var cells = RowCells(row)
+            let (low, high) = (try cells.next(Int64?.self), try cells.next(Int64?.self))
+            guard let low, let high else { return nil }
+            return low...high
+        }
     }
 
     /// `--skip-existing`, once the whole file is staged: an index and statistics for the
     /// steps below (autovacuum never analyzes temporary tables).
     package var prepareFile: [PostgresQuery] {
         [
-            PostgresQuery(unsafeSQL: "CREATE INDEX ON \(Self.fileTable) (project_id, reference_id, line)"),
-            PostgresQuery(unsafeSQL: "CREATE INDEX ON \(Self.fileTable) (line)"),
+            PostgresQuery(unsafeSQL: "CREATE INDEX ON \(Self.fileTable) (project_id, reference_id, idx)"),
+            PostgresQuery(unsafeSQL: "CREATE INDEX ON \(Self.fileTable) (idx)"),
             PostgresQuery(unsafeSQL: "ANALYZE \(Self.fileTable)"),
         ]
     }
@@ -185,16 +218,16 @@ package struct ImportStatements: Sendable {
                                     WHERE l.project_id = r.project_id AND l.reference_id = r.reference_id)
                             OR EXISTS (SELECT 1 FROM \(Self.fileTable) o
                                        WHERE o.project_id = r.project_id AND o.reference_id = r.reference_id
-                                         AND o.line < r.line))
+                                         AND o.idx < r.idx))
                         RETURNING 1)
                     SELECT count(*) FROM gone
                     """)
         ) { row in try row.decode(Int64.self) }
     }
 
-    /// `--skip-existing`: moves one batch's lines of the staged file into `leads`.
-    package func insertFile(lines: ClosedRange<Int64>) -> RowQuery<Int64> {
-        insert(from: Self.fileTable, where: "WHERE r.line BETWEEN \(lines.lowerBound) AND \(lines.upperBound)")
+    /// `--skip-existing`: moves one batch of the staged file into `leads`.
+    package func insertFile(_ range: ClosedRange<Int64>) -> RowQuery<Int64> {
+        insert(from: Self.fileTable, where: "WHERE r.idx BETWEEN \(range.lowerBound) AND \(range.upperBound)")
     }
 
     private func insert(from table: String, where filter: String) -> RowQuery<Int64> {
@@ -206,7 +239,7 @@ package struct ImportStatements: Sendable {
                 unsafeSQL: """
                     WITH made AS (
                         INSERT INTO leadsync.leads (\(names))
-                        SELECT \(values) FROM \(table) r \(filter) ORDER BY r.line
+                        SELECT \(values) FROM \(table) r \(filter) ORDER BY r.idx
                         RETURNING 1)
                     SELECT count(*) FROM made
                     """)
