@@ -85,7 +85,8 @@ enum ImportValue {
         default:
             return .failure(
                 ImportRejection(
-                    "bad_value", "\(column.rawValue) must be \(column.kind == .boolean ? "true or false" : "a string")"))
+                    "bad_value", "\(column.rawValue) must be \(column.kind == .boolean ? "true or false" : "a string")")
+            )
         }
     }
 

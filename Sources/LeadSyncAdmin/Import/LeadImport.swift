@@ -86,7 +86,9 @@ public final class LeadImport {
                 // Parse the next batch while PostgreSQL takes this one.
                 next = try readBatch(rejects: rejects, summary: &summary)
                 let outcome = try await loading
-                for rejected in outcome.rejected { try rejects.add(line: rejected.line, rejected.why, rejected.original) }
+                for rejected in outcome.rejected {
+                    try rejects.add(line: rejected.line, rejected.why, rejected.original)
+                }
                 summary.imported += outcome.imported
                 if let range = outcome.kept { staged.append(range) }
                 lastLine = batch.lines.last ?? lastLine
@@ -309,7 +311,8 @@ struct BatchLoader: Sendable {
                     guard row >= 0 && row < batch.count else { continue }
                     let broken = violation.broken.map { statements.rules[Int($0)] }
                     let why = ImportRejection(
-                        broken[0].name, "violates " + broken.map { "\($0.name): \($0.definition)" }.joined(separator: "; "))
+                        broken[0].name,
+                        "violates " + broken.map { "\($0.name): \($0.definition)" }.joined(separator: "; "))
                     outcome.rejected.append(.init(line: batch.lines[row], why: why, original: batch.originals[row]))
                 }
                 outcome.imported += Int(inserted)
@@ -320,7 +323,9 @@ struct BatchLoader: Sendable {
                     row < batch.count
                 else { throw error }
                 outcome.rejected.append(
-                    .init(line: batch.lines[row], why: ImportRejection("refused", message), original: batch.originals[row]))
+                    .init(
+                        line: batch.lines[row], why: ImportRejection("refused", message), original: batch.originals[row]
+                    ))
                 batch = batch.without(row)
             }
         }

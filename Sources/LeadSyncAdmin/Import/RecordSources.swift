@@ -84,7 +84,8 @@ final class CSVRecordSource: RecordSource {
         }
         if !targets.contains(ImportValue.projectIndex) && project == nil {
             throw ImportError(
-                .usage, "\(name) has no project_id column: give the project with --project ID (or --map HEADER=project_id)")
+                .usage,
+                "\(name) has no project_id column: give the project with --project ID (or --map HEADER=project_id)")
         }
         self.targets = targets
         columns = Set(targets + (project == nil ? [] : [ImportValue.projectIndex])).sorted()
@@ -119,7 +120,8 @@ final class CSVRecordSource: RecordSource {
             return .rejected(
                 line: start,
                 ImportRejection(
-                    "column_count", "\(fields.count) field\(fields.count == 1 ? "" : "s"); the header has \(header.count)"),
+                    "column_count",
+                    "\(fields.count) field\(fields.count == 1 ? "" : "s"); the header has \(header.count)"),
                 original)
         }
         var values = [String?](repeating: nil, count: ImportValue.columns.count)
@@ -201,7 +203,8 @@ final class NDJSONRecordSource: RecordSource {
                     line: line,
                     ImportRejection(
                         "unknown_column",
-                        "'\(key)' is not a lead column (\(ImportOptions.columnList)); rename it with --map '\(key)=COLUMN'"),
+                        "'\(key)' is not a lead column (\(ImportOptions.columnList)); rename it with --map '\(key)=COLUMN'"
+                    ),
                     original)
             }
             let index = ImportValue.columns.firstIndex(of: column)!
@@ -282,7 +285,8 @@ final class LineReader {
         let count = chunk.withUnsafeMutableBytes { readFile(descriptor, $0.baseAddress, $0.count) }
         if count < 0 {
             if errno == EINTR { return }
-            throw ImportError(.failed, "reading the file stopped after line \(number): \(String(cString: strerror(errno)))")
+            throw ImportError(
+                .failed, "reading the file stopped after line \(number): \(String(cString: strerror(errno)))")
         }
         start = 0
         end = count
