@@ -318,29 +318,35 @@ import Testing
             let path = try Self.write(csv, "big.csv", in: dir)
 
             let blocker = try await db.connect()
-            try await blocker.query("BEGIN", logger: db.logger)
-            try await blocker.query("INSERT INTO leadsync.projects (project_id) VALUES ('second')", logger: db.logger)
-            let process = try ManagedProcess(
-                ProductBinary.path("leadsync"), arguments: ["import", path, "--batch-size", "300"],
-                environment: ["DATABASE_URL": db.url.urlString, "NO_COLOR": "1", "LOG_LEVEL": "warning"])
-            try await waitUntil("the first batch is in and the second waits") {
-                let waiting = try await db.value(
+            do {
+                try await blocker.query("BEGIN", logger: db.logger)
+                try await blocker.query(
+                    "INSERT INTO leadsync.projects (project_id) VALUES ('second')", logger: db.logger)
+                let process = try ManagedProcess(
+                    ProductBinary.path("leadsync"), arguments: ["import", path, "--batch-size", "300"],
+                    environment: ["DATABASE_URL": db.url.urlString, "NO_COLOR": "1", "LOG_LEVEL": "warning"])
+                try await waitUntil("the first batch is in and the second waits") {
+                    let waiting = try await db.value(
+                        Int64.self,
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
+                    return waiting == 1
+                }
+                #expect(try await db.value(Int64.self, "SELECT count(*) FROM leadsync.leads") == 300)
+                process.signal(SIGKILL)
+                try await process.waitForExit()
+                _ = try await db.value(
                     Int64.self,
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-                return waiting == 1
+                    """
+                    SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                    WHERE datname = current_database() AND wait_event_type = 'Lock'
+                    """)
+                try await blocker.query("ROLLBACK", logger: db.logger)
+                try await blocker.close()
+            } catch {
+                try? await blocker.close()
+                throw error
             }
-            #expect(try await db.value(Int64.self, "SELECT count(*) FROM leadsync.leads") == 300)
-            process.signal(SIGKILL)
-            try await process.waitForExit()
-            _ = try await db.value(
-                Int64.self,
-                """
-                SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-                WHERE datname = current_database() AND wait_event_type = 'Lock'
-                """)
-            try await blocker.query("ROLLBACK", logger: db.logger)
-            try await blocker.close()
             #expect(try await db.value(Int64.self, "SELECT count(*) FROM leadsync.leads") == 300)
 
             let resumed = try await leadsync(["import", path, "--skip-existing", "--batch-size", "300"], db: db)
