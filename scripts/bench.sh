@@ -7,7 +7,7 @@
 #   scripts/bench.sh --quick   small sizes, under 2 minutes after the build: keeps it from rotting
 #
 # LEADSYNC_BENCH_ONLY=throughput runs scenarios 1 and 2 alone, =latency scenario 3 alone,
-# =quiet scenario 6 alone, =prune scenario 7 alone;
+# =quiet scenario 6 alone, =prune scenario 7 alone, =import scenario 8 alone;
 # LEADSYNC_BENCH_BIN=<dir> takes `leadsync` and `uservox-sim` from <dir> instead of building
 # (another checkout's release build: two builds compared in one sitting).
 set -euo pipefail
@@ -18,10 +18,10 @@ quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 if [ $quick = 1 ]; then
     one_project=5000 many_leads=20000 many_runs=1 inserts=50 rss_small=5000 report_rows=100000
-    prune_leads=100000 prune_drain=20000
+    prune_leads=100000 prune_drain=20000 import_rows=20000 import_runs=1
 else
     one_project=200000 many_leads=1000000 many_runs=3 inserts=500 rss_small=100000 report_rows=10000000
-    prune_leads=1000000 prune_drain=200000
+    prune_leads=1000000 prune_drain=200000 import_rows=1000000 import_runs=3
 fi
 projects=20
 
@@ -240,6 +240,53 @@ prune_scenario() {
     prune_pair "$prune_drain" $projects "$projects projects" "" --pause 100ms
 }
 
+# 8. `leadsync import` of a generated CSV file (20 projects, every column a lead of an
+# export would carry, metadata included) as a login role that is only a member of
+# leadsync_writer: rows/s from start to exit (median of import_runs, each into a fresh
+# database), and CPU per row of the import and of PostgreSQL in the median run. Checks
+# that every row became a lead.
+import_once() {
+    fresh_db
+    psql_bench -c "DO \$\$ BEGIN CREATE ROLE leadsync_bench_writer LOGIN IN ROLE leadsync_writer;
+        EXCEPTION WHEN duplicate_object THEN NULL; END \$\$"
+    local writer_url=${bench_url/postgres@/leadsync_bench_writer@} pg_before started ended wall rss user sys made
+    pg_before=$(pg_ticks)
+    started=$(date +%s.%N)
+    DATABASE_URL=$writer_url timeout 600 /usr/bin/time -f "%M %U %S" -o .tmp/bench-import-time \
+        "$bin/leadsync" import "$1" >>"$log" 2>&1
+    ended=$(date +%s.%N)
+    wall=$(echo "$ended - $started" | bc -l)
+    read -r rss user sys < <(tail -1 .tmp/bench-import-time)
+    made=$(psql_bench -c "SELECT count(*) FROM leadsync.leads WHERE status = 'pending'")
+    [ "$made" = "$import_rows" ] || say "bench: warning: import made $made leads of $import_rows rows"
+    # rate, CPU per row (import, PostgreSQL), peak RSS
+    echo "$(echo "$import_rows / $wall" | bc -l) $(echo "($user + $sys) * 1000000 / $import_rows" | bc -l) $(echo "($(pg_ticks) - $pg_before) * 1000000 / $ticks_per_s / $import_rows" | bc -l) $rss"
+}
+
+import_bench() {
+    fresh_db
+    local csv=$root/.tmp/bench-import.csv runs=() sorted median cpu_import cpu_pg rss
+    psql_bench -c "COPY (SELECT 'p' || (1 + i % $projects) AS project_id, $(phone i) AS phone,
+            'lead' || i || '@example.com' AS email, 'Lead ' || i AS name, 'ref-' || i AS reference_id,
+            '{\"source\": \"bench\", \"n\": ' || i || '}' AS metadata
+        FROM generate_series(1, $import_rows) AS i) TO STDOUT WITH (FORMAT csv, HEADER)" >"$csv"
+    for _ in $(seq 1 "$import_runs"); do
+        runs+=("$(import_once "$csv")")
+        say "bench: import run: $(echo "${runs[-1]}" | awk '{printf "%.0f rows/s, CPU per row %.2f + %.2f µs", $1, $2, $3}')"
+    done
+    sorted=$(printf '%s\n' "${runs[@]}" | sort -n)
+    median=$(echo "$sorted" | sed -n "$(( (${#runs[@]} + 1) / 2 ))p")
+    read -r _ cpu_import cpu_pg rss <<<"$median"
+    row "leadsync import, $import_rows CSV rows ($(du -m "$csv" | cut -f1) MB) over $projects projects" \
+        "$(printf '%.0f rows/s (median of %d; %.0f–%.0f)' "${median%% *}" "${#runs[@]}" \
+            "$(echo "$sorted" | head -1 | cut -d' ' -f1)" "$(echo "$sorted" | tail -1 | cut -d' ' -f1)")" \
+        "≥ 100,000 rows/s"
+    row "leadsync import: CPU per row (import + PostgreSQL), peak RSS; median run" \
+        "$(printf '%.2f µs = %.2f + %.2f; %s' "$(echo "$cpu_import + $cpu_pg" | bc -l)" "$cpu_import" "$cpu_pg" \
+            "$(mib "$rss")")" ""
+    rm -f "$csv"
+}
+
 rows=()
 mib() { printf '%.1f MiB' "$(echo "$1 / 1024" | bc -l)"; }
 row() { rows+=("| $1 | $2 | $3 |"); say "bench: $1: $2"; }
@@ -437,6 +484,7 @@ if runs quiet; then
 fi
 
 if runs prune; then prune_scenario; fi
+if runs import; then import_bench; fi
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 {

@@ -27,6 +27,7 @@ enum Admin {
         case let error as AdminError: return error
         case let error as StoreError: return error
         case let error as CLIError: return error
+        case let error as ImportError: return error
         case let error as PostgresTransactionError:
             if let inner = error.closureError ?? error.commitError ?? error.beginError {
                 return describe(inner, doing: what)

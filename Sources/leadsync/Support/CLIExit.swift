@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LeadSyncAdmin
 import LeadSyncStore
 
 /// Prints an error as one line on stderr and picks the exit code.
@@ -12,6 +13,11 @@ enum CLIExit {
         // docs/contract.md §6: a DATABASE_URL parameter LeadSync does not know or cannot use is a usage error.
         if let store = error as? StoreError, store.code == .badURLParameter {
             printError(store.description)
+            return 2
+        }
+        // docs/contract.md §7.5: an import that could not start is a usage error.
+        if let failure = error as? ImportError, failure.code == .usage {
+            printError(failure.description)
             return 2
         }
         if !isArgumentParserError(error) {
