@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // Pure decisions: lead model, validation, batch planning, rate limiting, outcome mapping. No I/O.
@@ -93,6 +94,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // `leadsync console`: the operator's web pages (Hummingbird, Mustache templates, SVG charts).
+        .target(
+            name: "LeadSyncConsole",
+            dependencies: [
+                "LeadSyncAdmin",
+                "LeadSyncCore",
+                "LeadSyncStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // mallopt for the worker (glibc; the Glibc module leaves malloc.h out).
         .systemLibrary(name: "CMalloc"),
         .executableTarget(
@@ -100,6 +115,7 @@ let package = Package(
             dependencies: [
                 "CMalloc",
                 "LeadSyncAdmin",
+                "LeadSyncConsole",
                 "LeadSyncCore",
                 "LeadSyncStore",
                 "LeadSyncWorker",
@@ -163,6 +179,15 @@ let package = Package(
             name: "LeadSyncAdminTests",
             dependencies: [
                 "LeadSyncAdmin", "LeadSyncCore", "LeadSyncStore", "LeadSyncTesting",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "LeadSyncConsoleTests",
+            dependencies: [
+                "LeadSyncConsole", "LeadSyncAdmin", "LeadSyncStore", "LeadSyncTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),

@@ -24,6 +24,7 @@ struct LeadSyncCommand: AsyncParsableCommand {
         subcommands: [
             MigrateCommand.self, WorkerCommand.self, ReportCommand.self, InvalidCommand.self, AttemptsCommand.self,
             LeadCommand.self, ProjectCommand.self, ReleaseCommand.self, CheckCommand.self, PruneCommand.self,
+            ConsoleCommand.self,
         ]
     )
 }
