@@ -59,8 +59,9 @@ enum Assets {
         table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
         caption { text-align: left; padding: 12px 14px 8px; font-weight: 600; color: var(--muted); font-size: 13px;
           text-transform: uppercase; letter-spacing: 0.04em; }
-        th, td { padding: 8px 12px; border-top: 1px solid var(--line); text-align: left; vertical-align: top;
+        th, td { padding: 8px 11px; border-top: 1px solid var(--line); text-align: left; vertical-align: baseline;
           white-space: nowrap; }
+        table { font-size: 14px; }
         thead th { background: var(--head); font-size: 12.5px; font-weight: 600; color: var(--muted);
           text-transform: uppercase; letter-spacing: 0.03em; }
         tbody th { font-weight: 600; }
@@ -98,6 +99,7 @@ enum Assets {
         svg.chart .grid { stroke: var(--line); stroke-width: 1; }
         svg.chart .axis-line { stroke: var(--muted); stroke-width: 1; }
         svg.chart .line { fill: none; stroke-width: 2; stroke-linejoin: round; }
+        svg.chart .line.c-ok { stroke-width: 4; stroke-opacity: 0.55; }
         svg.chart .track { fill: var(--track); }
         svg.chart .limit { stroke: var(--bad); stroke-width: 2; stroke-dasharray: 4 3; }
         .c-ok { fill: var(--ok); stroke: var(--ok); background: var(--ok); }
@@ -125,7 +127,9 @@ enum Assets {
         .pager { display: flex; gap: 14px; margin: 12px 0; align-items: center; flex-wrap: wrap; }
         dl.fields { display: grid; grid-template-columns: minmax(110px, max-content) 1fr; gap: 0; margin: 0; }
         dl.fields dt, dl.fields dd { padding: 7px 14px; border-top: 1px solid var(--line); margin: 0; }
-        dl.fields dt { color: var(--muted); font-family: ui-monospace, Menlo, Consolas, "DejaVu Sans Mono", monospace;
+        dl.fields dt { color: var(--muted); font-size: 13.5px; }
+        dl.fields > :nth-child(-n+2) { border-top: 0; }
+        dl.names dt { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace;
           font-size: 13px; }
         dl.fields dd { overflow-wrap: anywhere; }
         .actions { display: flex; flex-wrap: wrap; gap: 10px; margin: 12px 0; }

@@ -63,7 +63,7 @@ public enum Figures {
     public static func rate(_ perSecond: Double) -> String {
         guard perSecond.isFinite, perSecond > 0 else { return "0" }
         if perSecond >= 100 { return count(Int(perSecond.rounded())) }
-        if perSecond >= 10 { return String(format: "%.1f", perSecond) }
+        if perSecond >= 10 { return trimmed(String(format: "%.1f", perSecond)) }
         if perSecond >= 0.1 { return trimmed(String(format: "%.2f", perSecond)) }
         return trimmed(String(format: "%.3f", perSecond))
     }

@@ -32,8 +32,9 @@ public enum SVGChart {
         let rough = max / 4
         let magnitude = pow(10, floor(log10(rough)))
         let step = [1, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= rough } ?? 10 * magnitude
-        let top = (max / step).rounded(.up) * step
-        return (top, step)
+        // Less a hair, so 0.3 / 0.1 = 2.9999… does not round up to a fourth step.
+        let steps = (max / step * (1 - 1e-9)).rounded(.up)
+        return (steps * step, step)
     }
 
     /// A chart of values over time buckets.
@@ -49,7 +50,7 @@ public enum SVGChart {
         let height = 220.0
         let left = 52.0
         let right = 10.0
-        let top = 10.0
+        let top = 22.0
         let bottom = 26.0
         let plotWidth = width - left - right
         let plotHeight = height - top - bottom
@@ -82,8 +83,7 @@ public enum SVGChart {
                 #"<text class="axis" x="\#(n(left - 6))" y="\#(n(yy + 4))" text-anchor="end">\#(e(Figures.rate(tick)))</text>"#
             tick += scale.step
         }
-        svg +=
-            #"<text class="axis unit" x="\#(n(left - 6))" y="\#(n(top - 1))" text-anchor="end">\#(e(unit))</text>"#
+        svg += #"<text class="axis unit" x="\#(n(left))" y="11" text-anchor="start">\#(e(unit))</text>"#
         // The time axis.
         svg +=
             #"<line class="axis-line" x1="\#(n(left))" y1="\#(n(top + plotHeight))" x2="\#(n(width - right))" y2="\#(n(top + plotHeight))"/>"#
@@ -112,7 +112,8 @@ public enum SVGChart {
                 }
             }
         case .lines:
-            for s in series {
+            // The first series on top: it is the one the chart is about.
+            for s in series.reversed() {
                 let points = s.values.enumerated().map { index, value in
                     "\(n(left + (Double(index) + 0.5) * slot)),\(n(y(value)))"
                 }

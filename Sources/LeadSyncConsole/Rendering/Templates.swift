@@ -52,7 +52,7 @@ enum Templates {
         {{{body}}}
         </main>
         <footer>
-        <label id="live-toggle" class="live" hidden><input type="checkbox" checked> Live, every {{refresh}} s</label>
+        <label id="live-toggle" class="live" hidden><input type="checkbox" checked> Live, every {{refresh}} s ·</label>
         <span>{{mode}}</span> · <span>taken at {{generatedAt}}</span>
         {{#canSignIn}} · <a href="/login">Sign in for actions</a>{{/canSignIn}}
         {{#signedIn}} · signed in for actions{{/signedIn}}
@@ -92,8 +92,8 @@ enum Templates {
         <tbody>
         {{#lines}}
         <tr class="{{health}}" data-project="{{id}}">
-        <th scope="row"><a href="{{link}}">{{id}}</a></th>
-        <td><span class="pill {{health}}">{{healthText}}</span>{{#paused}}<span class="why">paused: {{pauseReason}}</span>{{/paused}}</td>
+        <th scope="row"><a href="{{link}}">{{id}}</a>{{#paused}}<span class="why">paused: {{pauseReason}}</span>{{/paused}}</th>
+        <td><span class="pill {{health}}">{{healthText}}</span></td>
         <td class="num" data-col="pending">{{pending}}</td>
         <td class="num" data-col="retrying">{{retrying}}</td>
         <td class="num" data-col="in_flight">{{inFlight}}</td>
@@ -133,7 +133,7 @@ enum Templates {
         <h1>{{id}}</h1>
         {{#paused}}<div class="banner warn" id="paused"><strong>Paused</strong>{{pauseReason}}{{^empty(pausedUntil)}} (until {{pausedUntil}}){{/empty(pausedUntil)}}</div>{{/paused}}
         <dl class="cards" id="figures">
-        {{#figures}}<div class="card {{tone}}" data-figure="{{key}}"><dt>{{label}}</dt><dd>{{value}}<small>{{note}}</small></dd></div>{{/figures}}
+        {{#figures}}<div class="card {{tone}}"><dt>{{label}}</dt><dd data-figure="{{key}}">{{value}}<small>{{note}}</small></dd></div>{{/figures}}
         </dl>
         {{#actions}}
         <div class="actions" aria-label="Actions">
@@ -150,7 +150,7 @@ enum Templates {
         <h2>Rate limit</h2>
         <div class="panel" id="rate-limit">
         <dl class="fields">
-        <dt>limit</dt><dd>{{rateLimitText}}</dd>
+        <dt>Rate limit</dt><dd>{{rateLimitText}}</dd>
         {{#settings}}<dt>{{name}}</dt><dd>{{value}}</dd>{{/settings}}
         </dl>
         </div>
@@ -207,14 +207,14 @@ enum Templates {
         {{/canResubmit}}{{/actions}}
         {{^empty(marker)}}
         <h2>Invalid marker</h2>
-        <div class="panel" id="marker"><dl class="fields">{{#marker}}<dt>{{name}}</dt><dd>{{^empty(link)}}<a href="{{link}}">{{value}}</a>{{/empty(link)}}{{#empty(link)}}{{value}}{{/empty(link)}}</dd>{{/marker}}</dl></div>
+        <div class="panel" id="marker"><dl class="fields names">{{#marker}}<dt>{{name}}</dt><dd>{{^empty(link)}}<a href="{{link}}">{{value}}</a>{{/empty(link)}}{{#empty(link)}}{{value}}{{/empty(link)}}</dd>{{/marker}}</dl></div>
         {{/empty(marker)}}
         {{^empty(related)}}
         <h2>Related leads</h2>
         <ul id="related">{{#related}}<li><a href="{{link}}">{{text}}</a></li>{{/related}}</ul>
         {{/empty(related)}}
         <h2>Fields</h2>
-        <div class="panel" id="fields"><dl class="fields">{{#fields}}<dt>{{name}}</dt><dd>{{^empty(link)}}<a href="{{link}}">{{value}}</a>{{/empty(link)}}{{#empty(link)}}{{value}}{{/empty(link)}}</dd>{{/fields}}</dl></div>
+        <div class="panel" id="fields"><dl class="fields names">{{#fields}}<dt>{{name}}</dt><dd>{{^empty(link)}}<a href="{{link}}">{{value}}</a>{{/empty(link)}}{{#empty(link)}}{{value}}{{/empty(link)}}</dd>{{/fields}}</dl></div>
         <h2>Attempts</h2>
         {{#empty(history)}}<p class="none">This lead has not been in a request.</p>{{/empty(history)}}
         {{^empty(history)}}

@@ -79,6 +79,7 @@ public struct Console: Sendable {
                     let detail = try await LeadDetail.load(id, on: c, logger: console.logger)
                     return (Templates.render("lead", console.body(LeadPage.build(detail), request)), nil)
                 }
+                if ids.isEmpty && !query.isEmpty { throw NoMatch() }
                 let page = LeadSearchPage(
                     query: query, matches: ids.map { .init(id: "\($0)", link: "/lead?id=\($0)") })
                 return (Templates.render("search", console.body(page, request)), nil)
@@ -127,6 +128,9 @@ public struct Console: Sendable {
     // MARK: pages
 
     enum Nav { case overview, invalid, held, none }
+
+    /// A search that found no lead: a 404 page.
+    struct NoMatch: Error {}
 
     struct Actions: Sendable {
         var csrf: String
@@ -181,6 +185,10 @@ public struct Console: Sendable {
             let (body, generatedAt) = try await client.withConnection { try await build($0) }
             return html(
                 request, status: .ok, title: title, nav: nav, body: body, query: query, generatedAt: generatedAt)
+        } catch is NoMatch {
+            return message(
+                request, status: .notFound, heading: "No lead matches",
+                text: "No lead has the id, reference_id or phone “\(query)”.")
         } catch let error as AdminError where error.code == .notFound {
             return message(request, status: .notFound, heading: "Not found", text: error.description)
         } catch {
@@ -385,19 +393,29 @@ public struct Console: Sendable {
                 request, status: .ok, heading: "Done", text: outcome.summary, back: outcome.back,
                 template: "actionResult")
         } catch let error as AdminError {
-            logger.warning(
-                "console action refused", metadata: ["action": "\(action.rawValue)", "error": "\(error.description)"])
-            let status: HTTPResponse.Status =
-                switch error.code {
-                case .notFound: .notFound
-                case .refused: .conflict
-                case .failed: .internalServerError
-                }
-            return message(request, status: status, heading: "Not done", text: error.description)
+            return refused(action, error, request)
+        } catch let error as PostgresTransactionError {
+            if let inner = error.closureError as? AdminError { return refused(action, inner, request) }
+            let line = StoreError.from(error, doing: action.rawValue).description
+            logger.error("console action failed", metadata: ["action": "\(action.rawValue)", "error": "\(line)"])
+            return message(request, status: .internalServerError, heading: "Not done", text: line)
         } catch {
             let line = StoreError.from(error, doing: action.rawValue).description
             logger.error("console action failed", metadata: ["action": "\(action.rawValue)", "error": "\(line)"])
             return message(request, status: .internalServerError, heading: "Not done", text: line)
         }
+    }
+
+    /// What the command would refuse, as a page: 404 for a missing project or lead, 409 for a rule.
+    func refused(_ action: ConsoleAction, _ error: AdminError, _ request: Request) -> Response {
+        logger.warning(
+            "console action refused", metadata: ["action": "\(action.rawValue)", "error": "\(error.description)"])
+        let status: HTTPResponse.Status =
+            switch error.code {
+            case .notFound: .notFound
+            case .refused: .conflict
+            case .failed: .internalServerError
+            }
+        return message(request, status: status, heading: "Not done", text: error.description)
     }
 }
