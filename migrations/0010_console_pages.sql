@@ -13,5 +13,10 @@ DROP INDEX leadsync.invalid_leads_project_reason;
 
 -- The lead page finds a lead by the writer's reference_id. Only leads that carry one have an
 -- entry; each such lead pays one more index entry when inserted and at each state change
--- (docs/performance.md §6).
+-- (docs/operating.md §16).
 CREATE INDEX leads_reference_id ON leadsync.leads (reference_id) WHERE reference_id IS NOT NULL;
+
+-- The overview counts every project's requests in its window (`report`'s aggregate, the
+-- last minute's rates): a range of this index instead of a scan of the whole history. One
+-- entry per request, not per lead.
+CREATE INDEX submission_attempts_started ON leadsync.submission_attempts (started_at);

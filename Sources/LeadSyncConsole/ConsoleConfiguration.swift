@@ -9,7 +9,8 @@ public struct ConsoleConfiguration: Sendable {
     public var token: String?
     /// The thresholds of the overview's banner: `report --check`'s (docs/contract.md §7.4).
     public var thresholds: ReportThresholds
-    /// The report's window (`--since`): the invalid rate and requests counted in it.
+    /// The report's window (`--since`, 1h by default: a console watches the present; the
+    /// overview then reads an hour of history, not a day): the invalid rate and requests counted in it.
     public var since: Duration
     public var sinceText: String
     /// How often the pages refresh themselves with JavaScript on (0: never).
@@ -21,8 +22,8 @@ public struct ConsoleConfiguration: Sendable {
 
     public init(
         host: String = "127.0.0.1", port: Int = 8089, token: String? = nil,
-        thresholds: ReportThresholds = ConsoleConfiguration.defaultThresholds, since: Duration = .seconds(86_400),
-        sinceText: String = "24h", refreshSeconds: Int = 10, pageSize: Int = 50, now: Date? = nil
+        thresholds: ReportThresholds = ConsoleConfiguration.defaultThresholds, since: Duration = .seconds(3600),
+        sinceText: String = "1h", refreshSeconds: Int = 10, pageSize: Int = 50, now: Date? = nil
     ) {
         self.host = host
         self.port = port

@@ -62,7 +62,7 @@ import WireJSON
     @Test func bannerListsTheBreachesReportCheckFinds() async throws {
         try await ConsoleSeed.with { db in
             let report = try await db.withConnection { c in
-                try await ReportLoader(logger: db.logger).load(on: c, project: nil, since: .seconds(86_400), sinceText: "24h")
+                try await ReportLoader(logger: db.logger).load(on: c, project: nil, since: .seconds(3600), sinceText: "1h")
             }
             let breaches = ConsoleConfiguration.defaultThresholds.breaches(in: report)
             #expect(!breaches.isEmpty)

@@ -30,6 +30,9 @@ struct OverviewPage: Sendable {
         var lagBreached: Bool
         var invalidBreached: Bool
         var invalidRate: String
+        var invalidCount: Int
+        var heldCount: Int
+        var sinceText: String
     }
 
     var generatedAt: String
@@ -79,7 +82,8 @@ struct OverviewPage: Sendable {
                 health: health.cssClass, healthText: health.text,
                 heldBreached: own.contains("max-held"), lagBreached: own.contains("max-lag"),
                 invalidBreached: own.contains("max-invalid-rate"),
-                invalidRate: p.invalidRate.map(Figures.percent) ?? "–")
+                invalidRate: p.invalidRate.map(Figures.percent) ?? "–", invalidCount: p.leads.invalid,
+                heldCount: p.leads.held, sinceText: report.sinceText)
         }
         let lines = ordered.map { line($0, recent: recent[$0.projectId] ?? (0, 0), isTotal: false) }
         let total = recent.values.reduce((requests: 0, leads: 0)) { ($0.requests + $1.requests, $0.leads + $1.leads) }

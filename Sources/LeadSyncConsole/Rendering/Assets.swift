@@ -59,7 +59,7 @@ enum Assets {
         table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
         caption { text-align: left; padding: 12px 14px 8px; font-weight: 600; color: var(--muted); font-size: 13px;
           text-transform: uppercase; letter-spacing: 0.04em; }
-        th, td { padding: 8px 11px; border-top: 1px solid var(--line); text-align: left; vertical-align: baseline;
+        th, td { padding: 8px 10px; border-top: 1px solid var(--line); text-align: left; vertical-align: baseline;
           white-space: nowrap; }
         table { font-size: 14px; }
         thead th { background: var(--head); font-size: 12.5px; font-weight: 600; color: var(--muted);
@@ -79,8 +79,11 @@ enum Assets {
         .pill.bad { background: var(--bad-bg); color: var(--bad); }
         .pill.warn { background: var(--warn-bg); color: var(--warn); }
         .pill.ok, .pill.good { background: var(--good-bg); color: var(--good); }
-        .why { display: block; color: var(--muted); font-size: 12.5px; white-space: normal; max-width: 22em;
-          overflow-wrap: anywhere; }
+        .why { display: block; color: var(--muted); font-size: 12.5px; font-weight: 400; white-space: normal;
+          max-width: 24em; overflow-wrap: anywhere; }
+        th .pill { margin-left: 6px; vertical-align: 1px; }
+        tr.ok th .pill { display: none; }
+        #summary { margin: 0 0 16px; }
         .muted { color: var(--muted); }
         .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 10px; }
         .card { background: var(--panel); border: 1px solid var(--line); border-radius: 10px; padding: 10px 14px; }

@@ -163,9 +163,9 @@ public enum SVGChart {
         var svg =
             #"<svg class="chart gauge" viewBox="0 0 \#(n(width)) \#(n(height))" role="img" aria-labelledby="\#(e(id))-title \#(e(id))-desc">"#
         svg += #"<title id="\#(e(id))-title">\#(e(title))</title><desc id="\#(e(id))-desc">\#(e(caption))</desc>"#
-        svg += #"<rect class="track" x="0" y="6" width="\#(n(width))" height="18" rx="9"/>"#
+        svg += #"<rect class="track" x="0" y="10" width="\#(n(width))" height="14" rx="4"/>"#
         svg +=
-            #"<rect class="\#(level)" x="0" y="6" width="\#(n(Swift.max(share > 0 ? 18 : 0, share * width)))" height="18" rx="9"/>"#
+            #"<rect class="\#(level)" x="0" y="10" width="\#(n(Swift.max(share > 0 ? 4 : 0, share * width)))" height="14" rx="4"/>"#
         svg += #"<line class="limit" x1="\#(n(width - 1))" y1="0" x2="\#(n(width - 1))" y2="\#(n(height))"/>"#
         svg += "</svg>"
         return #"<figure class="chart-figure">\#(svg)<figcaption>\#(e(caption))</figcaption></figure>"#

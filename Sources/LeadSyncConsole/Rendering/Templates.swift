@@ -76,13 +76,23 @@ enum Templates {
         <div class="banner good" id="breaches"><strong>All checks pass</strong>
         <span class="muted">None of {{thresholdsText}}.</span></div>
         {{/empty(lines)}}{{/empty(breaches)}}
+        {{^empty(lines)}}{{#totals}}
+        <dl class="cards" id="summary">
+        <div class="card"><dt>Pending</dt><dd data-total="pending">{{pending}}<small>{{retrying}} retrying</small></dd></div>
+        <div class="card"><dt>In flight</dt><dd data-total="in_flight">{{inFlight}}<small>leads in open requests</small></dd></div>
+        <div class="card good"><dt>Submitted</dt><dd data-total="submitted">{{submitted}}<small>accepted by Uservox</small></dd></div>
+        <div class="card{{^equalzero(invalidCount)}} warn{{/equalzero(invalidCount)}}"><dt>Invalid</dt><dd data-total="invalid">{{invalid}}<small>{{invalidRate}} invalid rate, last {{sinceText}}</small></dd></div>
+        <div class="card{{^equalzero(heldCount)}} bad{{/equalzero(heldCount)}}"><dt>Held</dt><dd data-total="held">{{held}}<small>waiting for an operator</small></dd></div>
+        <div class="card"><dt>Throughput</dt><dd data-total="leads_per_second">{{leadsPerSecond}}<small>leads/s, {{requestsPerSecond}} req/s</small></dd></div>
+        </dl>
+        {{/totals}}{{/empty(lines)}}
         {{#empty(lines)}}<div class="banner warn"><strong>No projects yet</strong>A project appears with its first lead.</div>{{/empty(lines)}}
         {{^empty(lines)}}
         <div class="table-wrap">
         <table id="projects">
         <caption>Projects, worst first</caption>
         <thead><tr>
-        <th scope="col">Project</th><th scope="col">State</th>
+        <th scope="col">Project</th>
         <th scope="col" class="num">Pending</th><th scope="col" class="num">Retrying</th>
         <th scope="col" class="num">In flight</th><th scope="col" class="num">Submitted</th>
         <th scope="col" class="num">Invalid</th><th scope="col" class="num">Held</th>
@@ -92,8 +102,7 @@ enum Templates {
         <tbody>
         {{#lines}}
         <tr class="{{health}}" data-project="{{id}}">
-        <th scope="row"><a href="{{link}}">{{id}}</a>{{#paused}}<span class="why">paused: {{pauseReason}}</span>{{/paused}}</th>
-        <td><span class="pill {{health}}">{{healthText}}</span></td>
+        <th scope="row"><a href="{{link}}">{{id}}</a> <span class="pill {{health}}">{{healthText}}</span>{{#paused}}<span class="why">paused: {{pauseReason}}</span>{{/paused}}</th>
         <td class="num" data-col="pending">{{pending}}</td>
         <td class="num" data-col="retrying">{{retrying}}</td>
         <td class="num" data-col="in_flight">{{inFlight}}</td>
@@ -110,7 +119,7 @@ enum Templates {
         </tbody>
         {{#totals}}
         <tfoot><tr data-project="">
-        <th scope="row">Total</th><td>{{healthText}}</td>
+        <th scope="row">Total <span class="muted">{{healthText}}</span></th>
         <td class="num" data-col="pending">{{pending}}</td><td class="num" data-col="retrying">{{retrying}}</td>
         <td class="num" data-col="in_flight">{{inFlight}}</td><td class="num" data-col="submitted">{{submitted}}</td>
         <td class="num" data-col="invalid">{{invalid}}</td><td class="num" data-col="held">{{held}}</td>

@@ -40,7 +40,7 @@ struct ConsoleCommand: AsyncParsableCommand {
     var allowActions = false
 
     @Option(help: "The report's window: requests and the invalid rate (e.g. 1h, 24h).")
-    var since = DurationArgument(argument: "24h")!
+    var since = DurationArgument(argument: "1h")!
 
     @Option(help: "Banner when a project's invalid rate is over this (5% or 0.05).")
     var maxInvalidRate: RateArgument?
