@@ -257,19 +257,20 @@ fi # LEADSYNC_BENCH_ONLY=report
 
 # 5. The report and the console on a big table.
 fresh_db
-# Nine in ten already submitted, as in a table that has been worked on for a while; one in
-# a hundred invalid (with its marker) and one in a thousand held, so the console's lists
-# have pages to turn; a history of $attempt_rows requests over the last 7 days, one
-# lead of each in attempt_leads.
+# Nine in ten already submitted, as in a table that has been worked on for a while; about
+# one in a hundred invalid (with its marker) and one in a thousand held, spread over the
+# projects (97 and 997 share no factor with 20), so the console's lists have pages to
+# turn; a history of $attempt_rows requests over the last 7 days, one lead of each in
+# attempt_leads.
 insert_leads "$report_rows" $projects "CASE WHEN i % 10 = 0 THEN 'pending' ELSE 'submitted' END"
 psql_bench -c "UPDATE leadsync.leads SET status = 'held',
-        held_reason = CASE WHEN id % 2000 = 2 THEN 'bad_request' ELSE 'retries_exhausted' END
-    WHERE id % 1000 = 2" \
-    -c "UPDATE leadsync.leads SET status = 'invalid' WHERE id % 100 = 1" \
+        held_reason = CASE WHEN id % 2 = 0 THEN 'bad_request' ELSE 'retries_exhausted' END
+    WHERE id % 997 = 2" \
+    -c "UPDATE leadsync.leads SET status = 'invalid' WHERE id % 97 = 1 AND status <> 'held'" \
     -c "INSERT INTO leadsync.invalid_leads (lead_id, project_id, reason, message, source)
-        SELECT id, project_id, CASE WHEN id % 300 = 1 THEN 'local_invalid_phone' ELSE 'api_duplicate_call' END,
+        SELECT id, project_id, CASE WHEN id % 3 = 0 THEN 'local_invalid_phone' ELSE 'api_duplicate_call' END,
                'A call attempt has already been made to this phone number for this project', 'api'
-        FROM leadsync.leads WHERE id % 100 = 1" \
+        FROM leadsync.leads WHERE status = 'invalid'" \
     -c "INSERT INTO leadsync.submission_attempts (project_id, worker_id, lead_count, started_at, finished_at,
             http_status, outcome, success_count, error_count)
         SELECT 'p' || (1 + i % $projects), 'bench', 10, t, t + interval '250 milliseconds',
@@ -301,7 +302,7 @@ if "$bin/leadsync" help console >/dev/null 2>&1; then
     done
     console_url=$(grep -o 'http://[0-9.:]*' .tmp/bench-console.out | head -1)
     [ -n "$console_url" ] || { say "bench: the console did not start"; exit 1; }
-    lead=$((report_rows / 2 + 1)) # invalid (id % 100 = 1), in attempt_leads
+    lead=$((report_rows / 2 + 1)) # in attempt_leads (ids 10k + 1)
     for page in "overview|/" "project page|/project?id=p7" "lead page|/lead?id=$lead" \
         "lead search by reference|/lead?q=ls-$lead" "lead search by phone|/lead?q=%2B14$(printf '%08d' "$lead" | cut -c1-4)58$(printf '%08d' "$lead" | cut -c5-8)" \
         "invalid list|/invalid" "invalid list, project + reason|/invalid?project=p3&reason=local_invalid_phone" \

@@ -51,7 +51,8 @@ import Testing
                 #expect(oldSession.status == .forbidden)
                 var crossSite = signedIn()
                 crossSite[HTTPField.Name("Sec-Fetch-Site")!] = "cross-site"
-                let forged = try await client.post("/actions/pause", form: "project=acme&csrf=\(csrf())", headers: crossSite)
+                let forged = try await client.post(
+                    "/actions/pause", form: "project=acme&csrf=\(csrf())", headers: crossSite)
                 #expect(forged.status == .forbidden)
                 var otherOrigin = signedIn()
                 otherOrigin[.origin] = "http://evil.example"
@@ -59,7 +60,8 @@ import Testing
                     try await client.post("/actions/pause", form: "project=acme&csrf=\(csrf())", headers: otherOrigin)
                         .status == .forbidden)
             }
-            #expect(try await db.count("SELECT count(*) FROM leadsync.projects WHERE project_id = 'acme' AND paused") == 0)
+            #expect(
+                try await db.count("SELECT count(*) FROM leadsync.projects WHERE project_id = 'acme' AND paused") == 0)
         }
     }
 
@@ -84,7 +86,9 @@ import Testing
                     "/actions/resume", form: "project=beta&csrf=\(csrf())", headers: signedIn())
                 #expect(resumed.status == .ok)
                 #expect(resumed.text.contains("released 3 held leads (project_inactive 3)"))
-                #expect(try await db.count("SELECT count(*) FROM leadsync.leads WHERE project_id = 'beta' AND status = 'held'") == 0)
+                #expect(
+                    try await db.count(
+                        "SELECT count(*) FROM leadsync.leads WHERE project_id = 'beta' AND status = 'held'") == 0)
 
                 let released = try await client.post(
                     "/actions/release", form: "project=acme&reason=bad_request&csrf=\(csrf())", headers: signedIn())
@@ -93,7 +97,8 @@ import Testing
                 #expect(released.text.contains("Project acme is paused"))
                 #expect(
                     try await db.count(
-                        "SELECT count(*) FROM leadsync.leads WHERE project_id = 'acme' AND held_reason = 'bad_request'") == 0)
+                        "SELECT count(*) FROM leadsync.leads WHERE project_id = 'acme' AND held_reason = 'bad_request'")
+                        == 0)
 
                 let resubmitted = try await client.post(
                     "/actions/resubmit", form: "id=327&phone=%2B14155557327&process_id=onboarding&csrf=\(csrf())",
@@ -123,7 +128,9 @@ import Testing
         try await ConsoleSeed.with { db in
             try await db.withLoginRole(memberOf: "leadsync_reader") { reader in
                 try await withConsole(db, url: reader, token: consoleToken) { client in
-                    for path in ["/", "/project?id=acme", "/lead?id=326", "/lead?q=crm-1", "/invalid", "/held", "/held.csv"] {
+                    for path in [
+                        "/", "/project?id=acme", "/lead?id=326", "/lead?q=crm-1", "/invalid", "/held", "/held.csv",
+                    ] {
                         #expect(try await client.get(path).status == .ok, "\(path)")
                     }
                     let refused = try await client.post(
@@ -139,7 +146,8 @@ import Testing
                     #expect(done.status == .ok)
                 }
             }
-            #expect(try await db.count("SELECT count(*) FROM leadsync.projects WHERE project_id = 'acme' AND paused") == 1)
+            #expect(
+                try await db.count("SELECT count(*) FROM leadsync.projects WHERE project_id = 'acme' AND paused") == 1)
         }
     }
 }

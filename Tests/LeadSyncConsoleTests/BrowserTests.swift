@@ -124,7 +124,9 @@ import Testing
                     #expect(!visit.dom.contains("<img src=\"x\""), "\(page.name)")
                     #expect(Self.pageMessages(visit.log).isEmpty, "\(page.name): \(Self.pageMessages(visit.log))")
                     _ = try await Self.visit(base + page.path, screenshot: "\(page.name).png")
-                    #expect(FileManager.default.fileExists(atPath: Self.screenshots.appendingPathComponent("\(page.name).png").path))
+                    #expect(
+                        FileManager.default.fileExists(
+                            atPath: Self.screenshots.appendingPathComponent("\(page.name).png").path))
                 }
                 // On a phone, and in the dark.
                 _ = try await Self.visit(base + "/", screenshot: "overview-phone.png", size: "390,844")
@@ -145,7 +147,9 @@ import Testing
                 ProductBinary.path("leadsync"), arguments: ["console", "--port", "0", "--allow-actions"],
                 environment: ["DATABASE_URL": db.url.urlString, "LEADSYNC_CONSOLE_TOKEN_FILE": tokenFile.path])
             #expect(try await loose.waitForExit(timeout: .seconds(30)) == 1)
-            #expect(loose.standardError.contains("LEADSYNC_CONSOLE_TOKEN_FILE \(tokenFile.path) has group or world permissions"))
+            #expect(
+                loose.standardError.contains(
+                    "LEADSYNC_CONSOLE_TOKEN_FILE \(tokenFile.path) has group or world permissions"))
             let missing = try ManagedProcess(
                 ProductBinary.path("leadsync"), arguments: ["console", "--port", "0", "--allow-actions"],
                 environment: ["DATABASE_URL": db.url.urlString, "LEADSYNC_CONSOLE_TOKEN": ""])
@@ -178,7 +182,8 @@ import Testing
                 #expect(!console.standardError.contains(consoleToken))
                 #expect(!console.standardOutput.contains(consoleToken))
             }
-            #expect(try await db.count("SELECT count(*) FROM leadsync.projects WHERE project_id = 'acme' AND paused") == 1)
+            #expect(
+                try await db.count("SELECT count(*) FROM leadsync.projects WHERE project_id = 'acme' AND paused") == 1)
         }
     }
 

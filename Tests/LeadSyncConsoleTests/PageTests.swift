@@ -62,7 +62,8 @@ import WireJSON
     @Test func bannerListsTheBreachesReportCheckFinds() async throws {
         try await ConsoleSeed.with { db in
             let report = try await db.withConnection { c in
-                try await ReportLoader(logger: db.logger).load(on: c, project: nil, since: .seconds(3600), sinceText: "1h")
+                try await ReportLoader(logger: db.logger).load(
+                    on: c, project: nil, since: .seconds(3600), sinceText: "1h")
             }
             let breaches = ConsoleConfiguration.defaultThresholds.breaches(in: report)
             #expect(!breaches.isEmpty)
@@ -186,9 +187,11 @@ import WireJSON
                 #expect(!second.text.contains(#"<tr data-lead="335">"#))
                 let filtered = try await client.get("/invalid?project=acme&reason=local_invalid_phone")
                 let expected = try await db.count(
-                    "SELECT count(*) FROM leadsync.invalid_leads WHERE project_id = 'acme' AND reason = 'local_invalid_phone'")
+                    "SELECT count(*) FROM leadsync.invalid_leads WHERE project_id = 'acme' AND reason = 'local_invalid_phone'"
+                )
                 #expect(filtered.count("<tr data-lead=") == expected)
-                #expect(filtered.text.contains(#"<strong data-reason-count="local_invalid_phone">\#(expected)</strong>"#))
+                #expect(
+                    filtered.text.contains(#"<strong data-reason-count="local_invalid_phone">\#(expected)</strong>"#))
                 #expect(!filtered.text.contains("api_duplicate_call</td>"))
                 let unknown = try await client.get("/invalid?project=nope")
                 #expect(unknown.status == .notFound)

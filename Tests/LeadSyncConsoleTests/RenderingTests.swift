@@ -68,7 +68,10 @@ import Testing
     @Test func barsShowEachReasonAndCount() {
         let svg = SVGChart.bars(
             id: "b", title: "Invalid",
-            items: [(label: "api_duplicate_call", value: 1234, cssClass: "c-invalid"), (label: "x", value: 1, cssClass: "c")])
+            items: [
+                (label: "api_duplicate_call", value: 1234, cssClass: "c-invalid"),
+                (label: "x", value: 1, cssClass: "c"),
+            ])
         #expect(svg.contains(">api_duplicate_call</text>"))
         #expect(svg.contains(">1,234</text>"))
         #expect(SVGChart.bars(id: "b", title: "t", items: []).contains("None."))

@@ -118,7 +118,9 @@ public struct LeadDetail: Sendable, Equatable {
         var ids = Set<Int64>()
         var idText = Substring(query)
         if idText.hasPrefix("ls-") { idText = idText.dropFirst(3) }
-        if let id = Int64(idText), id > 0, try await connection.firstRow(ConsoleQueries.leadExists(id), logger: logger) != nil {
+        if let id = Int64(idText), id > 0,
+            try await connection.firstRow(ConsoleQueries.leadExists(id), logger: logger) != nil
+        {
             ids.insert(id)
         }
         // Over the column's byte bound nothing can match (docs/contract.md §1.1).

@@ -41,9 +41,10 @@ public struct HeldList: Sendable {
     public func page(
         on connection: PostgresConnection, project: String?, reason: String?, before: Int64?, limit: Int
     ) async throws -> [HeldLeadRow] {
-        let reasons = reason.map { [$0] } ?? HeldReason.allCases.map(\.rawValue)
         return try await connection.rows(
-            ConsoleQueries.heldPage(only: project, reasons: reasons, before: before ?? .max, limit: limit),
+            ConsoleQueries.heldPage(
+                only: project, reason: reason, allReasons: HeldReason.allCases.map(\.rawValue),
+                before: before ?? .max, limit: limit),
             logger: logger
         ).map(HeldLeadRow.init)
     }

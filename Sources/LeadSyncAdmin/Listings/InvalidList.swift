@@ -102,9 +102,10 @@ public struct InvalidList: Sendable {
     public func page(
         on connection: PostgresConnection, project: String?, reason: String?, before: Int64?, limit: Int
     ) async throws -> [InvalidLeadRow] {
-        let reasons = reason.map { [$0] } ?? InvalidReason.allCases.map(\.rawValue)
         return try await connection.rows(
-            ConsoleQueries.invalidPage(only: project, reasons: reasons, before: before ?? .max, limit: limit),
+            ConsoleQueries.invalidPage(
+                only: project, reason: reason, allReasons: InvalidReason.allCases.map(\.rawValue),
+                before: before ?? .max, limit: limit),
             logger: logger
         ).map(InvalidLeadRow.init)
     }

@@ -94,7 +94,8 @@ struct LeadPage: Sendable {
         if let holder = d.phoneHolder, holder.id != lead.id {
             related.append(
                 Related(
-                    text: "its phone is held by lead \(holder.id) (\(holder.status.isEmpty ? "deleted" : holder.status))",
+                    text:
+                        "its phone is held by lead \(holder.id) (\(holder.status.isEmpty ? "deleted" : holder.status))",
                     link: "/lead?id=\(holder.id)"))
         }
         let statusClass =
@@ -112,7 +113,8 @@ struct LeadPage: Sendable {
                 HistoryLine(
                     attempt: "\(h.attemptId)", started: Timestamp.format(h.startedAt),
                     duration: h.finishedAt.map {
-                        DurationText.formatElapsed(milliseconds: Int64(($0.timeIntervalSince(h.startedAt) * 1000).rounded()))
+                        DurationText.formatElapsed(
+                            milliseconds: Int64(($0.timeIntervalSince(h.startedAt) * 1000).rounded()))
                     } ?? "open",
                     http: h.httpStatus.map { "\($0)" } ?? "–", outcome: h.outcome ?? "open",
                     outcomeClass: ProjectPage.outcomeClass(h.outcome), result: h.result, message: h.message ?? "")

@@ -91,12 +91,15 @@ struct ListPage: Sendable {
                 on: connection, project: filter.project, reason: filter.reason, before: filter.before, limit: limit)
             for r in page {
                 rows.append(
-                    Row(leadId: "\(r.leadId)", leadLink: "/lead?id=\(r.leadId)", cells: [
-                        cell(r.projectId, link: HTMLText.link("/project", [("id", r.projectId)]), label: columns[1]),
-                        cell(r.reason, "code", label: columns[2]), cell(r.source, label: columns[3]),
-                        cell(Timestamp.format(r.markedAt), "time", label: columns[4]),
-                        cell(r.phone, label: columns[5]), cell(r.message, "message", label: columns[6]),
-                    ]))
+                    Row(
+                        leadId: "\(r.leadId)", leadLink: "/lead?id=\(r.leadId)",
+                        cells: [
+                            cell(
+                                r.projectId, link: HTMLText.link("/project", [("id", r.projectId)]), label: columns[1]),
+                            cell(r.reason, "code", label: columns[2]), cell(r.source, label: columns[3]),
+                            cell(Timestamp.format(r.markedAt), "time", label: columns[4]),
+                            cell(r.phone, label: columns[5]), cell(r.message, "message", label: columns[6]),
+                        ]))
             }
             lastId = page.count == limit ? page.last?.leadId : nil
             totals = try await InvalidList(logger: logger).totals(
@@ -108,13 +111,16 @@ struct ListPage: Sendable {
                 on: connection, project: filter.project, reason: filter.reason, before: filter.before, limit: limit)
             for r in page {
                 rows.append(
-                    Row(leadId: "\(r.leadId)", leadLink: "/lead?id=\(r.leadId)", cells: [
-                        cell(r.projectId, link: HTMLText.link("/project", [("id", r.projectId)]), label: columns[1]),
-                        cell(r.reason, "code", label: columns[2]),
-                        cell(Timestamp.format(r.heldSince), "time", label: columns[3]),
-                        cell("\(r.attemptCount)", "num", label: columns[4]), cell(r.phone, label: columns[5]),
-                        cell(r.lastError, "message", label: columns[6]),
-                    ]))
+                    Row(
+                        leadId: "\(r.leadId)", leadLink: "/lead?id=\(r.leadId)",
+                        cells: [
+                            cell(
+                                r.projectId, link: HTMLText.link("/project", [("id", r.projectId)]), label: columns[1]),
+                            cell(r.reason, "code", label: columns[2]),
+                            cell(Timestamp.format(r.heldSince), "time", label: columns[3]),
+                            cell("\(r.attemptCount)", "num", label: columns[4]), cell(r.phone, label: columns[5]),
+                            cell(r.lastError, "message", label: columns[6]),
+                        ]))
             }
             lastId = page.count == limit ? page.last?.leadId : nil
             var counts: [String: Int] = [:]

@@ -103,7 +103,9 @@ struct ProjectPage: Sendable {
         let now = report.generatedAt
         let lag = p.lag(at: now)
         let figures: [Figure] = [
-            Figure(label: "Pending", value: Figures.count(p.leads.pending), note: "ready to send", tone: "", key: "pending"),
+            Figure(
+                label: "Pending", value: Figures.count(p.leads.pending), note: "ready to send", tone: "", key: "pending"
+            ),
             Figure(
                 label: "Retrying", value: Figures.count(p.leads.retrying), note: "waiting out a back-off", tone: "",
                 key: "retrying"),
@@ -221,7 +223,9 @@ struct ProjectPage: Sendable {
     static func series(_ rows: [ConsoleQueries.BucketRow], buckets: Int, seconds: Double) -> (
         byOutcome: [SVGChart.Series], requestsTotal: [Double], leads: [Double], accepted: [Double]
     ) {
-        var groups = outcomeGroups.map { SVGChart.Series(name: $0.name, cssClass: $0.cssClass, values: Array(repeating: 0, count: buckets)) }
+        var groups = outcomeGroups.map {
+            SVGChart.Series(name: $0.name, cssClass: $0.cssClass, values: Array(repeating: 0, count: buckets))
+        }
         var total = Array(repeating: 0.0, count: buckets)
         var leads = Array(repeating: 0.0, count: buckets)
         var accepted = Array(repeating: 0.0, count: buckets)

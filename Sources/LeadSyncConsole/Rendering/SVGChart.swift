@@ -60,7 +60,8 @@ public enum SVGChart {
         for index in 0..<count {
             switch style {
             case .stackedBars:
-                maxValue = Swift.max(maxValue, series.reduce(0) { $0 + (index < $1.values.count ? $1.values[index] : 0) })
+                maxValue = Swift.max(
+                    maxValue, series.reduce(0) { $0 + (index < $1.values.count ? $1.values[index] : 0) })
             case .lines:
                 for s in series where index < s.values.count { maxValue = Swift.max(maxValue, s.values[index]) }
             }

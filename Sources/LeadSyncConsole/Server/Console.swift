@@ -46,18 +46,22 @@ public struct Console: Sendable {
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
         let console = self
-        router.get("/") { request, _ in await console.page(request, title: "Overview", nav: .overview) { c in
-                let page = try await OverviewPage.load(on: c, configuration: console.configuration, logger: console.logger)
+        router.get("/") { request, _ in
+            await console.page(request, title: "Overview", nav: .overview) { c in
+                let page = try await OverviewPage.load(
+                    on: c, configuration: console.configuration, logger: console.logger)
                 return (Templates.render("overview", console.body(page, request)), page.generatedAt)
             }
         }
         router.get("/project") { request, _ in
             let fields = FormFields(request.uri.query ?? "")
             guard let id = fields["id"] else {
-                return console.message(request, status: .badRequest, heading: "No project", text: "Which project? /project?id=ID")
+                return console.message(
+                    request, status: .badRequest, heading: "No project", text: "Which project? /project?id=ID")
             }
             return await console.page(request, title: id, nav: .none) { c in
-                let page = try await ProjectPage.load(id, on: c, configuration: console.configuration, logger: console.logger)
+                let page = try await ProjectPage.load(
+                    id, on: c, configuration: console.configuration, logger: console.logger)
                 return (Templates.render("project", console.body(page, request)), page.generatedAt)
             }
         }
@@ -108,7 +112,8 @@ public struct Console: Sendable {
         }
         router.get("/favicon.ico") { _, _ in Response(status: .noContent, headers: Self.securityHeaders) }
         router.get("/healthz") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
+            Response(
+                status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
         }
         router.get("/login") { request, _ in
             guard console.auth != nil else { return console.readOnlyRefusal(request, action: "sign in") }
@@ -377,7 +382,8 @@ public struct Console: Sendable {
                 text: "Actions need the console's token: sign in at /login.", back: "/login")
         }
         guard let fields = await form(request), auth.isCSRF(fields.values["csrf"]) else {
-            logger.warning("console refused an action: CSRF field missing or wrong", metadata: ["action": "\(action.rawValue)"])
+            logger.warning(
+                "console refused an action: CSRF field missing or wrong", metadata: ["action": "\(action.rawValue)"])
             return message(
                 request, status: .forbidden, heading: "Refused",
                 text: "The form's CSRF field is missing or wrong; reload the page and try again.")
@@ -388,7 +394,9 @@ public struct Console: Sendable {
             }
             logger.notice(
                 "console action",
-                metadata: ["action": "\(action.rawValue)", "target": "\(outcome.target)", "result": "\(outcome.summary)"])
+                metadata: [
+                    "action": "\(action.rawValue)", "target": "\(outcome.target)", "result": "\(outcome.summary)",
+                ])
             return message(
                 request, status: .ok, heading: "Done", text: outcome.summary, back: outcome.back,
                 template: "actionResult")

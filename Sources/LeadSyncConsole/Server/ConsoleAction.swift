@@ -17,7 +17,9 @@ enum ConsoleAction: String, CaseIterable, Sendable {
 
     func perform(_ fields: FormFields, on connection: PostgresConnection, logger: Logger) async throws -> Outcome {
         func project() throws -> String {
-            guard let project = fields["project"] else { throw AdminError(.refused, "which project? (a project field)") }
+            guard let project = fields["project"] else {
+                throw AdminError(.refused, "which project? (a project field)")
+            }
             return project
         }
         switch self {

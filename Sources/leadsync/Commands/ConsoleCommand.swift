@@ -36,7 +36,9 @@ struct ConsoleCommand: AsyncParsableCommand {
     @Option(help: "The port to listen on (0: any free port, printed at start).")
     var port: Int = 8089
 
-    @Flag(help: "Enable pause, resume, release and resubmit (needs LEADSYNC_CONSOLE_TOKEN or LEADSYNC_CONSOLE_TOKEN_FILE).")
+    @Flag(
+        help:
+            "Enable pause, resume, release and resubmit (needs LEADSYNC_CONSOLE_TOKEN or LEADSYNC_CONSOLE_TOKEN_FILE).")
     var allowActions = false
 
     @Option(help: "The report's window: requests and the invalid rate (e.g. 1h, 24h).")
