@@ -118,7 +118,7 @@ struct ListPage: Sendable {
                                 r.projectId, link: HTMLText.link("/project", [("id", r.projectId)]), label: columns[1]),
                             cell(r.reason, "code", label: columns[2]),
                             cell(Timestamp.format(r.heldSince), "time", label: columns[3]),
-                            cell("\(r.attemptCount)", "num", label: columns[4]), cell(r.phone, label: columns[5]),
+                            cell("\(r.attemptCount)", label: columns[4]), cell(r.phone, label: columns[5]),
                             cell(r.lastError, "message", label: columns[6]),
                         ]))
             }

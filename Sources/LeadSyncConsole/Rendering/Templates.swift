@@ -44,7 +44,7 @@ enum Templates {
         </ul></nav>
         <form class="search" action="/lead" method="get" role="search">
         <label class="visually-hidden" for="q">Lead id, reference_id or phone</label>
-        <input type="search" id="q" name="q" placeholder="Lead id, reference_id or phone" value="{{query}}">
+        <input type="search" id="q" name="q" placeholder="Lead id, reference_id or phone" size="28" value="{{query}}">
         <button type="submit">Find</button>
         </form>
         </div></header>
@@ -279,7 +279,7 @@ enum Templates {
         <caption>{{title}}, {{filterText}}</caption>
         <thead><tr>{{#columns}}<th scope="col">{{.}}</th>{{/columns}}</tr></thead>
         <tbody>
-        {{#rows}}<tr data-lead="{{leadId}}"><th scope="row" class="num"><a href="{{leadLink}}">{{leadId}}</a></th>{{#cells}}<td class="{{cssClass}}">{{#link}}<a href="{{link}}">{{text}}</a>{{/link}}{{^link}}{{text}}{{/link}}</td>{{/cells}}</tr>
+        {{#rows}}<tr data-lead="{{leadId}}"><th scope="row"><a href="{{leadLink}}">{{leadId}}</a></th>{{#cells}}<td class="{{cssClass}}" data-label="{{label}}">{{#link}}<a href="{{link}}">{{text}}</a>{{/link}}{{^link}}{{text}}{{/link}}</td>{{/cells}}</tr>
         {{/rows}}
         </tbody>
         </table>
