@@ -31,7 +31,7 @@ import Testing
 
     /// Loads `url` in a fresh headless browser; with a virtual-time budget, timers (the live
     /// refresh) run before the DOM is dumped.
-    static func visit(_ url: String, screenshot: String? = nil, size: String = "1280,1100", dark: Bool = false)
+    static func visit(_ url: String, screenshot: String? = nil, size: String = "1440,1000", dark: Bool = false)
         async throws -> Visit
     {
         guard let chromium else { throw WaitTimedOut(description: "no chromium") }

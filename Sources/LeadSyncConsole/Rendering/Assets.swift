@@ -29,7 +29,7 @@ enum Assets {
         a:hover, a:focus { text-decoration: underline; }
         :focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
         header.top { background: var(--panel); border-bottom: 1px solid var(--line); }
-        .bar { max-width: 1280px; margin: 0 auto; padding: 10px 20px; display: flex; flex-wrap: wrap;
+        .bar { max-width: 1400px; margin: 0 auto; padding: 10px 20px; display: flex; flex-wrap: wrap;
           align-items: center; gap: 10px 24px; }
         .brand { font-weight: 700; font-size: 17px; color: var(--text); letter-spacing: -0.01em; }
         .brand span { color: var(--muted); font-weight: 500; }
@@ -44,7 +44,7 @@ enum Assets {
           font-weight: 600; cursor: pointer; }
         button.secondary { background: var(--head); color: var(--text); border: 1px solid var(--line); }
         button.danger { background: var(--bad); }
-        main { max-width: 1280px; margin: 0 auto; padding: 18px 20px 40px; }
+        main { max-width: 1400px; margin: 0 auto; padding: 18px 20px 40px; }
         h1 { font-size: 24px; margin: 4px 0 4px; letter-spacing: -0.015em; overflow-wrap: anywhere; }
         h2 { font-size: 17px; margin: 28px 0 10px; }
         .sub { color: var(--muted); margin: 0 0 16px; }
@@ -139,7 +139,7 @@ enum Assets {
         .actions form { display: flex; gap: 6px; flex-wrap: wrap; align-items: center; background: var(--panel);
           border: 1px solid var(--line); border-radius: 10px; padding: 8px 10px; }
         .live { font-size: 12.5px; color: var(--muted); display: inline-flex; align-items: center; gap: 6px; }
-        footer { max-width: 1280px; margin: 0 auto; padding: 0 20px 30px; color: var(--muted); font-size: 12.5px; }
+        footer { max-width: 1400px; margin: 0 auto; padding: 0 20px 30px; color: var(--muted); font-size: 12.5px; }
         .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0);
           white-space: nowrap; }
         @media (max-width: 640px) {

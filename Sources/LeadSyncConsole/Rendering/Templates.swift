@@ -97,7 +97,7 @@ enum Templates {
         <th scope="col" class="num">In flight</th><th scope="col" class="num">Submitted</th>
         <th scope="col" class="num">Invalid</th><th scope="col" class="num">Held</th>
         <th scope="col" class="num">Lag</th><th scope="col" class="num">Req/s</th><th scope="col" class="num">Leads/s</th>
-        <th scope="col" class="num">Invalid rate</th><th scope="col">Last success</th>
+        <th scope="col" class="num">Invalid %</th><th scope="col">Last success</th>
         </tr></thead>
         <tbody>
         {{#lines}}
