@@ -15,12 +15,12 @@ let consoleToken = "console-test-token-0123456789"
 /// Runs `body` against the console's router (HummingbirdTesting, no socket), its pool on `url`
 /// (the test database as its owner unless a role's URL is given).
 func withConsole<T: Sendable>(
-    _ db: TestDatabase, url: DatabaseURL? = nil, token: String? = nil, pageSize: Int = 50,
+    _ db: TestDatabase, url: DatabaseURL? = nil, token: String? = nil, pageSize: Int = 50, now: Date? = nil,
     _ body: @escaping @Sendable (any TestClientProtocol) async throws -> T
 ) async throws -> T {
     let client = PostgresClient(
         configuration: try Console.clientConfiguration(url ?? db.url), backgroundLogger: db.logger)
-    let configuration = ConsoleConfiguration(token: token, refreshSeconds: 0, pageSize: pageSize)
+    let configuration = ConsoleConfiguration(token: token, refreshSeconds: 0, pageSize: pageSize, now: now)
     let console = Console(configuration: configuration, client: client, logger: db.logger)
     return try await console.application().test(.router, body)
 }

@@ -21,7 +21,9 @@ import WireJSON
 
     @Test func overviewShowsEveryProjectWorstFirstWithTheTablesCounts() async throws {
         try await ConsoleSeed.with { db in
-            let page = try await withConsole(db) { try await $0.get("/") }
+            // The console's clock pinned, so windows counted here and there are the same.
+            let now = Date()
+            let page = try await withConsole(db, now: now) { try await $0.get("/") }
             #expect(page.status == .ok)
             #expect(page.headers[.contentType] == "text/html; charset=utf-8")
             #expect(page.headers[.contentSecurityPolicy]?.contains("default-src 'none'") == true)
@@ -40,7 +42,7 @@ import WireJSON
             #expect(page.cell(project: "acme", "retrying") == "5")
             // 12 requests of 25 leads in the last minute, plus the open one of 2 leads.
             let lastMinute = try await db.count(
-                "SELECT count(*) FROM leadsync.submission_attempts WHERE project_id = 'acme' AND started_at >= now() - interval '1 minute'"
+                "SELECT count(*) FROM leadsync.submission_attempts WHERE project_id = 'acme' AND started_at >= to_timestamp(\(now.timeIntervalSince1970)) - interval '1 minute'"
             )
             #expect(page.cell(project: "acme", "requests_per_second") == Figures.rate(Double(lastMinute) / 60))
             // Totals over every project.
@@ -61,13 +63,15 @@ import WireJSON
 
     @Test func bannerListsTheBreachesReportCheckFinds() async throws {
         try await ConsoleSeed.with { db in
+            // One instant for both, so a lag cannot cross a minute between them.
+            let now = Date()
             let report = try await db.withConnection { c in
                 try await ReportLoader(logger: db.logger).load(
-                    on: c, project: nil, since: .seconds(3600), sinceText: "1h")
+                    on: c, project: nil, since: .seconds(3600), sinceText: "1h", now: now)
             }
             let breaches = ConsoleConfiguration.defaultThresholds.breaches(in: report)
             #expect(!breaches.isEmpty)
-            let page = try await withConsole(db) { try await $0.get("/") }
+            let page = try await withConsole(db, now: now) { try await $0.get("/") }
             #expect(page.text.contains(#"<div class="banner bad" role="alert" id="breaches">"#))
             for breach in breaches { #expect(page.text.contains("<li>\(HTMLText.escape(breach.description))</li>")) }
             #expect(page.count("<li>--max-") == breaches.count)
@@ -92,7 +96,8 @@ import WireJSON
 
     @Test func projectPageShowsFiguresChartsAndTheLast50Requests() async throws {
         try await ConsoleSeed.with { db in
-            let page = try await withConsole(db) { try await $0.get("/project?id=acme") }
+            let now = Date()
+            let page = try await withConsole(db, now: now) { try await $0.get("/project?id=acme") }
             #expect(page.status == .ok)
             let expected = try await ExpectedCounts.of("acme", in: db)
             #expect(page.value(attribute: #"data-figure="pending""#) == Figures.count(expected.pending))
@@ -105,7 +110,7 @@ import WireJSON
             #expect(page.text.contains("100 requests per 5s (20/s)"))
             // Requests in the last hour, by the same rule as the chart's summary.
             let hour = try await db.count(
-                "SELECT count(*) FROM leadsync.submission_attempts WHERE project_id = 'acme' AND started_at >= now() - interval '1 hour'"
+                "SELECT count(*) FROM leadsync.submission_attempts WHERE project_id = 'acme' AND started_at >= to_timestamp(\(now.timeIntervalSince1970)) - interval '1 hour'"
             )
             #expect(page.text.contains("\(Figures.count(hour)) requests in the last hour"))
             // The 429s and 5xx of the day appear as series of the stacked chart.
