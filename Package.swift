@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
         // `leadsync import`: a streaming RFC 4180 reader (README, Importing leads, says why this one).
         .package(url: "https://github.com/yaslab/CSV.swift.git", from: "2.5.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // Pure decisions: lead model, validation, batch planning, rate limiting, outcome mapping. No I/O.
@@ -97,6 +98,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // `leadsync console`: the operator's web pages (Hummingbird, Mustache templates, SVG charts).
+        .target(
+            name: "LeadSyncConsole",
+            dependencies: [
+                "LeadSyncAdmin",
+                "LeadSyncCore",
+                "LeadSyncStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // mallopt for the worker (glibc; the Glibc module leaves malloc.h out).
         .systemLibrary(name: "CMalloc"),
         .executableTarget(
@@ -104,6 +119,7 @@ let package = Package(
             dependencies: [
                 "CMalloc",
                 "LeadSyncAdmin",
+                "LeadSyncConsole",
                 "LeadSyncCore",
                 "LeadSyncStore",
                 "LeadSyncWorker",
@@ -167,6 +183,15 @@ let package = Package(
             name: "LeadSyncAdminTests",
             dependencies: [
                 "LeadSyncAdmin", "LeadSyncCore", "LeadSyncStore", "LeadSyncTesting",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "LeadSyncConsoleTests",
+            dependencies: [
+                "LeadSyncConsole", "LeadSyncAdmin", "LeadSyncStore", "LeadSyncTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),

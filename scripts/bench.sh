@@ -7,7 +7,8 @@
 #   scripts/bench.sh --quick   small sizes, under 2 minutes after the build: keeps it from rotting
 #
 # LEADSYNC_BENCH_ONLY=throughput runs scenarios 1 and 2 alone, =latency scenario 3 alone,
-# =quiet scenario 6 alone, =prune scenario 7 alone, =import scenario 8 alone;
+# =report scenario 5 alone (the report and the console on a big table), =quiet scenario 6
+# alone, =prune scenario 7 alone, =import scenario 8 alone;
 # LEADSYNC_BENCH_BIN=<dir> takes `leadsync` and `uservox-sim` from <dir> instead of building
 # (another checkout's release build: two builds compared in one sitting).
 set -euo pipefail
@@ -17,10 +18,11 @@ cd "$root"
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 if [ $quick = 1 ]; then
-    one_project=5000 many_leads=20000 many_runs=1 inserts=50 rss_small=5000 report_rows=100000
+    one_project=5000 many_leads=20000 many_runs=1 inserts=50 rss_small=5000 report_rows=100000 attempt_rows=10000
     prune_leads=100000 prune_drain=20000 import_rows=20000 import_runs=1
 else
     one_project=200000 many_leads=1000000 many_runs=3 inserts=500 rss_small=100000 report_rows=10000000
+    attempt_rows=1000000
     prune_leads=1000000 prune_drain=200000 import_rows=1000000 import_runs=3
 fi
 projects=20
@@ -34,12 +36,12 @@ log=.tmp/bench.log
 
 say() { printf '%s\n' "$*" >&2; }
 
-for tool in bc:bc time:/usr/bin/time; do
+for tool in bc:bc time:/usr/bin/time curl:curl; do
     command -v "${tool#*:}" >/dev/null || { apt-get update -qq && apt-get install -y -qq "${tool%%:*}"; } >>"$log" 2>&1
 done
 
 only=${LEADSYNC_BENCH_ONLY:-}
-case "$only" in "" | throughput | latency | quiet) ;; *) say "bench: LEADSYNC_BENCH_ONLY is throughput, latency or quiet"; exit 2 ;; esac
+case "$only" in "" | throughput | latency | report | quiet | prune | import) ;; *) say "bench: LEADSYNC_BENCH_ONLY is throughput, latency, report, quiet, prune or import"; exit 2 ;; esac
 # Whether scenario group $1 runs.
 runs() { [ -z "$only" ] || [ "$only" = "$1" ]; }
 if [ -n "${LEADSYNC_BENCH_BIN:-}" ]; then
@@ -60,8 +62,10 @@ psql_bench() { psql -X -q -At -v ON_ERROR_STOP=1 "$bench_url" "$@"; }
 
 sim_pid=
 worker_pid=
+console_pid=
 cleanup() {
     [ -n "$worker_pid" ] && kill "$worker_pid" 2>/dev/null || true
+    [ -n "$console_pid" ] && kill "$console_pid" 2>/dev/null || true
     [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null || true
     # The bench server is its own; leave nothing running (it would also keep every file
     # descriptor this script inherited open).
@@ -404,11 +408,36 @@ if [ -z "$only" ]; then
         "≤ 64 MiB, flat"
     row "worker peak RSS, $one_project leads pending, 1 project (scenario 1)" "$(mib "$rss_one")" "≤ 64 MiB"
 
-    # 5. The report on a big table.
+fi
+
+if runs report; then
+    # 5. The report and the console on a big table.
     fresh_db
-    # Nine in ten already submitted, as in a table that has been worked on for a while.
+    # Nine in ten already submitted, as in a table that has been worked on for a while; about
+    # one in a hundred invalid (with its marker) and one in a thousand held, spread over the
+    # projects (97 and 997 share no factor with 20), so the console's lists have pages to
+    # turn; a history of $attempt_rows requests over the last 7 days, one lead of each in
+    # attempt_leads.
     insert_leads "$report_rows" $projects "CASE WHEN i % 10 = 0 THEN 'pending' ELSE 'submitted' END"
-    psql_bench -c "VACUUM ANALYZE leadsync.leads"
+    psql_bench -c "UPDATE leadsync.leads SET status = 'held',
+            held_reason = CASE WHEN id % 2 = 0 THEN 'bad_request' ELSE 'retries_exhausted' END
+        WHERE id % 997 = 2" \
+        -c "UPDATE leadsync.leads SET status = 'invalid' WHERE id % 97 = 1 AND status <> 'held'" \
+        -c "INSERT INTO leadsync.invalid_leads (lead_id, project_id, reason, message, source)
+            SELECT id, project_id, CASE WHEN id % 3 = 0 THEN 'local_invalid_phone' ELSE 'api_duplicate_call' END,
+                   'A call attempt has already been made to this phone number for this project', 'api'
+            FROM leadsync.leads WHERE status = 'invalid'" \
+        -c "INSERT INTO leadsync.submission_attempts (project_id, worker_id, lead_count, started_at, finished_at,
+                http_status, outcome, success_count, error_count)
+            SELECT 'p' || (1 + i % $projects), 'bench', 10, t, t + interval '250 milliseconds',
+                   CASE WHEN i % 50 = 0 THEN 429 WHEN i % 97 = 0 THEN 503 ELSE 200 END,
+                   CASE WHEN i % 50 = 0 THEN 'rate_limited' WHEN i % 97 = 0 THEN 'server_error' ELSE 'ok' END,
+                   CASE WHEN i % 50 = 0 OR i % 97 = 0 THEN 0 ELSE 10 END, 0
+            FROM generate_series(1, $attempt_rows) AS i,
+                 LATERAL (SELECT now() - i * (interval '7 days' / $attempt_rows)) AS s(t)" \
+        -c "INSERT INTO leadsync.attempt_leads (attempt_id, lead_id, result)
+            SELECT id, (id * 10) % $report_rows + 1, 'accepted' FROM leadsync.submission_attempts"
+    psql_bench -c "VACUUM ANALYZE"
     if "$bin/leadsync" help report >/dev/null 2>&1; then
         started=$(date +%s.%N)
         DATABASE_URL=$bench_url timeout 600 "$bin/leadsync" report >>"$log" 2>&1
@@ -416,6 +445,38 @@ if [ -z "$only" ]; then
         row "leadsync report, $report_rows leads" "$(printf '%.2f s' "$(echo "$ended - $started" | bc -l)")" "≤ 1 s"
     else
         row "leadsync report, $report_rows leads" "no report command yet" "≤ 1 s"
+    fi
+
+    # The console's pages on the same table: server time as the client sees it on loopback
+    # (HTTP included), the median of 5 after one warm-up request each.
+    if "$bin/leadsync" help console >/dev/null 2>&1; then
+        DATABASE_URL=$bench_url "$bin/leadsync" console --port 0 >.tmp/bench-console.out 2>>"$log" &
+        console_pid=$!
+        for _ in $(seq 1 100); do
+            grep -q "listening on" .tmp/bench-console.out 2>/dev/null && break
+            sleep 0.1
+        done
+        console_url=$(grep -o 'http://[0-9.:]*' .tmp/bench-console.out | head -1)
+        [ -n "$console_url" ] || { say "bench: the console did not start"; exit 1; }
+        lead=$((report_rows / 2 + 1)) # in attempt_leads (ids 10k + 1)
+        for page in "overview|/" "project page|/project?id=p7" "lead page|/lead?id=$lead" \
+            "lead search by reference|/lead?q=ls-$lead" "lead search by phone|/lead?q=%2B14$(printf '%08d' "$lead" | cut -c1-4)58$(printf '%08d' "$lead" | cut -c5-8)" \
+            "invalid list|/invalid" "invalid list, project + reason|/invalid?project=p3&reason=local_invalid_phone" \
+            "invalid list, a deep page|/invalid?before=$((report_rows / 10))" "held list|/held" \
+            "held list, project|/held?project=p3&reason=bad_request"; do
+            name=${page%%|*}
+            path=${page#*|}
+            curl -s -o /dev/null "$console_url$path"
+            times=()
+            for _ in 1 2 3 4 5; do
+                times+=("$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "$console_url$path")")
+            done
+            status=$(printf '%s\n' "${times[@]}" | awk '{print $1}' | sort -u | tr '\n' ' ')
+            ms=$(printf '%s\n' "${times[@]}" | awk '{print $2 * 1000}' | sort -n | sed -n 3p)
+            row "console: $name, $report_rows leads, $attempt_rows requests" "$(printf '%.1f ms (HTTP %s)' "$ms" "${status% }")" "≤ 100 ms"
+        done
+        kill "$console_pid" 2>/dev/null || true
+        wait "$console_pid" 2>/dev/null || true
     fi
 fi
 

@@ -29,6 +29,10 @@ if install_missing promtool prometheus; then
 else
     echo "test.sh: SKIPPED the Prometheus rules: promtool is missing and could not be installed (apt-get install prometheus)" >&2
 fi
+# The console's browser test (Tests/LeadSyncConsoleTests/BrowserTests.swift) drives headless
+# Chromium; without it that test says it skipped.
+install_missing chromium chromium ||
+    echo "test.sh: chromium is missing and could not be installed: the console's browser test will say it skipped" >&2
 install_missing systemd-analyze systemd ||
     echo "test.sh: systemd-analyze is missing and could not be installed: the unit's test will say it skipped" >&2
 # PoolerTests run a PgBouncer of their own (README, Behind a connection pooler). Debian

@@ -69,9 +69,10 @@ public final class TokenStore: Sendable {
     /// Opens the path once (following symlinks: a Kubernetes secret is a link into
     /// `..data/`), judges the file it opened with `fstat`, and reads from that descriptor,
     /// so what is checked is what is read. Refusals name the file and the rule.
-    static func readSecretFile(_ path: String) throws -> [UInt8] {
+    /// Also reads `LEADSYNC_CONSOLE_TOKEN_FILE` (`variable` names the file in refusals).
+    package static func readSecretFile(_ path: String, variable: String = "LEADSYNC_TOKENS_FILE") throws -> [UInt8] {
         func refuse(_ rule: String) -> LoadError {
-            LoadError(description: "LEADSYNC_TOKENS_FILE \(path) \(rule)")
+            LoadError(description: "\(variable) \(path) \(rule)")
         }
         // O_NONBLOCK: opening a FIFO must not hang the worker; a regular file ignores it.
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)

@@ -25,6 +25,7 @@ struct LeadSyncCommand: AsyncParsableCommand {
             MigrateCommand.self, WorkerCommand.self, ReportCommand.self, InvalidCommand.self, AttemptsCommand.self,
             LeadCommand.self, ProjectCommand.self, ReleaseCommand.self, CheckCommand.self, PruneCommand.self,
             ImportCommand.self,
+            ConsoleCommand.self,
         ]
     )
 }

@@ -106,6 +106,36 @@ public struct LeadDetail: Sendable, Equatable {
             phoneHolder: holder.map { (id: $0.id, status: $0.status) })
     }
 
+    /// The leads a search names, ids ascending, at most `limit`: by id (digits, or the
+    /// `ls-<id>` referenceId LeadSync sends for a lead without one), by `reference_id`, and by
+    /// phone (the lead that holds the normalized number in each project, as the local dedupe
+    /// judges it). Each is one index probe (docs/operating.md §19).
+    public static func find(_ text: String, on connection: PostgresConnection, logger: Logger, limit: Int = 20)
+        async throws -> [Int64]
+    {
+        let query = text.trimmingCharacters(in: .whitespaces)
+        guard !query.isEmpty else { return [] }
+        var ids = Set<Int64>()
+        var idText = Substring(query)
+        if idText.hasPrefix("ls-") { idText = idText.dropFirst(3) }
+        if let id = Int64(idText), id > 0,
+            try await connection.firstRow(ConsoleQueries.leadExists(id), logger: logger) != nil
+        {
+            ids.insert(id)
+        }
+        // Over the column's byte bound nothing can match (docs/contract.md §1.1).
+        if query.utf8.count <= 200 {
+            for id in try await connection.rows(ConsoleQueries.leadsByReference(query, limit: limit), logger: logger) {
+                ids.insert(id)
+            }
+        }
+        if let normalized = PhoneNumber.normalize(query) {
+            let key = PhoneNumber.dedupeKey(normalized)
+            for id in try await connection.rows(ConsoleQueries.leadsByPhoneKey(key), logger: logger) { ids.insert(id) }
+        }
+        return Array(ids.sorted().prefix(limit))
+    }
+
     // MARK: formats
 
     public func table(style: TerminalStyle = .plain) -> String {

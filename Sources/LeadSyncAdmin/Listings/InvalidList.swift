@@ -35,6 +35,15 @@ public struct InvalidLeadRow: Sendable, Equatable {
     }
 }
 
+extension InvalidLeadRow {
+    init(_ r: ReportQueries.InvalidLeadRow) {
+        self.init(
+            leadId: r.leadId, projectId: r.projectId, reason: r.reason, source: r.source, attemptId: r.attemptId,
+            markedAt: r.markedAt, message: r.message, phone: r.phone, processId: r.processId,
+            referenceId: r.referenceId)
+    }
+}
+
 public struct InvalidList: Sendable {
     public struct Filter: Sendable {
         public var project: String?
@@ -73,13 +82,32 @@ public struct InvalidList: Sendable {
         try await connection.forEachRow(
             ReportQueries.invalidLeads(only: filter.project, reason: filter.reason, limit: filter.limit),
             logger: logger
-        ) { r in
-            try body(
-                InvalidLeadRow(
-                    leadId: r.leadId, projectId: r.projectId, reason: r.reason, source: r.source,
-                    attemptId: r.attemptId, markedAt: r.markedAt, message: r.message, phone: r.phone,
-                    processId: r.processId, referenceId: r.referenceId))
-        }
+        ) { try body(InvalidLeadRow($0)) }
+    }
+
+    /// The rows as `forEach`, handed to an async body (the console streams its export).
+    public func forEachAsync(
+        isolation: isolated (any Actor)? = #isolation, on connection: PostgresConnection, filter: Filter,
+        _ body: (InvalidLeadRow) async throws -> Void
+    ) async throws {
+        try await requireProject(filter.project, on: connection, logger: logger)
+        try await connection.forEachRowAsync(
+            ReportQueries.invalidLeads(only: filter.project, reason: filter.reason, limit: filter.limit),
+            logger: logger
+        ) { try await body(InvalidLeadRow($0)) }
+    }
+
+    /// One page of the console's list: at most `limit` markers with lead ids below `before`,
+    /// newest id first (docs/operating.md §19; index probes, never a scan).
+    public func page(
+        on connection: PostgresConnection, project: String?, reason: String?, before: Int64?, limit: Int
+    ) async throws -> [InvalidLeadRow] {
+        return try await connection.rows(
+            ConsoleQueries.invalidPage(
+                only: project, reason: reason, allReasons: InvalidReason.allCases.map(\.rawValue),
+                before: before ?? .max, limit: limit),
+            logger: logger
+        ).map(InvalidLeadRow.init)
     }
 
     // MARK: formats

@@ -25,6 +25,13 @@ public struct ReportThresholds: Sendable, Equatable {
         public var limit: String
         public var value: String
 
+        public init(threshold: String, project: String, limit: String, value: String) {
+            self.threshold = threshold
+            self.project = project
+            self.limit = limit
+            self.value = value
+        }
+
         public var description: String { "--\(threshold) \(limit) breached by \(project) (\(value))" }
     }
 

@@ -15,7 +15,7 @@ public enum MetricsQueries {
         GROUP BY project_id, status HAVING sum(delta) <> 0
         """
 
-    /// LeadsHeldByReason: through the partial index `leads_held_by_reason`, small by nature.
+    /// LeadsHeldByReason: through the partial index `leads_held_by_reason_id`, small by nature.
     public static let heldByReason: PostgresQuery = """
         SELECT project_id, held_reason, count(*)::int8 FROM leadsync.leads
         WHERE status = 'held' GROUP BY project_id, held_reason

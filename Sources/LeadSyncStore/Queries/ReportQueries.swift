@@ -104,7 +104,7 @@ package enum ReportQueries {
         ) { try KeyedCountRow($0) }
     }
 
-    /// LeadsCountHeldByReason: held leads per project and held reason (`key`), from `leads_held_by_reason`.
+    /// LeadsCountHeldByReason: held leads per project and held reason (`key`), from `leads_held_by_reason_id`.
     package static func heldCountsByReason(only project: String?) -> RowQuery<KeyedCountRow> {
         RowQuery(
             """
