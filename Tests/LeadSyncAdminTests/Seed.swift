@@ -125,7 +125,9 @@ func leadsync(_ arguments: [String], url: String) async throws -> CLIResult {
         environment: [
             "DATABASE_URL": url, "NO_COLOR": "1", "LOG_LEVEL": "warning",
         ])
-    let status = try await process.waitForExit(timeout: .seconds(30))
+    // A hang guard, not a speed check: the whole suite runs in parallel on two cores, where a
+    // command has been seen to take over 30 s to finish.
+    let status = try await process.waitForExit(timeout: .seconds(120))
     return CLIResult(status: status, stdout: process.standardOutput, stderr: process.standardError)
 }
 
