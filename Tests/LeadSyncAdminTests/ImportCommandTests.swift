@@ -224,9 +224,11 @@ import Testing
             line("")  // 6 blank
             line(#"{"project_id":"p1","phone":"+14155550105","metadata":{"k":"\u0000"}}"#)  // 7 NUL in jsonb
             line(#"{"project_id":"p1","phone":{"n":1}}"#)  // 8 phone not a string
+            // 9
             bytes +=
-                Array(#"{"project_id":"p1","phone":"+14155550106","name":""#.utf8) + [0xC3, 0x28] + Array("\"}\n".utf8)  // 9
-            line(#"{"project_id":"p1","phone":"+14155550107","name":"\#(String(repeating: "n", count: 2 << 20))"}"#)  // 10
+                Array(#"{"project_id":"p1","phone":"+14155550106","name":""#.utf8) + [0xC3, 0x28] + Array("\"}\n".utf8)
+            // 10
+            line(#"{"project_id":"p1","phone":"+14155550107","name":"\#(String(repeating: "n", count: 2 << 20))"}"#)
             line(#"{"project_id":"p1","remote_lead_id":"rl-9","Mobile":"x"}"#)  // 11 Mobile mapped to group_id
             line(#"{"project_id":"p1","phone":"+14155550108","phone":"+14155550109"}"#)  // 12 twice
             line(#"{"project_id":"p1","phone":"+14155550110","init":"off","metadata":null}"#)  // 13 ok

@@ -136,6 +136,39 @@ public struct LeadDetail: Sendable, Equatable {
         return Array(ids.sorted().prefix(limit))
     }
 
+    /// The lead's own fields, in the order `lead show` and the console's lead page show them
+    /// (one list, so the two cannot drift apart).
+    public var recordFields: [(name: String, value: String?)] {
+        let lead = record.lead
+        var fields: [(name: String, value: String?)] = [
+            ("project", lead.projectId),
+            ("process_id", lead.processId),
+            ("group_id", lead.groupId),
+            ("phone", lead.phone),
+            ("email", lead.email),
+            ("name", lead.name),
+            ("first_name", lead.firstName),
+            ("last_name", lead.lastName),
+            ("reference_id", lead.referenceId),
+            ("metadata", lead.metadata),
+            ("init", lead.initialize ? "true" : "false"),
+            ("remote_lead_id", lead.remoteLeadId),
+            ("attempt_count", "\(lead.attemptCount)"),
+            ("ambiguous", lead.ambiguous ? "true (an earlier request's outcome is unknown)" : "false"),
+            ("next_attempt_at", record.nextAttemptAt.map(Timestamp.format)),
+            ("created_at", Timestamp.format(record.createdAt)),
+            ("updated_at", Timestamp.format(record.updatedAt)),
+            ("submitted_at", record.submittedAt.map(Timestamp.format)),
+            ("remote_id", record.remoteId),
+            ("held_reason", record.heldReason),
+            ("last_error", record.lastError),
+        ]
+        if let open = openAttempt {
+            fields.append(("in_flight", "attempt \(open.id) since \(Timestamp.format(open.startedAt))"))
+        }
+        return fields
+    }
+
     // MARK: formats
 
     public func table(style: TerminalStyle = .plain) -> String {
@@ -152,28 +185,9 @@ public struct LeadDetail: Sendable, Equatable {
             default: nil
             }
         add("status", displayStatus, statusColor)
-        add("project", lead.projectId)
-        add("process_id", lead.processId)
-        add("group_id", lead.groupId)
-        add("phone", lead.phone)
-        add("email", lead.email)
-        add("name", lead.name)
-        add("first_name", lead.firstName)
-        add("last_name", lead.lastName)
-        add("reference_id", lead.referenceId)
-        add("metadata", lead.metadata)
-        add("init", lead.initialize ? "true" : "false")
-        add("remote_lead_id", lead.remoteLeadId)
-        add("attempt_count", "\(lead.attemptCount)")
-        add("ambiguous", lead.ambiguous ? "true (an earlier request's outcome is unknown)" : "false")
-        add("next_attempt_at", record.nextAttemptAt.map(Timestamp.format))
-        add("created_at", Timestamp.format(record.createdAt))
-        add("updated_at", Timestamp.format(record.updatedAt))
-        add("submitted_at", record.submittedAt.map(Timestamp.format))
-        add("remote_id", record.remoteId)
-        add("held_reason", record.heldReason, .yellow)
-        add("last_error", record.lastError)
-        if let open = openAttempt { add("in_flight", "attempt \(open.id) since \(Timestamp.format(open.startedAt))") }
+        for field in recordFields {
+            add(field.name, field.value, field.name == "held_reason" ? .yellow : nil)
+        }
         if let m = marker {
             add("invalid", "\(m.reason) (\(m.source)) at \(Timestamp.format(m.markedAt))", .red)
             add("invalid_message", m.message)

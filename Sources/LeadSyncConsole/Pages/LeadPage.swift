@@ -49,29 +49,9 @@ struct LeadPage: Sendable {
         func add(_ name: String, _ value: String?, link: String = "") {
             fields.append(Field(name: name, value: value ?? "–", link: link))
         }
-        add("project", lead.projectId, link: HTMLText.link("/project", [("id", lead.projectId)]))
-        add("process_id", lead.processId)
-        add("group_id", lead.groupId)
-        add("phone", lead.phone)
-        add("email", lead.email)
-        add("name", lead.name)
-        add("first_name", lead.firstName)
-        add("last_name", lead.lastName)
-        add("reference_id", lead.referenceId)
-        add("metadata", lead.metadata)
-        add("init", lead.initialize ? "true" : "false")
-        add("remote_lead_id", lead.remoteLeadId)
-        add("attempt_count", "\(lead.attemptCount)")
-        add("ambiguous", lead.ambiguous ? "true (an earlier request's outcome is unknown)" : "false")
-        add("next_attempt_at", r.nextAttemptAt.map(Timestamp.format))
-        add("created_at", Timestamp.format(r.createdAt))
-        add("updated_at", Timestamp.format(r.updatedAt))
-        add("submitted_at", r.submittedAt.map(Timestamp.format))
-        add("remote_id", r.remoteId)
-        add("held_reason", r.heldReason)
-        add("last_error", r.lastError)
-        if let open = d.openAttempt {
-            add("in_flight", "attempt \(open.id) since \(Timestamp.format(open.startedAt))")
+        for field in d.recordFields {
+            let link = field.name == "project" ? HTMLText.link("/project", [("id", lead.projectId)]) : ""
+            add(field.name, field.value, link: link)
         }
 
         var marker: [Field] = []
