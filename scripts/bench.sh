@@ -8,7 +8,7 @@
 #
 # LEADSYNC_BENCH_ONLY=throughput runs scenarios 1 and 2 alone, =latency scenario 3 alone,
 # =report scenario 5 alone (the report and the console on a big table), =quiet scenario 6
-# alone, =prune scenario 7 alone, =import scenario 8 alone;
+# alone, =prune scenario 7 alone, =import scenario 8 alone, =tenants scenario 9 alone;
 # LEADSYNC_BENCH_BIN=<dir> takes `leadsync` and `uservox-sim` from <dir> instead of building
 # (another checkout's release build: two builds compared in one sitting).
 set -euo pipefail
@@ -19,11 +19,12 @@ quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 if [ $quick = 1 ]; then
     one_project=5000 many_leads=20000 many_runs=1 inserts=50 rss_small=5000 report_rows=100000 attempt_rows=10000
-    prune_leads=100000 prune_drain=20000 import_rows=20000 import_runs=1
+    prune_leads=100000 prune_drain=20000 import_rows=20000 import_runs=1 tenant_projects=1000 idle_seconds=10
 else
     one_project=200000 many_leads=1000000 many_runs=3 inserts=500 rss_small=100000 report_rows=10000000
     attempt_rows=1000000
     prune_leads=1000000 prune_drain=200000 import_rows=1000000 import_runs=3
+    tenant_projects=10000 idle_seconds=60
 fi
 projects=20
 
@@ -41,7 +42,7 @@ for tool in bc:bc time:/usr/bin/time curl:curl; do
 done
 
 only=${LEADSYNC_BENCH_ONLY:-}
-case "$only" in "" | throughput | latency | report | quiet | prune | import) ;; *) say "bench: LEADSYNC_BENCH_ONLY is throughput, latency, report, quiet, prune or import"; exit 2 ;; esac
+case "$only" in "" | throughput | latency | report | quiet | prune | import | tenants) ;; *) say "bench: LEADSYNC_BENCH_ONLY is throughput, latency, report, quiet, prune, import or tenants"; exit 2 ;; esac
 # Whether scenario group $1 runs.
 runs() { [ -z "$only" ] || [ "$only" = "$1" ]; }
 if [ -n "${LEADSYNC_BENCH_BIN:-}" ]; then
@@ -87,6 +88,8 @@ chmod 600 "$tokens_file"
 
 start_sim() {
     [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null || true
+    # Emptied first: the shell opens the file in the child, after this loop may have read it.
+    : >.tmp/bench-sim.out
     "$bin/uservox-sim" "${sim_args[@]}" >.tmp/bench-sim.out 2>>"$log" &
     sim_pid=$!
     for _ in $(seq 1 100); do
@@ -546,6 +549,71 @@ fi
 
 if runs prune; then prune_scenario; fi
 if runs import; then import_bench; fi
+
+# 9. Many tenants (issue 14): $tenant_projects projects with 10 leads each, drained by a
+# long-running worker as in production (lanes linger idle before they let their projects
+# go); then the same projects idle, the sweep's cost over $idle_seconds s. One request per
+# project: the figures are per request. A broken run: a lead not sent, an error logged.
+tenants_scenario() {
+    local n=$tenant_projects per=10 tfile=$root/.tmp/bench-tenant-tokens.json wlog=.tmp/bench-tenants-worker.log
+    local saved=("${sim_args[@]}") left errors requests cpu0 cpu_drained locks peak_locks=0 hwm pg0 pg1 w0 w1
+    sim_args=(--port 0 --block-strikes 0)
+    mapfile -t -O "${#sim_args[@]}" sim_args < <(seq 1 "$n" | awk '{print "--project"; print "p" $1 "=tok-p" $1}')
+    seq 1 "$n" | awk 'BEGIN {printf "{"} {printf "%s\"p%d\": \"tok-p%d\"", (NR > 1 ? "," : ""), $1, $1} END {printf "}"}' >"$tfile"
+    chmod 600 "$tfile"
+    start_sim
+    sim_args=("${saved[@]}")
+    fresh_db
+    insert_leads $((n * per)) "$n"
+    psql_bench -c "VACUUM ANALYZE"
+    # The default log level (info), as deployed.
+    USERVOX_BASE_URL=$sim_url DATABASE_URL="$bench_url" LEADSYNC_TOKENS_FILE="$tfile" \
+        "$bin/leadsync" worker >"$wlog" 2>&1 &
+    worker_pid=$!
+    cpu0=$(awk '{print $14 + $15}' "/proc/$worker_pid/stat")
+    for _ in $(seq 1 1200); do
+        left=$(psql_bench -c "SELECT count(*) FROM leadsync.leads WHERE status <> 'submitted'")
+        locks=$(psql_bench -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+        [ "$locks" -gt "$peak_locks" ] && peak_locks=$locks
+        [ "$left" = 0 ] && break
+        kill -0 "$worker_pid" 2>/dev/null || break
+        sleep 0.5
+    done
+    cpu_drained=$(awk '{print $14 + $15}' "/proc/$worker_pid/stat" 2>/dev/null || echo "$cpu0")
+    read -r requests elapsed < <(psql_bench -F ' ' -c "SELECT count(*), extract(epoch FROM max(finished_at) - min(started_at))
+        FROM leadsync.submission_attempts")
+    hwm=$(awk '/VmHWM/ {print $2}' "/proc/$worker_pid/status" 2>/dev/null || echo 0)
+    # Idle: once every lane has let its project go (`idle_linger`), the sweep alone.
+    for _ in $(seq 1 120); do
+        [ "$(psql_bench -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")" = 0 ] && break
+        sleep 0.5
+    done
+    locks=$(psql_bench -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+    w0=$(awk '{print $14 + $15}' "/proc/$worker_pid/stat")
+    pg0=$(pg_ticks)
+    sleep "$idle_seconds"
+    w1=$(awk '{print $14 + $15}' "/proc/$worker_pid/stat")
+    pg1=$(pg_ticks)
+    local rss_idle
+    rss_idle=$(awk '/VmRSS/ {print $2}' "/proc/$worker_pid/status")
+    kill -TERM "$worker_pid"
+    wait "$worker_pid" || true
+    worker_pid=
+    errors=$(grep -cE '^[^ ]+ (error|critical) ' "$wlog" || true)
+    [ "$left" = 0 ] || { say "bench: tenants: $left leads not submitted"; exit 1; }
+    [ "$errors" = 0 ] || { say "bench: tenants: $errors errors logged ($wlog):"; grep -E '^[^ ]+ (error|critical) ' "$wlog" | head -3 >&2; exit 1; }
+    local rate cpu_ms
+    rate=$(echo "$requests / $elapsed" | bc -l)
+    cpu_ms=$(echo "($cpu_drained - $cpu0) * 1000 / $ticks_per_s / $requests" | bc -l)
+    row "$n projects × $per leads: requests/s" \
+        "$(printf '%.0f requests/s (%d requests in %.1f s)' "$rate" "$requests" "$elapsed")" "≥ 1,000/s, no error"
+    row "$n projects × $per leads: worker CPU per request" "$(printf '%.2f ms' "$cpu_ms")" "≤ 0.5 ms"
+    row "$n projects × $per leads: worker peak RSS" "$(mib "$hwm") (advisory locks held at most $peak_locks)" "≤ 96 MiB"
+    row "$n projects idle: the sweep's CPU over $idle_seconds s, worker + PostgreSQL" \
+        "$(printf '%.2f %% + %.2f %% of a core' "$(echo "($w1 - $w0) * 100 / $ticks_per_s / $idle_seconds" | bc -l)" \
+            "$(echo "($pg1 - $pg0) * 100 / $ticks_per_s / $idle_seconds" | bc -l)") (RSS $(mib "$rss_idle"), $locks locks still held)" "≤ 2 % of one core"
+}
+if runs tenants; then tenants_scenario; fi
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 {

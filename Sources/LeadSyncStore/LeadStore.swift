@@ -283,11 +283,6 @@ public struct LeadStore: Sendable {
         try await rows(AttemptQueries.openCount(project: project)).first?.decode(Int.self) ?? 0
     }
 
-    /// How long ago (seconds) each recent request of the project started.
-    public func recentStarts(project: String, within window: Duration) async throws -> [Double] {
-        try await rows(AttemptQueries.recentStarts(project: project, within: window)).map { try $0.decode(Double.self) }
-    }
-
     public func compactLeadCounts() async throws {
         _ = try await rows(ProjectQueries.compactLeadCounts)
     }

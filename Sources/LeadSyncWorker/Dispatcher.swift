@@ -22,8 +22,17 @@ public final class Dispatcher: Service, Sendable {
     let logger: Logger
 
     private let limiters = Mutex<[String: LimiterBox]>([:])
-    /// Projects this worker serves now, each with its lane's wake-up.
-    private let lanes = Mutex<[String: WakeSignal]>([:])
+    /// Projects this worker serves now, each with its lane's wake-up, and the projects whose
+    /// lanes ended but whose locks the dispatcher has yet to give back (in one round trip
+    /// for many: docs/operating.md §21).
+    private let roster = Mutex(Roster())
+    private struct Roster {
+        var lanes: [String: WakeSignal] = [:]
+        var ended: [String] = []
+    }
+    /// Lanes running and projects waiting for one, for `LaneBudget.mayLinger` (read by lanes).
+    private let servedCount = Atomic<Int>(0)
+    private let waitingCount = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
     private let slots: RequestSlots
 
@@ -52,7 +61,7 @@ public final class Dispatcher: Service, Sendable {
             // docs/contract.md §5: stop claiming; in-flight requests finish and are written back.
             self.stopping.store(true, ordering: .relaxed)
             self.wake.wakeAll()
-            for signal in self.lanes.withLock({ Array($0.values) }) { signal.wakeAll() }
+            for signal in self.roster.withLock({ Array($0.lanes.values) }) { signal.wakeAll() }
         }
     }
 
@@ -90,55 +99,101 @@ public final class Dispatcher: Service, Sendable {
     /// drained, or stopping), false when the session was lost and must be reopened.
     private func serve(session: PostgresConnection) async throws -> Bool {
         let pid: Int32
+        let budget: LaneBudget
         do {
             pid =
                 try await session.query(ProjectLock.backendPid, logger: logger).collect().first?.decode(Int32.self) ?? 0
+            let table = try await session.query(ProjectLock.lockTable, logger: logger).collect().first.map {
+                let (locks, connections, prepared) = try $0.decode((Int64, Int64, Int64).self)
+                return LaneBudget.LockTable(
+                    maxLocksPerTransaction: Int(locks), maxConnections: Int(connections),
+                    maxPreparedTransactions: Int(prepared))
+            }
+            budget = LaneBudget(configured: configuration.maxLanes, table: table)
         } catch {
             return false
         }
+        // The locks of a lost session died with it.
+        roster.withLock { $0.ended = [] }
         let lock = ProjectLock(sessionPid: pid)
         let alive = SessionFlag()
         health.setLockSession(true)
         logger.info("worker ready", metadata: ["worker_id": "\(configuration.workerId)"])
+        if budget.limitedByServer {
+            logger.warning("\(budget.summary)")
+        } else {
+            logger.info("\(budget.summary)")
+        }
 
         var moved: StoreError?
         let done: Bool = try await withThrowingTaskGroup(of: Void.self) { group in
             var result = false
+            var queue = ReadyQueue()
+            var lastSweep: ContinuousClock.Instant?
             while true {
                 if isStopping {
                     result = true
                     break
                 }
-                logger.trace("dispatcher: heartbeat")
-                let heartbeat: Int32?
-                do {
-                    heartbeat = try await withTimeout(.seconds(2), "lock session heartbeat") { [logger] in
-                        try await session.query(ProjectLock.backendPid, logger: logger).collect().first?.decode(
-                            Int32.self)
+                let signalled = wake.take()
+                let now = ContinuousClock.now
+                // The full sweep (a heartbeat, dead workers' attempts, every ready project)
+                // once per sweep interval, or when asked to scan everything; in between the
+                // dispatcher only hands notifications on, gives ended lanes' locks back and
+                // starts waiting projects.
+                let sweepDue = signalled.all || lastSweep.map { now - $0 >= configuration.sweepInterval } ?? true
+                if sweepDue {
+                    lastSweep = now
+                    logger.trace("dispatcher: heartbeat")
+                    let heartbeat: Int32?
+                    do {
+                        heartbeat = try await withTimeout(.seconds(2), "lock session heartbeat") { [logger] in
+                            try await session.query(ProjectLock.backendPid, logger: logger).collect().first?.decode(
+                                Int32.self)
+                        }
+                    } catch {
+                        logger.error("lost the lock session; lanes stop and the locks are taken again")
+                        break
                     }
-                } catch {
-                    logger.error("lost the lock session; lanes stop and the locks are taken again")
-                    break
+                    // The same round trip as a bare SELECT 1, and it proves the locks are still
+                    // this server session's: behind a transaction-mode pooler the session
+                    // changes under the worker, and then nothing it holds is safe.
+                    if heartbeat != pid {
+                        moved = StoreError(
+                            .badArgument,
+                            "the lock session moved from PostgreSQL session \(pid) to \(heartbeat.map { "\($0)" } ?? "none"): \(DatabaseSetup.sessionVariable) (or DATABASE_URL) leads to a transaction-mode pooler; the lock session needs a direct connection (README, Behind a connection pooler)"
+                        )
+                        break
+                    }
+                    logger.trace("dispatcher: sweep")
+                    do {
+                        try await sweep(queue: &queue)
+                    } catch {
+                        logger.error(
+                            "sweep failed; retrying", metadata: ["error": "\(StoreError.from(error, doing: "sweep"))"])
+                    }
                 }
-                // The same round trip as a bare SELECT 1, and it proves the locks are still
-                // this server session's: behind a transaction-mode pooler the session
-                // changes under the worker, and then nothing it holds is safe.
-                if heartbeat != pid {
-                    moved = StoreError(
-                        .badArgument,
-                        "the lock session moved from PostgreSQL session \(pid) to \(heartbeat.map { "\($0)" } ?? "none"): \(DatabaseSetup.sessionVariable) (or DATABASE_URL) leads to a transaction-mode pooler; the lock session needs a direct connection (README, Behind a connection pooler)"
-                    )
-                    break
+                // A notification wakes only its project's lane; one no lane serves waits first in line.
+                for project in signalled.projects {
+                    if let signal = roster.withLock({ $0.lanes[project] }) {
+                        signal.wake(project: project)
+                    } else if configuration.projects?.contains(project) ?? true {
+                        queue.pushFront(project)
+                    }
                 }
-                logger.trace("dispatcher: sweep")
                 do {
-                    try await sweep(session: session, lock: lock, alive: alive, group: &group)
+                    try await giveEndedLocksBack(session: session, alive: alive)
+                    try await startLanes(
+                        from: &queue, budget: budget, session: session, lock: lock, alive: alive, group: &group)
                 } catch {
                     logger.error(
-                        "sweep failed; retrying", metadata: ["error": "\(StoreError.from(error, doing: "sweep"))"])
+                        "taking up projects failed; retrying",
+                        metadata: ["error": "\(StoreError.from(error, doing: "project locks"))"])
                 }
-                if lanes.withLock({ $0.isEmpty }) { health.progressed() }
-                if configuration.once && lanes.withLock({ $0.isEmpty }) {
+                waitingCount.store(queue.count, ordering: .relaxed)
+                let idle = queue.isEmpty && roster.withLock { $0.lanes.isEmpty }
+                if idle { health.progressed() }
+                if sweepDue && configuration.once && idle {
                     let ready =
                         (try? await configuration.bounded("ready projects") { [store, configuration] in
                             try await store.readyProjects(only: configuration.projects)
@@ -149,11 +204,12 @@ public final class Dispatcher: Service, Sendable {
                     }
                 }
                 logger.trace("dispatcher: wait")
-                await wake.wait(timeout: configuration.sweepInterval)
+                let nextSweep = (lastSweep ?? now) + configuration.sweepInterval
+                await wake.wait(timeout: max(.zero, nextSweep - ContinuousClock.now))
             }
             alive.set(false)
             health.setLockSession(false)
-            for signal in lanes.withLock({ Array($0.values) }) { signal.wakeAll() }
+            for signal in roster.withLock({ Array($0.lanes.values) }) { signal.wakeAll() }
             try await group.waitForAll()
             return result
         }
@@ -161,17 +217,10 @@ public final class Dispatcher: Service, Sendable {
         return done
     }
 
-    private func sweep(
-        session: PostgresConnection, lock: ProjectLock, alive: SessionFlag,
-        group: inout ThrowingTaskGroup<Void, any Error>
-    ) async throws {
+    /// The chores of the full sweep, then every ready project no lane serves, in line.
+    private func sweep(queue: inout ReadyQueue) async throws {
         try await refreshBacklogMetrics()
         try await compactLeadCountsIfDue()
-        // A notification wakes only its project's lane; the rest of the sweep looks for
-        // projects nobody serves yet.
-        let woken = wake.take()
-        let laneSignals = lanes.withLock { $0 }
-        for project in woken.projects { laneSignals[project]?.wake(project: project) }
         logger.trace("dispatcher: abandon expired")
         for (attempt, project, leads) in try await configuration.bounded(
             "abandoning expired attempts",
@@ -185,25 +234,77 @@ public final class Dispatcher: Service, Sendable {
         }
         guard !isStopping else { return }
         logger.trace("dispatcher: ready projects")
-        let served = Array(lanes.withLock { $0.keys })
+        // Without the served list: sent along, each of its ids is compared with every
+        // project's (10,000 × 10,000 with many tenants); the lanes are left out here instead.
         let ready = try await configuration.bounded("ready projects") { [store, configuration] in
-            try await store.readyProjects(only: configuration.projects, except: served)
+            try await store.readyProjects(only: configuration.projects)
         }
-        for project in ready {
-            guard lanes.withLock({ $0[project] == nil }) else { continue }
-            let locked = try await withTimeout(.seconds(2), "project lock") { [logger] in
-                try await session.query(ProjectLock.tryLock(project: project), logger: logger).collect()
-                    .first?.decode(Bool.self) ?? false
+        queue.replace(with: ready, skipping: isServed)
+    }
+
+    private func isServed(_ project: String) -> Bool { roster.withLock { $0.lanes[project] != nil } }
+
+    /// The locks of lanes that ended, given back in one round trip.
+    private func giveEndedLocksBack(session: PostgresConnection, alive: SessionFlag) async throws {
+        let ended = roster.withLock { roster in
+            defer { roster.ended = [] }
+            return roster.ended
+        }
+        guard !ended.isEmpty, alive.value else { return }
+        do {
+            _ = try await withTimeout(.seconds(2), "project unlock") { [logger] in
+                try await session.query(ProjectLock.unlock(projects: ended), logger: logger).collect()
             }
-            guard locked else { continue }
+        } catch {
+            // Still held: given back on the next pass (or with the session).
+            roster.withLock { $0.ended.append(contentsOf: ended) }
+            throw error
+        }
+    }
+
+    /// Takes the locks of as many waiting projects as the budget allows, in one round trip,
+    /// and runs a lane for each project locked (another worker has the others).
+    private func startLanes(
+        from queue: inout ReadyQueue, budget: LaneBudget, session: PostgresConnection, lock: ProjectLock,
+        alive: SessionFlag, group: inout ThrowingTaskGroup<Void, any Error>
+    ) async throws {
+        guard !queue.isEmpty, !isStopping else { return }
+        // Locks of ended lanes not yet given back count too: the cap is on locks held.
+        let held = roster.withLock { $0.lanes.count + $0.ended.count }
+        let batch = queue.take(budget.toStart(served: held, waiting: queue.count), skipping: isServed)
+        guard !batch.isEmpty else { return }
+        let locked = try await withTimeout(.seconds(2), "project locks") { [logger] in
+            var locked = Set<String>()
+            for try await project in try await session.query(ProjectLock.tryLock(projects: batch), logger: logger)
+                .decode(String.self)
+            {
+                locked.insert(project)
+            }
+            return locked
+        }
+        for project in batch where locked.contains(project) {
             let laneWake = WakeSignal()
-            lanes.withLock { $0[project] = laneWake }
+            roster.withLock { $0.lanes[project] = laneWake }
+            servedCount.add(1, ordering: .relaxed)
             let lane = ProjectLane(
                 project: project, store: store, client: client, tokens: tokens, limiter: limiter(for: project),
                 lock: lock, configuration: configuration, progress: progress, wake: laneWake, slots: slots,
-                health: health, logger: logger, mayStart: { [self] in alive.value && !self.isStopping })
+                health: health, logger: logger, mayStart: { [self] in alive.value && !self.isStopping },
+                mayLinger: { [self] in
+                    budget.mayLinger(
+                        served: servedCount.load(ordering: .relaxed), waiting: waitingCount.load(ordering: .relaxed))
+                })
             group.addTask { [self] in
-                defer { lanes.withLock { _ = $0.removeValue(forKey: project) } }
+                defer {
+                    // Its lock is given back by the dispatcher, with those of other lanes
+                    // that ended meanwhile; a lost session's died with it.
+                    roster.withLock { roster in
+                        roster.lanes[project] = nil
+                        if alive.value { roster.ended.append(project) }
+                    }
+                    servedCount.subtract(1, ordering: .relaxed)
+                    wake.poke()
+                }
                 do {
                     let exit = try await lane.run()
                     logger.debug("lane ended", metadata: ["project": "\(project)", "exit": "\(exit)"])
@@ -211,11 +312,6 @@ public final class Dispatcher: Service, Sendable {
                     logger.error(
                         "project lane failed; it restarts on the next sweep",
                         metadata: ["project": "\(project)", "error": "\(StoreError.from(error, doing: "lane"))"])
-                }
-                if alive.value {
-                    _ = try? await withTimeout(.seconds(2), "project unlock") { [logger] in
-                        try await session.query(ProjectLock.unlock(project: project), logger: logger)
-                    }
                 }
             }
         }

@@ -42,6 +42,10 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
         case shutdown
         /// Whether the tokens file has a token for the project (reported before each step).
         case tokensChanged(present: Bool)
+        /// Whether the dispatcher lets an idle lane keep its project (reported before each
+        /// step): not while other projects wait for a lane, nor beyond a few lanes
+        /// (`LaneBudget`): each lingering lane looks for work every sweep interval.
+        case lingerAllowed(Bool)
         /// The project's row as read now (`readSettings`); nil when it is gone (the last one
         /// stays). A pause set by an operator is seen here.
         case settingsRead(ProjectSettings?)
@@ -138,6 +142,7 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
     private var stage = Stage.top
     private var stopRequested = false
     private var tokenPresent = true
+    private var lingerAllowed = true
     private var pausedByAnswer = false
     private var gaveUp = false
     private var lastSettings: Instant
@@ -202,6 +207,8 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
             stopRequested = true
         case .tokensChanged(let present):
             tokenPresent = present
+        case .lingerAllowed(let allowed):
+            lingerAllowed = allowed
         case .settingsRead(let read):
             guard stage == .readingSettings else { return }
             if let read { settings = read }
@@ -402,10 +409,11 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
             }
             if configuration.once { return finish(.drained) }
             // Idle: keep the project (and the lock) for a while, so the next notification
-            // of this project is served at once, then let it go.
+            // of this project is served at once, then let it go; at once when the
+            // dispatcher needs the lane for another project.
             let since = idleSince ?? now
             idleSince = since
-            if since.duration(to: now) >= configuration.idleLinger { return finish(.drained) }
+            if !lingerAllowed || since.duration(to: now) >= configuration.idleLinger { return finish(.drained) }
             stage = .idle
             return .waitForWork(timeout: configuration.sweepInterval)
         }

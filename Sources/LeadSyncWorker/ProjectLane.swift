@@ -54,29 +54,33 @@ struct ProjectLane: Sendable {
     let logger: Logger
     /// False once the lock session is lost or a graceful shutdown began: stop starting requests.
     let mayStart: @Sendable () -> Bool
+    /// Whether the dispatcher lets this lane keep its project while idle (`LaneBudget`).
+    var mayLinger: @Sendable () -> Bool = { true }
 
     typealias Exit = LaneExit
     typealias Machine = LaneStateMachine<ContinuousClock.Instant>
 
     func run() async throws -> Exit {
         let clock = ContinuousClock()
+        // The row, open attempts and recent starts in one round trip (docs/operating.md §21).
         guard
-            let settings = try await configuration.bounded(
-                "project settings", { [store, project] in try await store.project(project) })
+            let start = try await configuration.bounded(
+                "lane start", { [store, project] in try await store.laneStart(project: project) })
         else { return .drained }
+        let settings = start.settings
         if settings.paused { return .paused }
 
         // Requests another worker (or this one's lost lock session) still has out there
         // must end, or expire and be recovered by the sweep, before this lane sends.
-        while try await configuration.bounded(
-            "open attempts", { [store, project] in try await store.openAttempts(project: project) })
-            > 0
-        {
+        var open = start.openAttempts
+        while open > 0 {
             guard mayStart() else { return .stopped }
             health.progressed()  // a known wait, bounded by the lease
             try await Task.sleep(for: .milliseconds(250))
+            open = try await configuration.bounded(
+                "open attempts", { [store, project] in try await store.openAttempts(project: project) })
         }
-        try await seedLimiterIfNeeded(settings)
+        seedLimiterIfNeeded(settings, recentStarts: start.recentStarts)
 
         let mailbox = LaneMailbox()
         var machine = Machine(
@@ -99,6 +103,7 @@ struct ProjectLane: Sendable {
                     // What happened meanwhile, then the answer to the last action.
                     for posted in mailbox.take() { machine.receive(posted, now: clock.now) }
                     if !mayStart() { machine.receive(.shutdown, now: clock.now) }
+                    machine.receive(.lingerAllowed(mayLinger()), now: clock.now)
                     if let current = tokens.token(for: project) {
                         token = current
                         machine.receive(.tokensChanged(present: true), now: clock.now)
@@ -524,12 +529,10 @@ struct ProjectLane: Sendable {
     }
 
     /// A project taken over from another worker: its recent starts count toward the window.
-    private func seedLimiterIfNeeded(_ settings: ProjectSettings) async throws {
+    /// Starts read after this process took the project are its own, already counted.
+    private func seedLimiterIfNeeded(_ settings: ProjectSettings, recentStarts ago: [Double]) {
         updateLimiter(settings)
         guard limiter.seeded.withLock({ !$0 }) else { return }
-        let ago = try await configuration.bounded("recent starts") { [store, project] in
-            try await store.recentStarts(project: project, within: settings.rateLimitWindow)
-        }
         let now = ContinuousClock.now
         limiter.value.withLock { limiter in
             limiter.seed(starts: ago.map { now - .milliseconds(Int64($0 * 1000)) })

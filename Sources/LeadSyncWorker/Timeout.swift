@@ -1,3 +1,5 @@
+import NIOCore
+import NIOPosix
 import Synchronization
 
 /// The operation took longer than it may.
@@ -23,11 +25,16 @@ func withTimeout<T: Sendable>(
     }
 }
 
-/// Whoever finishes first, the operation or the timer, resumes the caller; the other is cancelled.
+/// Whoever finishes first, the operation or the timer, resumes the caller; the other is
+/// cancelled. The timer is an event loop's scheduled task, which a cancel takes off the
+/// loop's queue: a `Task.sleep` cancelled stays queued, with its task's memory, until its
+/// deadline, so with a 30 s limit every database call of the last 30 s was still held
+/// (docs/operating.md §21: hundreds of MB and a steady CPU cost with many tenants).
 private final class TimeoutRace<T: Sendable>: Sendable {
     private struct State {
         var continuation: CheckedContinuation<T, any Error>?
-        var tasks: [Task<Void, Never>] = []
+        var work: Task<Void, Never>?
+        var timer: Scheduled<Void>?
     }
     private let state = Mutex(State())
 
@@ -39,21 +46,31 @@ private final class TimeoutRace<T: Sendable>: Sendable {
         let work = Task {
             do { self.finish(.success(try await operation())) } catch { self.finish(.failure(error)) }
         }
-        let timer = Task {
-            try? await Task.sleep(for: limit)
-            if !Task.isCancelled { self.finish(.failure(TimedOut(what: what))) }
+        let (seconds, attoseconds) = limit.components
+        let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(
+            in: .nanoseconds(max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
+        ) { self.finish(.failure(TimedOut(what: what))) }
+        // Finished already: nothing was there to cancel yet.
+        let finished = state.withLock { state -> Bool in
+            state.work = work
+            state.timer = timer
+            return state.continuation == nil
         }
-        state.withLock { $0.tasks = [work, timer] }
+        if finished {
+            work.cancel()
+            timer.cancel()
+        }
     }
 
     /// The first result resumes the caller and cancels the other side; later ones are dropped.
     private func finish(_ result: Result<T, any Error>) {
-        let (continuation, tasks) = state.withLock { state in
+        let (continuation, work, timer) = state.withLock { state in
             defer { state.continuation = nil }
-            return (state.continuation, state.tasks)
+            return (state.continuation, state.work, state.timer)
         }
         guard let continuation else { return }
-        for task in tasks { task.cancel() }
+        work?.cancel()
+        timer?.cancel()
         continuation.resume(with: result)
     }
 }

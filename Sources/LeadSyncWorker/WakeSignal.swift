@@ -6,6 +6,8 @@ public final class WakeSignal: Sendable {
     private struct State {
         var projects: Set<String> = []
         var all = false
+        /// Something changed that needs no scan (a lane ended): the waiter just looks again.
+        var poked = false
         var waiter: CheckedContinuation<Void, Never>?
     }
 
@@ -31,11 +33,23 @@ public final class WakeSignal: Sendable {
         waiter?.resume()
     }
 
+    /// Wakes the waiter without naming anything (a lane ended: its lock to give back, its
+    /// place for a waiting project).
+    public func poke() {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            s.poked = true
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        waiter?.resume()
+    }
+
     /// What was signalled since the last call, without waiting.
     public func take() -> (all: Bool, projects: Set<String>) {
         state.withLock { s in
             defer {
                 s.all = false
+                s.poked = false
                 s.projects = []
             }
             return (s.all, s.projects)
@@ -49,7 +63,7 @@ public final class WakeSignal: Sendable {
                 await withTaskCancellationHandler {
                     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                         let resumeNow = self.state.withLock { s -> Bool in
-                            if s.all || !s.projects.isEmpty || Task.isCancelled { return true }
+                            if s.all || s.poked || !s.projects.isEmpty || Task.isCancelled { return true }
                             s.waiter?.resume()
                             s.waiter = continuation
                             return false

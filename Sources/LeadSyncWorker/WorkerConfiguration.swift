@@ -27,6 +27,9 @@ public struct WorkerConfiguration: Sendable {
     /// The longest any one database call of a lane may take (the worker's sessions also
     /// carry it as `statement_timeout`, less a second so the server usually ends it first).
     public var databaseTimeout: Duration
+    /// Projects served at once (each holds a lane and an advisory lock); the server's lock
+    /// table may allow fewer (`LaneBudget`, docs/operating.md §21).
+    public var maxLanes: Int = 1000
     /// How long a write-back is retried while the database is away before the lane gives
     /// its request up to the sweep (a restart takes seconds; giving up means a resend).
     public var writeBackPatience: Duration = .seconds(120)

@@ -162,6 +162,34 @@ struct LaneStateMachineTests {
             machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t) == .finish(.drained))
     }
 
+    /// Many tenants (docs/operating.md §21): while other projects wait for a lane, a lane
+    /// that has caught up gives its project up after its final scan instead of lingering;
+    /// one already lingering leaves at its next look.
+    @Test func anIdleLaneDoesNotLingerWhileTheDispatcherNeedsItsPlace() {
+        var t = TestInstant.zero
+        var machine = Self.machine()
+        machine.receive(.lingerAllowed(false), now: t)
+        _ = Self.takesItsTurn(&machine, now: t)
+        #expect(machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t) == .releaseSlot)
+        _ = machine.nextAction(now: t)  // the final scan
+        #expect(
+            machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t) == .finish(.drained))
+
+        var lingering = Self.machine()
+        _ = Self.takesItsTurn(&lingering, now: t)
+        _ = lingering.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t)
+        _ = lingering.nextAction(now: t)
+        #expect(
+            lingering.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t)
+                == .waitForWork(timeout: .seconds(5)))
+        t = t + .seconds(1)
+        lingering.receive(.lingerAllowed(false), now: t)
+        _ = lingering.handle(.woken(notified: false), now: t)
+        #expect(
+            lingering.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t)
+                == .finish(.drained))
+    }
+
     @Test func aNotificationWakesAnIdleLaneIntoTakingItsTurn() {
         let t = TestInstant.zero
         var machine = Self.machine()

@@ -156,17 +156,6 @@ package enum AttemptQueries {
         """
     }
 
-    /// AttemptsRecentStarts: seconds ago each request of the last window started, to seed the
-    /// rate limiter of a worker taking the project over.
-    package static func recentStarts(project: String, within window: Duration) -> PostgresQuery {
-        """
-        SELECT extract(epoch FROM now() - started_at)::float8 FROM leadsync.submission_attempts
-        WHERE project_id = \(project)
-          AND started_at > now() - \(window.millisecondsValue + 1000) * interval '1 millisecond'
-        ORDER BY started_at
-        """
-    }
-
     /// AttemptsAbandonExpired: open attempts whose lease ran out belong to a dead worker.
     /// Closes them and puts their leads back to pending, flagged ambiguous (docs/contract.md §5), in one
     /// statement; returns (attempt id, project, leads put back).
@@ -253,4 +242,22 @@ public struct ProjectLock: Sendable {
     }
 
     public static let backendPid: PostgresQuery = "SELECT pg_backend_pid()"
+
+    /// ProjectLockTryMany: the projects of `projects` whose lock this session now holds, in
+    /// one round trip (docs/operating.md §21: a worker taking up many projects at once).
+    public static func tryLock(projects: [String]) -> PostgresQuery {
+        "SELECT p FROM unnest(\(projects)::text[]) AS p WHERE pg_try_advisory_lock(\(namespace), hashtext(p))"
+    }
+
+    /// ProjectLockUnlockMany: gives the locks of `projects` back, in one round trip.
+    public static func unlock(projects: [String]) -> PostgresQuery {
+        "SELECT count(*) FILTER (WHERE pg_advisory_unlock(\(namespace), hashtext(p))) FROM unnest(\(projects)::text[]) AS p"
+    }
+
+    /// ProjectLockTable: what bounds the server's shared lock table, where advisory locks
+    /// live: max_locks_per_transaction × (max_connections + max_prepared_transactions).
+    public static let lockTable: PostgresQuery = """
+        SELECT current_setting('max_locks_per_transaction')::int8, current_setting('max_connections')::int8,
+               current_setting('max_prepared_transactions')::int8
+        """
 }

@@ -80,6 +80,11 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "PostgreSQL connections in the worker's pool (besides its lock and LISTEN sessions).")
     var dbConnections: Int = 6
 
+    // Each served project holds an advisory lock in the server's shared lock table
+    // (docs/operating.md §21); the worker also stays within half of that table.
+    @Option(help: "Projects served at once (fewer when the server's max_locks_per_transaction allows fewer).")
+    var maxLanes: Int = 1000
+
     func validate() throws {
         if let metricsPort, !(0...65535).contains(metricsPort) {
             throw ValidationError("--metrics-port must be 0–65535")
@@ -88,6 +93,7 @@ struct WorkerCommand: AsyncParsableCommand {
         guard databaseTimeout >= 2 else { throw ValidationError("--database-timeout must be at least 2 seconds") }
         guard maxRequests > 0 else { throw ValidationError("--max-requests must be positive") }
         guard dbConnections > 0 else { throw ValidationError("--db-connections must be positive") }
+        guard maxLanes > 0 else { throw ValidationError("--max-lanes must be positive") }
         guard !metricsHost.isEmpty else { throw ValidationError("--metrics-host must not be empty") }
         guard metricsMaxProjects >= 0 else { throw ValidationError("--metrics-max-projects must be 0 or more") }
     }
@@ -113,13 +119,14 @@ struct WorkerCommand: AsyncParsableCommand {
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
             metrics = Worker.Metrics(registry: registry, host: metricsHost, port: metricsPort)
         }
-        let configuration = WorkerConfiguration(
+        var configuration = WorkerConfiguration(
             projects: projects.isEmpty ? nil : projects, once: once,
             sweepInterval: .milliseconds(Int64(sweepInterval * 1000)),
             requestTimeout: .milliseconds(Int64(requestTimeout * 1000)),
             lease: lease.map { .milliseconds(Int64($0 * 1000)) },
             backlogMetricsInterval: metricsPort == nil ? nil : .seconds(10), maxConcurrentRequests: maxRequests,
             databaseTimeout: .milliseconds(Int64(databaseTimeout * 1000)))
+        configuration.maxLanes = maxLanes
         let worker: Worker
         do {
             worker = try Worker(

@@ -1,0 +1,52 @@
+import LeadSyncCore
+import PostgresNIO
+
+/// What a lane reads before its first claim (docs/operating.md §21): the project's row,
+/// whether requests of another worker are still open, and the starts of its current rate
+/// window. One round trip instead of three: with many small projects the lane's start-up
+/// was most of its work.
+public struct LaneStart: Sendable {
+    public var settings: ProjectSettings
+    public var openAttempts: Int
+    /// How long ago (seconds) each request of the last window started, oldest first.
+    public var recentStarts: [Double]
+}
+
+package enum LaneStartQueries {
+    /// LaneStart: ProjectsGet and AttemptsOpenCount for one project, and how long ago each
+    /// of its requests of the last `rate_limit_window` plus a second started (to seed the
+    /// rate limiter of a worker taking the project over); no row when it is gone.
+    package static func read(project: String) -> PostgresQuery {
+        """
+        SELECT project_id, rate_limit_requests, (extract(epoch FROM rate_limit_window) * 1000)::int8,
+               max_batch_size, max_in_flight, max_attempts,
+               leadsync.project_is_paused(projects), pause_reason, max_request_bytes,
+               (SELECT count(*) FROM leadsync.submission_attempts a
+                WHERE a.project_id = projects.project_id AND a.finished_at IS NULL),
+               ARRAY(SELECT extract(epoch FROM now() - a.started_at)::float8 FROM leadsync.submission_attempts a
+                     WHERE a.project_id = projects.project_id
+                       AND a.started_at > now() - projects.rate_limit_window - interval '1 second'
+                     ORDER BY a.started_at)
+        FROM leadsync.projects WHERE project_id = \(project)
+        """
+    }
+
+    package static func decode(_ row: PostgresRow) throws -> LaneStart {
+        let (id, requests, windowMs, batch, inFlight, attempts, paused, reason, maxBytes, open, recent) =
+            try row.decode((String, Int, Int64, Int, Int, Int, Bool, String?, Int, Int64, [Double]).self)
+        return LaneStart(
+            settings: ProjectSettings(
+                projectId: id, rateLimitRequests: requests, rateLimitWindow: .milliseconds(windowMs),
+                maxBatchSize: batch, maxInFlight: inFlight, maxAttempts: attempts, paused: paused,
+                pauseReason: reason, maxRequestBytes: maxBytes),
+            openAttempts: Int(open), recentStarts: recent)
+    }
+}
+
+extension LeadStore {
+    /// What a lane reads before its first claim, in one round trip; nil when the project's
+    /// row is gone.
+    public func laneStart(project: String) async throws -> LaneStart? {
+        try await rows(LaneStartQueries.read(project: project)).first.map(LaneStartQueries.decode)
+    }
+}

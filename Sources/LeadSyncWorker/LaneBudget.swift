@@ -1,0 +1,90 @@
+import DequeModule
+
+/// How many projects one worker serves at once (docs/operating.md §21). Each served project
+/// holds an advisory lock on the lock session, and advisory locks live in the server's
+/// shared lock table: `max_locks_per_transaction × (max_connections +
+/// max_prepared_transactions)` entries for every session's locks together. A worker that
+/// held one per project of 10,000 could fill it ("out of shared memory" for everyone), so
+/// it serves at most `--max-lanes` projects at once and never more than half the table.
+/// Pure: the dispatcher asks, and does what it answers.
+struct LaneBudget: Sendable, Equatable {
+    /// The server's lock table, as its settings say.
+    struct LockTable: Sendable, Equatable {
+        var maxLocksPerTransaction: Int
+        var maxConnections: Int
+        var maxPreparedTransactions: Int
+        var slots: Int { maxLocksPerTransaction * (maxConnections + maxPreparedTransactions) }
+    }
+
+    /// Lanes (projects, locks) at once.
+    let maxLanes: Int
+    /// What `--max-lanes` asked for.
+    let configured: Int
+    let table: LockTable?
+
+    /// Lanes that may stay while idle (`idle_linger`): each one looks for work every sweep
+    /// interval, so a few thousand lingering lanes would cost more than their projects.
+    static let maxLingering = 64
+
+    init(configured: Int, table: LockTable?) {
+        self.configured = max(1, configured)
+        self.table = table
+        maxLanes = max(1, min(self.configured, table.map { $0.slots / 2 } ?? .max))
+    }
+
+    /// Whether the server's settings, not `--max-lanes`, set the cap.
+    var limitedByServer: Bool { maxLanes < configured }
+
+    /// How many waiting projects to start now, with `served` lanes running.
+    func toStart(served: Int, waiting: Int) -> Int { max(0, min(waiting, maxLanes - served)) }
+
+    /// Whether an idle lane may keep its project: nobody waits for a lane, and few lanes run.
+    func mayLinger(served: Int, waiting: Int) -> Bool {
+        waiting == 0 && served <= min(maxLanes, Self.maxLingering)
+    }
+
+    /// The one line the worker logs when it opens its lock session.
+    var summary: String {
+        let server =
+            table.map {
+                "the server's lock table holds max_locks_per_transaction \($0.maxLocksPerTransaction) × (max_connections \($0.maxConnections) + max_prepared_transactions \($0.maxPreparedTransactions)) = \($0.slots) locks for all sessions, half of them at most for this worker"
+            } ?? "the server's lock table size is unknown"
+        if limitedByServer {
+            return
+                "serving at most \(maxLanes) projects at once, fewer than --max-lanes \(configured): \(server); raise max_locks_per_transaction to serve more at once (README, Many tenants)"
+        }
+        return "serving at most \(maxLanes) projects at once (--max-lanes; \(server))"
+    }
+}
+
+/// Projects found ready that wait for a lane, oldest find first; each once.
+struct ReadyQueue: Sendable {
+    private var order: Deque<String> = []
+    private var members: Set<String> = []
+
+    var count: Int { order.count }
+    var isEmpty: Bool { order.isEmpty }
+
+    /// The sweep's list replaces what was waiting: a project no longer ready drops out.
+    mutating func replace(with ready: [String], skipping served: (String) -> Bool) {
+        order = []
+        members = []
+        for project in ready where !served(project) && members.insert(project).inserted { order.append(project) }
+    }
+
+    /// A notification names a project no lane serves: it goes first.
+    mutating func pushFront(_ project: String) {
+        guard members.insert(project).inserted else { return }
+        order.prepend(project)
+    }
+
+    /// Up to `count` projects to start, none that `served` says already has a lane.
+    mutating func take(_ count: Int, skipping served: (String) -> Bool) -> [String] {
+        var taken: [String] = []
+        while taken.count < count, let project = order.popFirst() {
+            members.remove(project)
+            if !served(project) { taken.append(project) }
+        }
+        return taken
+    }
+}

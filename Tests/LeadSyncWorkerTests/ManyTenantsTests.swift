@@ -1,0 +1,134 @@
+import Foundation
+import LeadSyncStore
+import LeadSyncTesting
+import PostgresNIO
+import Synchronization
+import Testing
+import UservoxSimulator
+
+@testable import LeadSyncWorker
+
+/// Many tenants (docs/operating.md §21): a worker serves at most `--max-lanes` projects at
+/// once and never more than half the server's lock table, where every served project's
+/// advisory lock lives; every lead is still sent once.
+@Suite(.serialized)
+struct ManyTenantsTests {
+    @Test func theCapIsHalfTheLockTableOrMaxLanesWhicheverIsLower() {
+        let small = LaneBudget.LockTable(maxLocksPerTransaction: 10, maxConnections: 20, maxPreparedTransactions: 0)
+        let budget = LaneBudget(configured: 1000, table: small)
+        #expect(budget.maxLanes == 100)
+        #expect(budget.limitedByServer)
+        #expect(budget.summary.contains("serving at most 100 projects at once, fewer than --max-lanes 1000"))
+        #expect(budget.summary.contains("max_locks_per_transaction 10"))
+        #expect(!budget.summary.contains("\n"))
+
+        let defaults = LaneBudget.LockTable(maxLocksPerTransaction: 64, maxConnections: 100, maxPreparedTransactions: 0)
+        #expect(LaneBudget(configured: 1000, table: defaults).maxLanes == 1000)
+        #expect(!LaneBudget(configured: 1000, table: defaults).limitedByServer)
+        #expect(LaneBudget(configured: 0, table: nil).maxLanes == 1)
+
+        // Lanes start up to the cap; idle ones linger only while nobody waits and few run.
+        #expect(budget.toStart(served: 90, waiting: 50) == 10)
+        #expect(budget.toStart(served: 100, waiting: 50) == 0)
+        #expect(budget.mayLinger(served: 10, waiting: 0))
+        #expect(!budget.mayLinger(served: 10, waiting: 1))
+        #expect(!budget.mayLinger(served: LaneBudget.maxLingering + 1, waiting: 0))
+    }
+
+    @Test func theReadyQueueKeepsEachProjectOnceAndNotifiedOnesFirst() {
+        var queue = ReadyQueue()
+        queue.replace(with: ["a", "b", "c", "b"], skipping: { $0 == "c" })
+        #expect(queue.count == 2)
+        queue.pushFront("z")
+        queue.pushFront("a")
+        #expect(queue.take(2, skipping: { _ in false }) == ["z", "a"])
+        #expect(queue.take(5, skipping: { $0 == "b" }) == [])
+        #expect(queue.isEmpty)
+    }
+
+    /// A server whose lock table has 200 entries (10 × (20 + 0)): the worker says in one line
+    /// that it serves at most 100 projects at once, never holds more locks than that while
+    /// 120 projects drain, and sends every lead once.
+    @Test func aSmallLockTableCapsTheProjectsServedAtOnce() async throws {
+        try await PrivateServer.withMigrated { server in
+            let db = TestDatabase(url: server.url, logger: TestDatabase.logger)
+            let f = Fixture(db: db)
+            try await f.execute("ALTER SYSTEM SET max_locks_per_transaction = 10")
+            try await f.execute("ALTER SYSTEM SET max_connections = 20")
+            try await server.stop()
+            try await server.start()
+            #expect(try await f.int("SELECT current_setting('max_locks_per_transaction')::int8") == 10)
+
+            let projects = (1...120).map { "t\($0)" }
+            try await UservoxSimulator.withRunning(.projects(projects)) { sim in
+                for (i, project) in projects.enumerated() {
+                    try await f.insert(project: project, count: 2, from: 1 + 2 * i)
+                }
+                let worker = try await WorkerProcess.start(
+                    database: server.url, baseURL: sim.baseURL, tokens: tokens(projects))
+                let peak = try await Self.drainWatchingLocks(f, worker)
+                #expect(peak <= 100, "advisory locks held at once: \(peak)")
+                worker.signal(SIGTERM)
+                #expect(try await worker.waitForExit() == 0)
+                #expect(
+                    worker.standardError.contains("serving at most 100 projects at once, fewer than --max-lanes 1000"),
+                    "\(worker.standardError.prefix(2000))")
+                #expect(try await f.states() == ["submitted": 240])
+                let stats = sim.simulator.stats()
+                #expect(stats.totals.accepted == 240)
+                #expect(stats.totals.resentAfterFinal == 0)
+            }
+        }
+    }
+
+    /// `--max-lanes 20` with 300 projects of 3 leads: at most 20 locks at any time, each lead
+    /// sent once, and lanes that caught up give their places to waiting projects.
+    @Test func manyProjectsDrainThroughFewLanesWithEveryLeadSentOnce() async throws {
+        try await TestDatabase.with { db in
+            let f = Fixture(db: db)
+            let projects = (1...300).map { "m\($0)" }
+            try await UservoxSimulator.withRunning(.projects(projects)) { sim in
+                for (i, project) in projects.enumerated() {
+                    try await f.insert(project: project, count: 3, from: 1 + 3 * i)
+                }
+                let worker = try await WorkerProcess.start(
+                    database: db.url, baseURL: sim.baseURL, tokens: tokens(projects), arguments: ["--max-lanes", "20"])
+                let peak = try await Self.drainWatchingLocks(f, worker, database: db.url.database)
+                #expect(peak <= 20, "advisory locks held at once: \(peak)")
+                worker.signal(SIGTERM)
+                #expect(try await worker.waitForExit() == 0)
+                #expect(worker.standardError.contains("serving at most 20 projects at once (--max-lanes"))
+                #expect(try await f.states() == ["submitted": 900])
+                let stats = sim.simulator.stats()
+                #expect(stats.totals.accepted == 900)
+                #expect(stats.totals.resentAfterFinal == 0)
+                #expect(stats.totals.requests == 300)
+            }
+        }
+    }
+
+    /// Waits until no lead is pending, sampling how many of LeadSync's advisory locks are
+    /// held (on `database`: tests share a server); returns the most seen.
+    static func drainWatchingLocks(_ f: Fixture, _ worker: ManagedProcess, database: String? = nil) async throws
+        -> Int
+    {
+        let peak = Mutex(0)
+        try await waitUntil("no lead pending", timeout: .seconds(120), poll: .milliseconds(20)) {
+            if !worker.isRunning { throw WorkerDied(stderr: worker.standardError) }
+            let held = try await f.int(
+                """
+                SELECT count(*)::int8 FROM pg_locks WHERE locktype = 'advisory' AND classid::int8 = \(Int64(ProjectLock.namespace))
+                  AND (\(database)::text IS NULL OR database = (SELECT oid FROM pg_database WHERE datname = \(database)::text))
+                """)
+            peak.withLock { $0 = max($0, held) }
+            return try await f.int("SELECT count(*)::int8 FROM leadsync.leads WHERE status = 'pending'") == 0
+        }
+        // Right after the drain, lanes that caught up linger with their locks.
+        let held = try await f.int(
+            """
+            SELECT count(*)::int8 FROM pg_locks WHERE locktype = 'advisory' AND classid::int8 = \(Int64(ProjectLock.namespace))
+              AND (\(database)::text IS NULL OR database = (SELECT oid FROM pg_database WHERE datname = \(database)::text))
+            """)
+        return peak.withLock { max($0, held) }
+    }
+}
