@@ -20,13 +20,15 @@ public enum BatchPlanner {
         guard let first = ready.first, maxBatchSize > 0 else { return nil }
         var batch = Batch(mode: first.mode, initialize: first.initialize, leads: [])
         batch.leads.reserveCapacity(min(ready.count, maxBatchSize))
-        var references = Set<String>()
-        var phones = Set<String>()
+        // Sized once: growing them rehashed every key several times per batch.
+        var references = Set<String>(minimumCapacity: min(ready.count, maxBatchSize))
+        var phones = Set<String>(minimumCapacity: batch.mode == .leads ? min(ready.count, maxBatchSize) : 0)
         for lead in ready where lead.mode == batch.mode && lead.initialize == batch.initialize {
             // A repeated referenceId or phone would make the answer ambiguous: next request.
-            guard references.insert(lead.wireReferenceId).inserted else { continue }
+            let reference = lead.wireReferenceId
+            guard references.insert(reference).inserted else { continue }
             if let key = lead.phoneKey, !phones.insert(key).inserted {
-                references.remove(lead.wireReferenceId)
+                references.remove(reference)
                 continue
             }
             batch.leads.append(lead)

@@ -9,7 +9,13 @@ public enum PhoneNumber {
 
     /// `+1 (555) 123-4567` → `+15551234567`; `nil` when it is not a phone number at all.
     /// Spaces, dashes, dots and parentheses are formatting; anything else is an error.
-    public static func normalize(_ raw: String) -> String? {
+    public static func normalize(_ raw: String) -> String? { scan(raw, keepPlus: true) }
+
+    /// `dedupeKey(normalize(raw))` in one pass, without the intermediate string: every
+    /// claimed lead needs it.
+    public static func normalizedKey(_ raw: String) -> String? { scan(raw, keepPlus: false) }
+
+    private static func scan(_ raw: String, keepPlus: Bool) -> String? {
         // On the stack: this runs for every lead (pre-check, batching, matching answers).
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: digitRange.upperBound + 1) { buffer in
             var count = 0
@@ -24,8 +30,10 @@ public enum PhoneNumber {
                     digits += 1
                 case UInt8(ascii: "+") where digits == 0 && !plus:
                     plus = true
-                    buffer[count] = byte
-                    count += 1
+                    if keepPlus {
+                        buffer[count] = byte
+                        count += 1
+                    }
                 case UInt8(ascii: " "), UInt8(ascii: "-"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "."):
                     continue
                 default:

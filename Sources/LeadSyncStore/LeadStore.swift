@@ -66,23 +66,27 @@ public struct LeadStore: Sendable {
     }
 
     /// Claims phones for `leads` (unique keys); returns the ids that now hold their phone.
-    /// Free phones are taken in one plain insert; only phones some lead already holds go
-    /// through the statement that judges a takeover.
     public func claimPhones(project: String, keys: [String], leadIds: [Int64]) async throws -> Set<Int64> {
         guard !keys.isEmpty else { return [] }
-        var holders = Set(leadIds)
+        return Set(leadIds).subtracting(try await refusedPhones(project: project, keys: keys, leadIds: leadIds))
+    }
+
+    /// Claims phones for `leads` (unique keys) like `claimPhones`, and returns the ids that
+    /// did not get their phone: usually none, so the worker builds no set of the batch.
+    /// Free phones are taken in one plain insert; only phones some lead already holds go
+    /// through the statement that judges a takeover.
+    public func refusedPhones(project: String, keys: [String], leadIds: [Int64]) async throws -> Set<Int64> {
+        guard !keys.isEmpty else { return [] }
         var contested: [(key: String, leadId: Int64)] = []
         do {
             let claim = LeadQueries.ClaimFreePhones(project: project, keys: keys, leadIds: leadIds)
             if direct {
                 for try await (key, leadId, holder) in try await client.execute(claim, logger: logger)
                 where holder != leadId {
-                    holders.remove(leadId)
                     contested.append((key, leadId))
                 }
             } else {
                 for (key, leadId, holder) in try await rows(claim) where holder != leadId {
-                    holders.remove(leadId)
                     contested.append((key, leadId))
                 }
             }
@@ -92,16 +96,16 @@ public struct LeadStore: Sendable {
         {
             // A phone was claimed between the probe and the insert (another worker took the
             // project over); nothing was inserted, so judge every phone the careful way.
-            holders = []
             contested = Array(zip(keys, leadIds))
         }
-        guard !contested.isEmpty else { return holders }
+        guard !contested.isEmpty else { return [] }
+        var refused = Set(contested.map(\.leadId))
         for row in try await rows(
             LeadQueries.claimPhones(project: project, keys: contested.map(\.key), leadIds: contested.map(\.leadId)))
         {
-            holders.insert(try row.decode(Int64.self))
+            refused.remove(try row.decode(Int64.self))
         }
-        return holders
+        return refused
     }
 
     /// Marks leads invalid by the local pre-check: state and marker in one transaction.

@@ -273,35 +273,42 @@ struct ProjectLane: Sendable {
     /// docs/contract.md §3, last paragraph: what the API would reject for its data becomes `invalid`
     /// locally (no quota spent); of several leads with one phone the earliest wins.
     private func vet(_ leads: [Lead]) async throws -> [Lead] {
+        // A claim comes back in id order; only one merged with retries or late leads needs sorting.
+        let ordered = leads.idsAscend ? leads : leads.sorted(by: { $0.id < $1.id })
         var verdicts: [(leadId: Int64, verdict: LeadValidator.Verdict)] = []
-        var passing: [(lead: Lead, key: String?)] = []
+        var passing: [Int] = []  // indices into `ordered`
         var keys: [String] = []
         var keyIds: [Int64] = []
         var firstWithKey: [String: Int64] = [:]
-        for lead in leads.sorted(by: { $0.id < $1.id }) {
+        passing.reserveCapacity(ordered.count)
+        keys.reserveCapacity(ordered.count)
+        keyIds.reserveCapacity(ordered.count)
+        firstWithKey.reserveCapacity(ordered.count)
+        for index in ordered.indices {
+            let lead = ordered[index]
             if let verdict = LeadValidator.check(lead) {
                 verdicts.append((lead.id, verdict))
                 continue
             }
-            let key = lead.phoneKey
-            if let key {
-                if let first = firstWithKey[key] {
+            if let key = lead.phoneKey {
+                if let first = firstWithKey.updateValue(lead.id, forKey: key) {
+                    firstWithKey[key] = first  // the earliest keeps it
                     verdicts.append((lead.id, Self.duplicate(of: first)))
                     continue
                 }
-                firstWithKey[key] = lead.id
                 keys.append(key)
                 keyIds.append(lead.id)
             }
-            passing.append((lead, key))
+            passing.append(index)
         }
-        let holders = try await configuration.bounded("phone claims") { [store, project, keys, keyIds] in
-            try await store.claimPhones(project: project, keys: keys, leadIds: keyIds)
+        let refused = try await configuration.bounded("phone claims") { [store, project, keys, keyIds] in
+            try await store.refusedPhones(project: project, keys: keys, leadIds: keyIds)
         }
         var accepted: [Lead] = []
         accepted.reserveCapacity(passing.count)
-        for (lead, key) in passing {
-            if key == nil || holders.contains(lead.id) {
+        for index in passing {
+            let lead = ordered[index]
+            if lead.phoneKey == nil || !refused.contains(lead.id) {
                 accepted.append(lead)
             } else {
                 verdicts.append((lead.id, Self.duplicate(of: nil)))
@@ -538,5 +545,17 @@ struct ProjectLane: Sendable {
             limiter.seed(starts: ago.map { now - .milliseconds(Int64($0 * 1000)) })
         }
         limiter.seeded.withLock { $0 = true }
+    }
+}
+
+extension [Lead] {
+    /// Whether the ids ascend (a claim's own order).
+    fileprivate var idsAscend: Bool {
+        var previous = Int64.min
+        for lead in self {
+            if lead.id < previous { return false }
+            previous = lead.id
+        }
+        return true
     }
 }

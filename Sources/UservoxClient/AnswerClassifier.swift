@@ -74,7 +74,8 @@ public enum AnswerClassifier {
         // normalizing every phone of the batch up front cost more than the rest of the match.
         var byPhone: [String: Int64]?
         func match(_ item: JSONValue) -> Int64? {
-            let data = item["data"]
+            // `data` is looked up only when the item's own fields do not say.
+            var data: JSONValue? { item["data"] }
             if let reference = (item["referenceId"] ?? data?["referenceId"])?.scalarText,
                 let id = byReference[reference]
             {

@@ -79,6 +79,8 @@ private struct Reader {
             index += 1
             return .object(members)
         }
+        // Answer items have a few members: one allocation instead of growing 1, 2, 4.
+        members.reserveCapacity(4)
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a key") }

@@ -54,6 +54,24 @@ public struct JSONWriter: Sendable {
         needsComma = false
     }
 
+    /// An object key known when the program was built, written as it is: it must need
+    /// no escaping (plain ASCII letters). The request body writes ten per lead.
+    public mutating func key(literal name: StaticString) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    /// `field(_:_:)` with a `key(literal:)`.
+    public mutating func field(literal name: StaticString, _ value: String?) {
+        guard let value else { return }
+        key(literal: name)
+        string(value)
+    }
+
     public mutating func string(_ value: String) {
         separate()
         Self.appendEscaped(value, to: &bytes)
@@ -81,7 +99,10 @@ public struct JSONWriter: Sendable {
     /// Text that already is JSON (e.g. `metadata` as PostgreSQL printed it).
     public mutating func raw<Bytes: Sequence>(_ json: Bytes) where Bytes.Element == UInt8 {
         separate()
-        bytes.append(contentsOf: json)
+        // A String's UTF-8 is contiguous: one copy, not a byte-by-byte append.
+        if json.withContiguousStorageIfAvailable({ bytes.append(contentsOf: $0) }) == nil {
+            bytes.append(contentsOf: json)
+        }
         needsComma = true
     }
 

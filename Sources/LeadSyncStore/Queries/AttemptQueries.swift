@@ -37,7 +37,7 @@ package enum AttemptQueries {
             var bindings = PostgresBindings(capacity: 6)
             bindings.append(project)
             bindings.append(workerId)
-            bindings.append(leadIds)
+            bindings.append(Int8ArrayBind(leadIds))
             bindings.append(lease.millisecondsValue)
             bindings.append(lock.sessionPid)
             bindings.append(Int64(ProjectLock.namespace))
@@ -128,8 +128,8 @@ package enum AttemptQueries {
         package func makeBindings() -> PostgresBindings {
             var bindings = PostgresBindings(capacity: 4)
             bindings.append(attemptId)
-            bindings.append(leadIds)
-            bindings.append(remoteIds)
+            bindings.append(Int8ArrayBind(leadIds))
+            bindings.append(TextArrayBind(remoteIds))
             bindings.append(httpStatus.map(Int32.init))
             return bindings
         }
