@@ -40,14 +40,17 @@ package enum LeadQueries {
     /// `check`'s pages (`leadsync.arrivals`, migration 0011, says where such leads may be).
     /// One range scan of `leads_project_id` per range, each stopping at `limit`, joined in
     /// the ranges' order, so the rows come out in id order and the scan stops at `limit`
-    /// (an outer ORDER BY would make PostgreSQL read every range first). Prepared: it runs
-    /// once per batch.
+    /// (an outer ORDER BY would make PostgreSQL read every range first). The bounds are row
+    /// comparisons so that only `leads_project_id` can serve them: with `id >= lo` the
+    /// generic plan walked the primary key and filtered out every other project's leads (19
+    /// of 20 rows with 20 projects). Prepared: it runs once per batch.
     package struct ClaimArrived: PostgresPreparedStatement {
         package static let sql = """
             SELECT l.* FROM unnest($2::int8[], $3::int8[]) AS r(lo, hi)
             CROSS JOIN LATERAL (
                 SELECT \(columns) FROM leadsync.leads
-                WHERE project_id = $1 AND id >= r.lo AND id <= r.hi AND \(ReadyLeads.new())
+                WHERE project_id = $1 AND (project_id, id) >= ($1, r.lo) AND (project_id, id) <= ($1, r.hi)
+                  AND \(ReadyLeads.new())
                 ORDER BY project_id, id LIMIT $4) AS l
             LIMIT $4
             """
@@ -248,7 +251,8 @@ package enum LeadQueries {
             SELECT l.id FROM leadsync.arrivals a
             CROSS JOIN LATERAL (
                 SELECT id FROM leadsync.leads
-                WHERE project_id = \(project) AND id >= a.first_id AND id <= a.last_id AND \(unescaped: ReadyLeads.new())
+                WHERE project_id = \(project) AND (project_id, id) >= (\(project), a.first_id)
+                  AND (project_id, id) <= (\(project), a.last_id) AND \(unescaped: ReadyLeads.new())
             ) AS l
             WHERE a.project_id = \(project)
             UNION
