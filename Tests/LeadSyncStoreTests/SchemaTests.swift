@@ -112,7 +112,10 @@ import Testing
                 let offending = rows.filter { written.contains($0.1) && $0.0 != "leadsync.leads_held" }
                 #expect(offending.isEmpty, "\(offending)")
                 // The held index names held_reason only, which an accepted lead's write-back leaves NULL.
-                #expect(rows.filter { $0.0 == "leadsync.leads_held" }.map(\.1).sorted() == ["held_reason", "id", "project_id"])
+                #expect(
+                    rows.filter { $0.0 == "leadsync.leads_held" }.map(\.1).sorted() == [
+                        "held_reason", "id", "project_id",
+                    ])
                 #expect(rows.contains { $0.0 == "leadsync.leads_project_id" })
             }
         }

@@ -50,7 +50,8 @@ import UservoxSimulator
                         logger: db.logger)
                     try await f.insert(project: "p1", count: 250)
                     try await withInProcessWorker(db: db, baseURL: sim.baseURL, tokens: tokens(["p1"])) { _ in
-                        try await waitUntil("the committed leads sent", timeout: .seconds(60), poll: .milliseconds(50)) {
+                        try await waitUntil("the committed leads sent", timeout: .seconds(60), poll: .milliseconds(50))
+                        {
                             try await f.int("SELECT count(*)::int8 FROM leadsync.leads WHERE status = 'submitted'")
                                 == 250
                         }

@@ -585,8 +585,7 @@ extension Migration {
                     project_id text NOT NULL,
                     first_id   bigint NOT NULL,
                     last_id    bigint NOT NULL,
-                    -- The statement's transaction time: leads' created_at defaults to the same now(), so
-                    -- the oldest row's is the age of the oldest lead not yet sent (metrics, report).
+                    -- When the statement's transaction began (for operators: how long work has waited).
                     arrived_at timestamptz NOT NULL DEFAULT now(),
                     CONSTRAINT arrivals_range_ordered CHECK (first_id <= last_id)
                 );

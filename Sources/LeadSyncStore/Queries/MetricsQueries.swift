@@ -24,8 +24,8 @@ public enum MetricsQueries {
     /// ProjectsState: every project, whether it is paused now and why, the age in seconds
     /// of its oldest ready lead (pending and due, in flight included), and its lag as
     /// `leadsync report` counts it (the oldest pending lead, waiting for a retry or not);
-    /// 0 when there is none. The oldest never-tried lead not yet sent is as old as the
-    /// project's oldest arrival row (migration 0011); leads waiting for a retry are read
+    /// 0 when there is none. The oldest never-tried lead is the first of one of the
+    /// project's arrival ranges (migration 0011); leads waiting for a retry are read
     /// through the small `leads_retry`.
     public static let projects: PostgresQuery = """
         SELECT p.project_id,
@@ -34,9 +34,7 @@ public enum MetricsQueries {
                coalesce(extract(epoch FROM now() - least(n.created_at, r.due_oldest)), 0)::float8,
                coalesce(extract(epoch FROM now() - least(n.created_at, r.oldest)), 0)::float8
         FROM leadsync.projects p
-        LEFT JOIN LATERAL (
-            SELECT min(a.arrived_at) AS created_at FROM leadsync.arrivals a
-            WHERE a.project_id = p.project_id) n ON true
+        LEFT JOIN LATERAL (SELECT \(unescaped: ReadyLeads.oldestNewCreatedAt(project: "p.project_id")) AS created_at) n ON true
         LEFT JOIN LATERAL (
             SELECT min(l.created_at) AS oldest,
                    min(l.created_at) FILTER (WHERE \(unescaped: ReadyLeads.dueNow("l."))) AS due_oldest

@@ -84,12 +84,12 @@ package enum ProjectQueries {
     package static let compactLeadCounts: PostgresQuery = "SELECT leadsync.compact_lead_counts()"
 
     /// LeadsBacklog: per project, pending leads (from `lead_counts`) and the age in seconds
-    /// of the oldest not yet sent: the oldest arrival row, or the oldest lead waiting for a
-    /// retry (metrics). No scan of the leads: no index names their status (migration 0011).
+    /// of the oldest: the first never-tried one of its arrival ranges, or the oldest lead
+    /// waiting for a retry (metrics). No scan of the leads: no index names their status (migration 0011).
     package static let backlog: PostgresQuery = """
         SELECT c.project_id, c.pending,
                coalesce(extract(epoch FROM now() - least(
-                   (SELECT min(a.arrived_at) FROM leadsync.arrivals a WHERE a.project_id = c.project_id),
+                   \(unescaped: ReadyLeads.oldestNewCreatedAt(project: "c.project_id")),
                    (SELECT min(l.created_at) FROM leadsync.leads l
                     WHERE l.project_id = c.project_id AND \(unescaped: ReadyLeads.retrying("l."))))), 0)::float8
         FROM (SELECT project_id, sum(delta)::int8 AS pending FROM leadsync.lead_counts

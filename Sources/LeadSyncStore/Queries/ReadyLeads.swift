@@ -28,6 +28,21 @@ enum ReadyLeads {
     /// Put back for a retry whose time has come: ready again.
     static func due(_ alias: String = "") -> String { "\(retrying(alias)) AND \(dueNow(alias))" }
 
+    /// The `created_at` of project `project`'s (an SQL expression) oldest never-tried pending
+    /// lead, or NULL: the first such lead of each of its arrival ranges, one short range scan
+    /// of `leads_project_id` each (a lead out in a request counts, as it is pending).
+    static func oldestNewCreatedAt(project: String) -> String {
+        """
+        (SELECT min(x.created_at) FROM leadsync.arrivals a
+         CROSS JOIN LATERAL (
+             SELECT l.created_at FROM leadsync.leads l
+             WHERE l.project_id = \(project) AND (l.project_id, l.id) >= (\(project), a.first_id)
+               AND (l.project_id, l.id) <= (\(project), a.last_id) AND \(new("l."))
+             ORDER BY l.project_id, l.id LIMIT 1) x
+         WHERE a.project_id = \(project))
+        """
+    }
+
     /// `leads_held`'s predicate: held leads (CHECK leads_held_has_reason), by a column the
     /// usual write-back leaves NULL.
     static func held(_ alias: String = "") -> String {

@@ -158,15 +158,14 @@ package enum ReportQueries {
     }
 
     /// ProjectsOldestPendingAndLastSuccess: per project, when its oldest pending lead was
-    /// created (new leads: its oldest arrival row, migration 0011; retries through `leads_retry`)
+    /// created (new leads: the first of each arrival range, migration 0011; retries through `leads_retry`)
     /// and when a request last had a lead accepted.
     package static func oldestPendingAndLastSuccess(only project: String?) -> RowQuery<LagRow> {
         RowQuery(
             """
             SELECT p.project_id, least(n.created_at, r.created_at), s.finished_at
             FROM leadsync.projects p
-            LEFT JOIN LATERAL (SELECT min(a.arrived_at) AS created_at FROM leadsync.arrivals a
-                               WHERE a.project_id = p.project_id) n ON true
+            LEFT JOIN LATERAL (SELECT \(unescaped: ReadyLeads.oldestNewCreatedAt(project: "p.project_id")) AS created_at) n ON true
             LEFT JOIN LATERAL (SELECT min(l.created_at) AS created_at FROM leadsync.leads l
                                WHERE l.project_id = p.project_id AND \(unescaped: ReadyLeads.retrying("l."))) r ON true
             LEFT JOIN LATERAL (SELECT a.finished_at FROM leadsync.submission_attempts a
