@@ -41,19 +41,20 @@ public struct LeadStore: Sendable {
         try await rows(ProjectQueries.listReady(only: only, except: served)).map { try $0.decode(String.self) }
     }
 
-    /// Never-tried leads of a project after `afterId`, oldest first.
-    public func newLeads(project: String, afterId: Int64, limit: Int) async throws -> [Lead] {
-        guard direct else {
-            return try await rows(LeadQueries.ClaimNew(project: project, afterId: afterId, limit: limit))
-        }
+    /// Never-tried leads of a project inside the id ranges `lows[i]...highs[i]` (disjoint,
+    /// lowest first), oldest first.
+    public func arrivedLeads(project: String, lows: [Int64], highs: [Int64], limit: Int) async throws -> [Lead] {
+        let claim = LeadQueries.ClaimArrived(project: project, lows: lows, highs: highs, limit: limit)
+        guard direct else { return try await rows(claim) }
         var result: [Lead] = []
         result.reserveCapacity(limit)
-        for try await lead in try await client.execute(
-            LeadQueries.ClaimNew(project: project, afterId: afterId, limit: limit), logger: logger)
-        {
-            result.append(lead)
-        }
+        for try await lead in try await client.execute(claim, logger: logger) { result.append(lead) }
         return result
+    }
+
+    /// The project's arrival rows, lowest range first, at most `limit`, after deleting `done`.
+    public func arrivals(project: String, deleting done: [Int64], limit: Int) async throws -> [Arrival] {
+        try await rows(LeadQueries.ReadArrivals(project: project, done: done, limit: limit))
     }
 
     public func leads(_ query: PostgresQuery) async throws -> [Lead] {

@@ -97,7 +97,8 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
         case releaseSlot
         /// New leads after `afterId`; due retries when `retries`; late commits at or below
         /// `afterId` when `scanGaps`; never the leads in `exclude` (buffered or out):
-        /// `claimed`.
+        /// `claimed`. (`ProjectLane` finds new leads through the project's arrival rows, and
+        /// reads those again when `scanGaps`: migration 0011.)
         case claim(afterId: Int64, want: Int, scanGaps: Bool, retries: Bool, exclude: [Int64])
         /// Collect one request out, waiting for it to finish: `writeBackDone`.
         case waitForRequest

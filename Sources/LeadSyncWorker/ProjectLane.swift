@@ -90,6 +90,8 @@ struct ProjectLane: Sendable {
                 idleLinger: configuration.idleLinger, sweepInterval: configuration.sweepInterval),
             now: clock.now)
         var exit = Exit.drained
+        // Where never-tried leads may be (migration 0011), and how far the lane has read.
+        var arrivals = ArrivalRanges()
         // A query of the loop that fails ends the lane, but never cancels requests already
         // sent: they finish and are written back first (docs/contract.md §3.5).
         var failure: (any Error)?
@@ -146,7 +148,8 @@ struct ProjectLane: Sendable {
                     case .claim(let afterId, let want, let scanGaps, let retries, let exclude):
                         let claimStarted = clock.now
                         let (claimed, retriesFound, cursor) = try await claim(
-                            afterId: afterId, want: want, scanGaps: scanGaps, retries: retries, exclude: exclude)
+                            afterId: afterId, want: want, scanGaps: scanGaps, retries: retries, exclude: exclude,
+                            arrivals: &arrivals, buffered: machine.buffer, inFlight: machine.inFlight)
                         var vetted: [Lead] = []
                         if !claimed.isEmpty {
                             progress.add(.claim, clock.now - claimStarted)
@@ -235,39 +238,99 @@ struct ProjectLane: Sendable {
         return exit
     }
 
-    /// Ready leads not already buffered or in flight (`exclude`): new ones after `afterId`;
-    /// with `retries`, those put back for a retry whose time has come; with `scanGaps`, new
-    /// ones at or below `afterId` that committed late. Also says how many retries it found,
-    /// and the highest new id read (the next cursor).
+    /// Ready leads not already buffered or in flight: never-tried ones inside the project's
+    /// arrival ranges (`ArrivalRanges`); with `retries`, those put back for a retry whose
+    /// time has come (never those in `exclude`). The arrival rows are read again when
+    /// `scanGaps` says it is time to look for late commits and new arrivals (now and then,
+    /// and before idling), when no range is left to scan, and when the ranges known came
+    /// short; rows done are deleted then. Also says how many retries it found, and the
+    /// highest new id read (the machine's cursor: nothing is read by it).
     private func claim(
-        afterId: Int64, want: Int, scanGaps: Bool, retries: Bool, exclude: [Int64]
+        afterId: Int64, want: Int, scanGaps: Bool, retries: Bool, exclude: [Int64],
+        arrivals: inout ArrivalRanges, buffered: [Lead], inFlight: [Int64: [Int64]]
     ) async throws -> (leads: [Lead], retries: Int, cursor: Int64) {
-        // New leads after the cursor are never buffered or in flight: no filtering needed.
-        var found = try await configuration.bounded("claim") { [store, project] in
-            try await store.newLeads(project: project, afterId: afterId, limit: want)
+        var found: [Lead] = []
+        var looked = false
+        if scanGaps || !arrivals.hasWork {
+            try await readArrivals(&arrivals, buffered: buffered)
+            looked = true
         }
-        let cursor = max(afterId, found.last?.id ?? afterId)
-        guard retries || scanGaps else { return (found, 0, cursor) }
+        found = try await claimArrived(&arrivals, want: want, buffered: buffered, inFlight: inFlight)
+        if found.count < want && !looked {
+            // What this claim found is not recorded yet either.
+            try await readArrivals(&arrivals, buffered: buffered + found)
+            if arrivals.hasWork {
+                var seen = Set(found.map(\.id))
+                for lead in try await claimArrived(
+                    &arrivals, want: want - found.count, buffered: buffered, inFlight: inFlight)
+                where seen.insert(lead.id).inserted {
+                    found.append(lead)
+                }
+            }
+        }
+        let cursor = found.reduce(afterId) { max($0, $1.id) }
+        guard retries else { return (found, 0, cursor) }
 
-        var due: [Lead] = []
-        if retries {
-            due = try await configuration.bounded("claim retries") { [store, project] in
-                try await store.leads(LeadQueries.claimDueRetries(project: project, except: exclude, limit: want))
-            }
+        let due = try await configuration.bounded("claim retries") { [store, project] in
+            try await store.leads(LeadQueries.claimDueRetries(project: project, except: exclude, limit: want))
         }
-        var late: [Lead] = []
-        if scanGaps {
-            late = try await configuration.bounded("gap scan") { [store, project] in
-                try await store.leads(
-                    LeadQueries.claimGaps(project: project, upToId: afterId, except: exclude, limit: want))
-            }
-        }
-        if !due.isEmpty || !late.isEmpty {
-            // A lead that changed between the queries could be in two of them.
+        if !due.isEmpty {
+            // A lead that changed between the queries could be in both.
             var seen = Set(found.map(\.id))
-            for lead in due + late where seen.insert(lead.id).inserted { found.append(lead) }
+            for lead in due where seen.insert(lead.id).inserted { found.append(lead) }
         }
         return (found, due.count, cursor)
+    }
+
+    /// The most arrival rows read at once, and ranges claimed from in one query.
+    static let arrivalsRead = 256
+    static let rangesPerClaim = 64
+
+    /// Reads the project's arrival rows, deleting those done first.
+    private func readArrivals(_ arrivals: inout ArrivalRanges, buffered: [Lead]) async throws {
+        let done = arrivals.done(buffered: buffered.map(\.id).sorted())
+        let rows = try await configuration.bounded("arrivals") { [store, project] in
+            try await store.arrivals(project: project, deleting: done, limit: Self.arrivalsRead)
+        }
+        arrivals.forget(done)
+        arrivals.add(rows)
+    }
+
+    /// Never-tried leads inside the ranges left to scan, at most `want`, leaving out those
+    /// the lane holds (two arrival rows' ranges may overlap: concurrent statements of one
+    /// project interleave their ids).
+    private func claimArrived(
+        _ arrivals: inout ArrivalRanges, want: Int, buffered: [Lead], inFlight: [Int64: [Int64]]
+    ) async throws -> [Lead] {
+        let intervals = arrivals.intervals(limit: Self.rangesPerClaim)
+        guard !intervals.isEmpty, want > 0 else { return [] }
+        let lows = intervals.map(\.lo)
+        let highs = intervals.map(\.hi)
+        var found = try await configuration.bounded("claim") { [store, project] in
+            try await store.arrivedLeads(project: project, lows: lows, highs: highs, limit: want)
+        }
+        var ascending = true
+        for i in found.indices.dropFirst() where found[i - 1].id >= found[i].id {
+            ascending = false
+            break
+        }
+        if ascending {
+            arrivals.scanned(intervals, ids: found.map(\.id), limit: want)
+        } else if found.count < want {
+            // Not in the ranges' order (never seen: the plan joins them in order): only a
+            // short answer says how far was read.
+            arrivals.scanned(intervals, ids: [], limit: want)
+        }
+        // Held leads inside the intervals read: drop them. Usually none (a backlog's held
+        // leads lie below the range it reads), so the set is built only when one may be.
+        func inside(_ id: Int64) -> Bool { intervals.contains { $0.lo <= id && id <= $0.hi } }
+        var held = buffered.map(\.id).filter(inside)
+        held += inFlight.values.joined().filter(inside)
+        if !held.isEmpty {
+            let drop = Set(held)
+            found.removeAll { drop.contains($0.id) }
+        }
+        return found
     }
 
     /// docs/contract.md §3, last paragraph: what the API would reject for its data becomes `invalid`

@@ -32,6 +32,77 @@ import UservoxSimulator
         }
     }
 
+    /// docs/contract.md §2.2: a lead whose transaction took its id early and committed late,
+    /// after the lane had read and sent every later lead of its project, is still found (its
+    /// arrival row commits with it) and sent exactly once; once all is sent, no arrival row
+    /// is left to make the project look ready.
+    @Test func aLeadCommittedLateBelowWhatWasReadIsSentOnce() async throws {
+        try await TestDatabase.with { db in
+            try await UservoxSimulator.withRunning(.projects(["p1"])) { sim in
+                let f = Fixture(db: db)
+                // The project's row exists: the leads' triggers of the two transactions do not wait on each other.
+                try await f.execute("INSERT INTO leadsync.projects (project_id) VALUES ('p1')")
+                try await db.withConnection { late in
+                    // Takes the lowest id of the project, and commits last.
+                    try await late.query("BEGIN", logger: db.logger)
+                    try await late.query(
+                        "INSERT INTO leadsync.leads (project_id, phone) VALUES ('p1', '+14159990001')",
+                        logger: db.logger)
+                    try await f.insert(project: "p1", count: 250)
+                    try await withInProcessWorker(db: db, baseURL: sim.baseURL, tokens: tokens(["p1"])) { _ in
+                        try await waitUntil("the committed leads sent", timeout: .seconds(60), poll: .milliseconds(50))
+                        {
+                            try await f.int("SELECT count(*)::int8 FROM leadsync.leads WHERE status = 'submitted'")
+                                == 250
+                        }
+                        try await late.query("COMMIT", logger: db.logger)
+                        try await f.waitUntilNothingPending()
+                        try await waitUntil("no arrival row left", timeout: .seconds(30), poll: .milliseconds(50)) {
+                            try await f.int("SELECT count(*)::int8 FROM leadsync.arrivals") == 0
+                        }
+                    }
+                }
+                #expect(try await f.states() == ["submitted": 251])
+                #expect(sim.simulator.stats().totals.accepted == 251)
+                #expect(sim.simulator.stats().totals.resentAfterFinal == 0)
+                #expect(
+                    try await f.int(
+                        "SELECT count(*)::int8 FROM (SELECT lead_id FROM leadsync.attempt_leads GROUP BY lead_id HAVING count(*) > 1) d"
+                    ) == 0)
+            }
+        }
+    }
+
+    /// Leads released from held go back to pending, never tried: the release writes their
+    /// arrival row (migration 0011), and the worker sends them.
+    @Test func releasedLeadsAreFoundThroughTheirArrivalRow() async throws {
+        try await TestDatabase.with { db in
+            try await UservoxSimulator.withRunning(.projects(["p1"])) { sim in
+                let f = Fixture(db: db)
+                try await f.insert(project: "p1", count: 30)
+                try await f.execute(
+                    """
+                    UPDATE leadsync.leads SET status = 'held', held_reason = 'project_paused' WHERE id % 3 = 0
+                    """)
+                try await withInProcessWorker(db: db, baseURL: sim.baseURL, tokens: tokens(["p1"])) { _ in
+                    try await waitUntil("the others sent", timeout: .seconds(60), poll: .milliseconds(50)) {
+                        try await f.int("SELECT count(*)::int8 FROM leadsync.leads WHERE status = 'pending'") == 0
+                    }
+                    try await waitUntil("no arrival row left", timeout: .seconds(30), poll: .milliseconds(50)) {
+                        try await f.int("SELECT count(*)::int8 FROM leadsync.arrivals") == 0
+                    }
+                    try await f.execute(
+                        """
+                        UPDATE leadsync.leads SET status = 'pending', held_reason = NULL WHERE status = 'held'
+                        """)
+                    try await f.waitUntilNothingPending()
+                }
+                #expect(try await f.states() == ["submitted": 30])
+                #expect(sim.simulator.stats().totals.accepted == 30)
+            }
+        }
+    }
+
     @Test func tenThousandLeadsOverThreeProjectsMatchTheSimulatorsVerdicts() async throws {
         let projects = ["p1", "p2", "p3"]
         try await TestDatabase.with { db in

@@ -146,7 +146,8 @@ import UservoxSimulator
             ) { bouncer in
                 try await bouncer.url(role).withConnection(logger: db.logger, settings: []) { c in
                     for name in [
-                        "LeadQueries.ClaimNew", "LeadQueries.ClaimFreePhones", "AttemptQueries.InsertFenced",
+                        "LeadQueries.ClaimArrived", "LeadQueries.ReadArrivals", "LeadQueries.ClaimFreePhones",
+                        "AttemptQueries.InsertFenced",
                         "AttemptQueries.FinishAllAccepted",
                     ] {
                         try await c.query(

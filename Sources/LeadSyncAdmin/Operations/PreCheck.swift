@@ -63,16 +63,32 @@ public struct PreCheck: Sendable {
         retries.sort { $0.id < $1.id }
         var retryIndex = 0
         var seen = Set<String>()
-        var cursor: Int64 = 0
-        while true {
-            // The worker's own claim of never-tried leads, read page by page.
-            var page: [Lead] = []
-            for try await lead in try await connection.execute(
-                LeadQueries.ClaimNew(project: project, afterId: cursor, limit: Self.pageSize), logger: logger)
-            {
-                page.append(lead)
+        // Never-tried leads lie in the project's arrival ranges (migration 0011): merged into
+        // disjoint intervals, read in id order page by page with the worker's own claim.
+        let rows = try await connection.rows(LeadQueries.listArrivals(project: project), logger: logger)
+        var intervals: [(lo: Int64, hi: Int64)] = []
+        for row in rows.sorted(by: { $0.firstId < $1.firstId }) {
+            if let last = intervals.last, row.firstId <= last.hi {
+                intervals[intervals.count - 1].hi = max(last.hi, row.lastId)
+            } else {
+                intervals.append((row.firstId, row.lastId))
             }
-            let pageEnd = page.count == Self.pageSize ? page.last!.id : Int64.max
+        }
+        var next = 0
+        var cursor = intervals.first?.lo ?? Int64.max
+        while true {
+            var page: [Lead] = []
+            if next < intervals.count {
+                for try await lead in try await connection.execute(
+                    LeadQueries.ClaimArrived(
+                        project: project, lows: [cursor], highs: [intervals[next].hi], limit: Self.pageSize),
+                    logger: logger)
+                {
+                    page.append(lead)
+                }
+            }
+            let full = page.count == Self.pageSize
+            let pageEnd = full ? page.last!.id : (next + 1 < intervals.count ? intervals[next].hi : Int64.max)
             var batch: [Lead] = page
             while retryIndex < retries.count, retries[retryIndex].id <= pageEnd {
                 batch.append(retries[retryIndex])
@@ -80,8 +96,13 @@ public struct PreCheck: Sendable {
             }
             batch.sort { $0.id < $1.id }
             try await vet(batch, project: project, maxBytes: maxBytes, seen: &seen, into: &result, on: connection)
-            guard page.count == Self.pageSize else { break }
-            cursor = pageEnd
+            if full {
+                cursor = pageEnd + 1
+            } else {
+                next += 1
+                guard next < intervals.count else { break }
+                cursor = intervals[next].lo
+            }
         }
         return result
     }

@@ -78,6 +78,8 @@ public struct DatabaseRoles: Sendable, Equatable {
             "GRANT UPDATE ON leadsync.leads, leadsync.projects TO \(worker)",
             "GRANT INSERT, UPDATE ON leadsync.submission_attempts, leadsync.phone_claims TO \(worker)",
             "GRANT INSERT ON leadsync.attempt_leads, leadsync.invalid_leads TO \(worker)",
+            // A lane deletes the arrival rows it has done with (migration 0011).
+            "GRANT DELETE ON leadsync.arrivals TO \(worker)",
             "GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA leadsync TO \(admin)",
             // The migrator's own bookkeeping stays its own.
             "REVOKE INSERT, UPDATE, DELETE ON leadsync.schema_migrations FROM \(admin)",

@@ -98,7 +98,7 @@ package enum AttemptQueries {
                 UPDATE leadsync.leads AS l SET
                     status = 'submitted', remote_id = coalesce(nullif(c.remote_id, ''), l.remote_id),
                     held_reason = NULL, submitted_at = now(), attempt_count = l.attempt_count + 1, ambiguous = false,
-                    last_error = NULL, updated_at = now()
+                    last_error = NULL, next_attempt_at = NULL, updated_at = now()
                 FROM input c
                 WHERE l.id = c.id AND l.status = 'pending'
             ), history AS (

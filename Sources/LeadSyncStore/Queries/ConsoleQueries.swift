@@ -166,7 +166,7 @@ package enum ConsoleQueries {
     }
 
     /// LeadsHeldPage: at most `limit` held leads with ids below `before`, newest id first,
-    /// through `leads_held_by_reason_id` (held leads only): one probe per (project, reason)
+    /// through `leads_held` (held leads only): one probe per (project, reason)
     /// pair, with what the filter fixes bound as a value (see `invalidPage`).
     package static func heldPage(
         only project: String?, reason: String?, allReasons: [String], before: Int64, limit: Int
@@ -226,7 +226,7 @@ package enum ConsoleQueries {
             """
             SELECT \(unescaped: HeldLeadRow.columns)
             FROM leadsync.leads
-            WHERE status = 'held' AND (\(project)::text IS NULL OR project_id = \(project)::text)
+            WHERE \(unescaped: ReadyLeads.held()) AND (\(project)::text IS NULL OR project_id = \(project)::text)
               AND (\(reason)::text IS NULL OR held_reason = \(reason)::text)
             ORDER BY id
             """

@@ -84,36 +84,96 @@ package enum LeadQueries {
         return try cell.decode(Bool.self)
     }
 
-    /// LeadsClaimNew: never-tried leads after `afterId`, oldest first (`check` reads its
-    /// pages with it too). Prepared: it runs
-    /// once per batch, and its plan (the partial index, in its own order) holds for any
-    /// parameters.
-    package struct ClaimNew: PostgresPreparedStatement {
+    /// LeadsClaimArrived: never-tried leads inside id ranges (`lows[i]...highs[i]`, disjoint,
+    /// lowest first), in id order, at most `limit`: the lane's claim of new work and
+    /// `check`'s pages (`leadsync.arrivals`, migration 0011, says where such leads may be).
+    /// One range scan of `leads_project_id` per range, each stopping at `limit`, joined in
+    /// the ranges' order, so the rows come out in id order and the scan stops at `limit`
+    /// (an outer ORDER BY would make PostgreSQL read every range first). The bounds are row
+    /// comparisons so that only `leads_project_id` can serve them: with `id >= lo` the
+    /// generic plan walked the primary key and filtered out every other project's leads (19
+    /// of 20 rows with 20 projects). Prepared: it runs once per batch.
+    package struct ClaimArrived: PostgresPreparedStatement {
         package static let sql = """
-            SELECT \(columns) FROM leadsync.leads
-            WHERE project_id = $1 AND \(ReadyLeads.new()) AND id > $2
-            ORDER BY project_id, id LIMIT $3
+            SELECT l.* FROM unnest($2::int8[], $3::int8[]) AS r(lo, hi)
+            CROSS JOIN LATERAL (
+                SELECT \(columns) FROM leadsync.leads
+                WHERE project_id = $1 AND (project_id, id) >= ($1, r.lo) AND (project_id, id) <= ($1, r.hi)
+                  AND \(ReadyLeads.new())
+                ORDER BY project_id, id LIMIT $4) AS l
+            LIMIT $4
             """
         package typealias Row = Lead
         package var project: String
-        package var afterId: Int64
+        package var lows: [Int64]
+        package var highs: [Int64]
         package var limit: Int
 
-        package init(project: String, afterId: Int64, limit: Int) {
+        package init(project: String, lows: [Int64], highs: [Int64], limit: Int) {
             self.project = project
-            self.afterId = afterId
+            self.lows = lows
+            self.highs = highs
+            self.limit = limit
+        }
+
+        package func makeBindings() -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 4)
+            bindings.append(project)
+            bindings.append(lows)
+            bindings.append(highs)
+            bindings.append(Int64(limit))
+            return bindings
+        }
+
+        package func decodeRow(_ row: PostgresRow) throws -> Lead { try decodeLead(row) }
+    }
+
+    /// ArrivalsReadAndDelete: a project's arrival rows (id, first id, last id), lowest range
+    /// first, at most `limit`, after deleting `done` (rows whose every lead is recorded in an
+    /// attempt or finished: docs/contract.md §1.7). Prepared: a lane that has caught up
+    /// runs it with every claim.
+    package struct ReadArrivals: PostgresPreparedStatement {
+        package static let sql = """
+            WITH gone AS (DELETE FROM leadsync.arrivals WHERE project_id = $1 AND id = ANY($2::int8[]))
+            SELECT id, first_id, last_id FROM leadsync.arrivals
+            WHERE project_id = $1 AND id <> ALL($2::int8[])
+            ORDER BY project_id, first_id LIMIT $3
+            """
+        package typealias Row = Arrival
+        package var project: String
+        package var done: [Int64]
+        package var limit: Int
+
+        package init(project: String, done: [Int64], limit: Int) {
+            self.project = project
+            self.done = done
             self.limit = limit
         }
 
         package func makeBindings() -> PostgresBindings {
             var bindings = PostgresBindings(capacity: 3)
             bindings.append(project)
-            bindings.append(afterId)
+            bindings.append(done)
             bindings.append(Int64(limit))
             return bindings
         }
 
-        package func decodeRow(_ row: PostgresRow) throws -> Lead { try decodeLead(row) }
+        package func decodeRow(_ row: PostgresRow) throws -> Arrival {
+            let (id, first, last) = try row.decode((Int64, Int64, Int64).self)
+            return Arrival(id: id, firstId: first, lastId: last)
+        }
+    }
+
+    /// ArrivalsList: a project's arrival rows, read only (`check`).
+    package static func listArrivals(project: String) -> RowQuery<Arrival> {
+        RowQuery(
+            """
+            SELECT id, first_id, last_id FROM leadsync.arrivals WHERE project_id = \(project) ORDER BY project_id, first_id
+            """
+        ) { row in
+            let (id, first, last) = try row.decode((Int64, Int64, Int64).self)
+            return Arrival(id: id, firstId: first, lastId: last)
+        }
     }
 
     /// LeadsClaimDueRetries: leads put back for a retry whose time has come, most overdue first,
@@ -124,18 +184,6 @@ package enum LeadQueries {
         WHERE project_id = \(project) AND \(unescaped: ReadyLeads.due())
           AND id <> ALL(\(except)::int8[])
         ORDER BY project_id, next_attempt_at, id LIMIT \(limit)
-        """
-    }
-
-    /// LeadsClaimGaps: never-tried leads at or below `upToId` — those whose transaction
-    /// committed after later ids were already read, except those this worker already holds.
-    /// (`<> ALL` of a bound array is hashed by PostgreSQL, not a linear search per row.)
-    package static func claimGaps(project: String, upToId: Int64, except: [Int64], limit: Int) -> PostgresQuery {
-        """
-        SELECT \(unescaped: columns) FROM leadsync.leads
-        WHERE project_id = \(project) AND \(unescaped: ReadyLeads.new()) AND id <= \(upToId)
-          AND id <> ALL(\(except)::int8[])
-        ORDER BY project_id, id LIMIT \(limit)
         """
     }
 
@@ -204,7 +252,9 @@ package enum LeadQueries {
     }
 
     /// LeadsSetOutcomeMany: every lead of one request to its new state in one statement.
-    /// `delaysMs` applies to leads going back to `pending`. Only rows still `pending` change.
+    /// `delaysMs` applies to leads going back to `pending`; a lead leaving `pending` loses its
+    /// `next_attempt_at` (migration 0011: `leads_retry` holds retries only). Only rows still
+    /// `pending` change.
     package static func setOutcomes(_ rows: OutcomeRows, countsAttempt: Bool) -> PostgresQuery {
         """
         UPDATE leadsync.leads AS l SET
@@ -212,8 +262,7 @@ package enum LeadQueries {
             remote_id = coalesce(nullif(c.remote_id, ''), l.remote_id),
             held_reason = nullif(c.held_reason, ''),
             next_attempt_at = CASE WHEN c.status = 'pending'
-                                   THEN now() + c.delay_ms * interval '1 millisecond'
-                                   ELSE l.next_attempt_at END,
+                                   THEN now() + c.delay_ms * interval '1 millisecond' END,
             submitted_at = CASE WHEN c.status = 'submitted' THEN now() ELSE l.submitted_at END,
             attempt_count = l.attempt_count + \(countsAttempt ? 1 : 0),
             ambiguous = c.ambiguous,
@@ -239,14 +288,31 @@ package enum LeadQueries {
         """
     }
 
-    /// LeadsHoldPending: every pending lead of a project waits (e.g. `token_missing`).
+    /// LeadsHoldPending: every pending lead of a project waits (e.g. `token_missing`): those
+    /// in its arrival ranges and those waiting for a retry (a lead out in a request is
+    /// written back before its lane holds the rest). Its
+    /// arrival rows go in the same statement: nothing in their ranges is pending now, and
+    /// a row left behind would make the project look ready again. (A lead committed after
+    /// this statement's snapshot comes with its own row.)
     package static func holdPending(project: String, reason: HeldReason, message: String) -> PostgresQuery {
         """
-        WITH held AS (
+        WITH pending AS (
+            SELECT l.id FROM leadsync.arrivals a
+            CROSS JOIN LATERAL (
+                SELECT id FROM leadsync.leads
+                WHERE project_id = \(project) AND (project_id, id) >= (\(project), a.first_id)
+                  AND (project_id, id) <= (\(project), a.last_id) AND \(unescaped: ReadyLeads.new())
+            ) AS l
+            WHERE a.project_id = \(project)
+            UNION
+            SELECT id FROM leadsync.leads WHERE project_id = \(project) AND \(unescaped: ReadyLeads.retrying())
+        ), held AS (
             UPDATE leadsync.leads SET status = 'held', held_reason = \(reason.rawValue), last_error = \(message),
-                                      updated_at = now()
-            WHERE project_id = \(project) AND status = 'pending'
+                                      next_attempt_at = NULL, updated_at = now()
+            WHERE id IN (SELECT id FROM pending) AND status = 'pending'
             RETURNING 1
+        ), gone AS (
+            DELETE FROM leadsync.arrivals WHERE project_id = \(project)
         )
         SELECT count(*) FROM held
         """
@@ -365,4 +431,18 @@ public struct OutcomeRows: Sendable {
     }
 
     public var isEmpty: Bool { ids.isEmpty }
+}
+
+/// A row of `leadsync.arrivals` (migration 0011): pending never-tried leads of its project
+/// may be in `firstId...lastId`.
+public struct Arrival: Sendable, Equatable {
+    public let id: Int64
+    public let firstId: Int64
+    public let lastId: Int64
+
+    public init(id: Int64, firstId: Int64, lastId: Int64) {
+        self.id = id
+        self.firstId = firstId
+        self.lastId = lastId
+    }
 }

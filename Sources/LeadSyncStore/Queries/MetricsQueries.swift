@@ -15,18 +15,18 @@ public enum MetricsQueries {
         GROUP BY project_id, status HAVING sum(delta) <> 0
         """
 
-    /// LeadsHeldByReason: through the partial index `leads_held_by_reason_id`, small by nature.
+    /// LeadsHeldByReason: through the partial index `leads_held`, small by nature.
     public static let heldByReason: PostgresQuery = """
         SELECT project_id, held_reason, count(*)::int8 FROM leadsync.leads
-        WHERE status = 'held' GROUP BY project_id, held_reason
+        WHERE \(unescaped: ReadyLeads.held()) GROUP BY project_id, held_reason
         """
 
     /// ProjectsState: every project, whether it is paused now and why, the age in seconds
     /// of its oldest ready lead (pending and due, in flight included), and its lag as
     /// `leadsync report` counts it (the oldest pending lead, waiting for a retry or not);
-    /// 0 when there is none. The oldest never-tried lead is the first entry of
-    /// `leads_pending_new`; leads waiting for a retry are read through the small
-    /// `leads_pending_retry`.
+    /// 0 when there is none. The oldest never-tried lead is the first of one of the
+    /// project's arrival ranges (migration 0011); leads waiting for a retry are read
+    /// through the small `leads_retry`.
     public static let projects: PostgresQuery = """
         SELECT p.project_id,
                leadsync.project_is_paused(p),
@@ -34,10 +34,7 @@ public enum MetricsQueries {
                coalesce(extract(epoch FROM now() - least(n.created_at, r.due_oldest)), 0)::float8,
                coalesce(extract(epoch FROM now() - least(n.created_at, r.oldest)), 0)::float8
         FROM leadsync.projects p
-        LEFT JOIN LATERAL (
-            SELECT l.created_at FROM leadsync.leads l
-            WHERE l.project_id = p.project_id AND \(unescaped: ReadyLeads.new("l."))
-            ORDER BY l.project_id, l.id LIMIT 1) n ON true
+        LEFT JOIN LATERAL (SELECT \(unescaped: ReadyLeads.oldestNewCreatedAt(project: "p.project_id")) AS created_at) n ON true
         LEFT JOIN LATERAL (
             SELECT min(l.created_at) AS oldest,
                    min(l.created_at) FILTER (WHERE \(unescaped: ReadyLeads.dueNow("l."))) AS due_oldest

@@ -55,6 +55,9 @@ package enum ProjectQueries {
 
     /// ProjectsListReady: projects not paused with leads ready to send now, one index probe
     /// each, leaving out `except` (projects this worker already serves: their lanes look).
+    /// New leads: an arrival row (migration 0011); retries: a due entry of `leads_retry`.
+    /// An arrival row whose leads are all sent already makes its project look ready once:
+    /// the lane that starts deletes it.
     /// Each probe is a scalar subquery ordered by its partial index's columns, not an
     /// EXISTS: PostgreSQL drops ORDER BY and LIMIT inside EXISTS, and with statistics from
     /// when most leads were pending it chose a sequential scan, 1.4 s per sweep on a table of
@@ -67,9 +70,8 @@ package enum ProjectQueries {
             WHERE (\(all) OR p.project_id = ANY(\(filter)))
               AND p.project_id <> ALL(\(served)::text[])
               AND NOT leadsync.project_is_paused(p)
-              AND ((SELECT l.id FROM leadsync.leads l
-                    WHERE l.project_id = p.project_id AND \(unescaped: ReadyLeads.new("l."))
-                    ORDER BY l.project_id, l.id LIMIT 1) IS NOT NULL
+              AND ((SELECT a.id FROM leadsync.arrivals a
+                    WHERE a.project_id = p.project_id ORDER BY a.project_id, a.first_id LIMIT 1) IS NOT NULL
                 OR (SELECT l.id FROM leadsync.leads l
                     WHERE l.project_id = p.project_id AND \(unescaped: ReadyLeads.due("l."))
                     ORDER BY l.project_id, l.next_attempt_at, l.id LIMIT 1) IS NOT NULL)
@@ -81,10 +83,17 @@ package enum ProjectQueries {
     /// (project, state); the worker calls it now and then.
     package static let compactLeadCounts: PostgresQuery = "SELECT leadsync.compact_lead_counts()"
 
-    /// LeadsBacklog: per project, pending leads and the age in seconds of the oldest (metrics).
+    /// LeadsBacklog: per project, pending leads (from `lead_counts`) and the age in seconds
+    /// of the oldest: the first never-tried one of its arrival ranges, or the oldest lead
+    /// waiting for a retry (metrics). No scan of the leads: no index names their status (migration 0011).
     package static let backlog: PostgresQuery = """
-        SELECT project_id, count(*)::int8, extract(epoch FROM now() - min(created_at))::float8
-        FROM leadsync.leads WHERE status = 'pending' GROUP BY project_id
+        SELECT c.project_id, c.pending,
+               coalesce(extract(epoch FROM now() - least(
+                   \(unescaped: ReadyLeads.oldestNewCreatedAt(project: "c.project_id")),
+                   (SELECT min(l.created_at) FROM leadsync.leads l
+                    WHERE l.project_id = c.project_id AND \(unescaped: ReadyLeads.retrying("l."))))), 0)::float8
+        FROM (SELECT project_id, sum(delta)::int8 AS pending FROM leadsync.lead_counts
+              WHERE status = 'pending' GROUP BY project_id HAVING sum(delta) > 0) AS c
         """
 
     /// ProjectsPause: docs/contract.md §3, a 403 pauses the project until an operator resumes it.

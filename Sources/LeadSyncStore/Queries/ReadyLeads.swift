@@ -1,18 +1,25 @@
 /// docs/contract.md §2: which pending leads are ready to send, written once for every query
 /// that picks or counts them: the worker's claims and sweep, `check`, `report` and the
-/// metrics. Each fragment is its partial index's predicate word for word (migration 0001:
-/// `leads_pending_new`, `leads_pending_retry`), so the planner can prove the index usable;
-/// `alias` qualifies the columns (`"l."`). A lead out in a request stays `pending` too
-/// (listed in its open attempt): the worker excludes those it holds by id.
+/// metrics. A lead out in a request stays `pending` too (listed in its open attempt): the
+/// worker excludes those it holds by id.
+///
+/// No index names `status` (migration 0011: write-backs stay HOT). Never-tried leads are
+/// found through `leadsync.arrivals` (the id ranges where they may be) and read through
+/// `leads_project_id`; leads put back for a retry through `leads_retry`, whose predicate is
+/// `retryIndexed` word for word, so the planner can prove the index usable (a test ties
+/// them). `alias` qualifies the columns (`"l."`).
 enum ReadyLeads {
     /// Never tried: ready at once.
     static func new(_ alias: String = "") -> String {
         "\(alias)status = 'pending' AND \(alias)next_attempt_at IS NULL"
     }
 
+    /// `leads_retry`'s predicate: a lead leaving `pending` has its `next_attempt_at` cleared.
+    static func retryIndexed(_ alias: String = "") -> String { "\(alias)next_attempt_at IS NOT NULL" }
+
     /// Put back for a retry, due or not.
     static func retrying(_ alias: String = "") -> String {
-        "\(alias)status = 'pending' AND \(alias)next_attempt_at IS NOT NULL"
+        "\(retryIndexed(alias)) AND \(alias)status = 'pending'"
     }
 
     /// Of those put back for a retry, the ones whose time has come.
@@ -20,4 +27,25 @@ enum ReadyLeads {
 
     /// Put back for a retry whose time has come: ready again.
     static func due(_ alias: String = "") -> String { "\(retrying(alias)) AND \(dueNow(alias))" }
+
+    /// The `created_at` of project `project`'s (an SQL expression) oldest never-tried pending
+    /// lead, or NULL: the first such lead of each of its arrival ranges, one short range scan
+    /// of `leads_project_id` each (a lead out in a request counts, as it is pending).
+    static func oldestNewCreatedAt(project: String) -> String {
+        """
+        (SELECT min(x.created_at) FROM leadsync.arrivals a
+         CROSS JOIN LATERAL (
+             SELECT l.created_at FROM leadsync.leads l
+             WHERE l.project_id = \(project) AND (l.project_id, l.id) >= (\(project), a.first_id)
+               AND (l.project_id, l.id) <= (\(project), a.last_id) AND \(new("l."))
+             ORDER BY l.project_id, l.id LIMIT 1) x
+         WHERE a.project_id = \(project))
+        """
+    }
+
+    /// `leads_held`'s predicate: held leads (CHECK leads_held_has_reason), by a column the
+    /// usual write-back leaves NULL.
+    static func held(_ alias: String = "") -> String {
+        "\(alias)held_reason IS NOT NULL AND \(alias)status = 'held'"
+    }
 }

@@ -104,19 +104,19 @@ package enum ReportQueries {
         ) { try KeyedCountRow($0) }
     }
 
-    /// LeadsCountHeldByReason: held leads per project and held reason (`key`), from `leads_held_by_reason_id`.
+    /// LeadsCountHeldByReason: held leads per project and held reason (`key`), from `leads_held`.
     package static func heldCountsByReason(only project: String?) -> RowQuery<KeyedCountRow> {
         RowQuery(
             """
             SELECT project_id, held_reason, count(*)::int8 FROM leadsync.leads
-            WHERE status = 'held' AND (\(project)::text IS NULL OR project_id = \(project)::text)
+            WHERE \(unescaped: ReadyLeads.held()) AND (\(project)::text IS NULL OR project_id = \(project)::text)
             GROUP BY project_id, held_reason
             """
         ) { try KeyedCountRow($0) }
     }
 
     /// LeadsCountRetrying: pending leads waiting out a retry back-off, per project, from
-    /// `leads_pending_retry`.
+    /// `leads_retry`.
     package static func retryingCounts(only project: String?, now: Date) -> RowQuery<ProjectCountRow> {
         RowQuery(
             """
@@ -158,16 +158,14 @@ package enum ReportQueries {
     }
 
     /// ProjectsOldestPendingAndLastSuccess: per project, when its oldest pending lead was
-    /// created (new leads through `leads_pending_new`, retries through `leads_pending_retry`)
+    /// created (new leads: the first of each arrival range, migration 0011; retries through `leads_retry`)
     /// and when a request last had a lead accepted.
     package static func oldestPendingAndLastSuccess(only project: String?) -> RowQuery<LagRow> {
         RowQuery(
             """
             SELECT p.project_id, least(n.created_at, r.created_at), s.finished_at
             FROM leadsync.projects p
-            LEFT JOIN LATERAL (SELECT l.created_at FROM leadsync.leads l
-                               WHERE l.project_id = p.project_id AND \(unescaped: ReadyLeads.new("l."))
-                               ORDER BY l.project_id, l.id LIMIT 1) n ON true
+            LEFT JOIN LATERAL (SELECT \(unescaped: ReadyLeads.oldestNewCreatedAt(project: "p.project_id")) AS created_at) n ON true
             LEFT JOIN LATERAL (SELECT min(l.created_at) AS created_at FROM leadsync.leads l
                                WHERE l.project_id = p.project_id AND \(unescaped: ReadyLeads.retrying("l."))) r ON true
             LEFT JOIN LATERAL (SELECT a.finished_at FROM leadsync.submission_attempts a
@@ -530,7 +528,7 @@ package enum ReportQueries {
         ) { try LeadStatusRow($0) }
     }
 
-    /// LeadsListPendingRetry: pending leads put back for a retry (`leads_pending_retry`; few by nature).
+    /// LeadsListPendingRetry: pending leads put back for a retry (`leads_retry`; few by nature).
     package static func pendingRetries(project: String) -> RowQuery<Lead> {
         RowQuery(
             """
