@@ -198,12 +198,16 @@ public final class Dispatcher: Service, Sendable {
             guard locked else { continue }
             let laneWake = WakeSignal()
             lanes.withLock { $0[project] = laneWake }
+            wake.route(project, to: laneWake)
             let lane = ProjectLane(
                 project: project, store: store, client: client, tokens: tokens, limiter: limiter(for: project),
                 lock: lock, configuration: configuration, progress: progress, wake: laneWake, slots: slots,
                 health: health, logger: logger, mayStart: { [self] in alive.value && !self.isStopping })
             group.addTask { [self] in
-                defer { lanes.withLock { _ = $0.removeValue(forKey: project) } }
+                defer {
+                    lanes.withLock { _ = $0.removeValue(forKey: project) }
+                    wake.route(project, to: nil)
+                }
                 do {
                     let exit = try await lane.run()
                     logger.debug("lane ended", metadata: ["project": "\(project)", "exit": "\(exit)"])

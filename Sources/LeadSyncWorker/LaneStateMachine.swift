@@ -143,6 +143,8 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
     private var lastSettings: Instant
     private var lastGapScan: Instant
     private var finalScanDone = false
+    /// The settings read asked for just before idling: answered, the lane idles.
+    private var idleAfterSettings = false
     private var idleSince: Instant?
     /// A busy lane waits for its turn before it claims; one that caught up looks without.
     private var expectWork = true
@@ -185,6 +187,19 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
 
     static var maxCompanyWait: Duration { .milliseconds(100) }
 
+    /// Whether the lane's database calls now are latency-sensitive: it has caught up and
+    /// holds at most `smallJob` leads, so someone is waiting for a few fresh leads. Such
+    /// calls take a reserved connection when one is free (shortest job first for the
+    /// database, docs/operating.md §22), as such a lane goes ahead for request slots; a
+    /// lane draining a backlog, or one that caught up with a big batch in hand, queues on
+    /// the shared pool. Asked before each call; a request's write-back keeps what its send
+    /// was.
+    var latencySensitive: Bool { caughtUp && buffer.count <= Self.smallJob }
+
+    /// The most leads a latency-sensitive lane holds: a write-back of this many takes a
+    /// connection for about a millisecond, a backlog's 1000 for several.
+    static var smallJob: Int { 100 }
+
     /// The byte budget in force: `max_request_bytes`, halved after 413s.
     var byteBudget: Int { settings.maxRequestBytes >> byteHalvings }
 
@@ -207,6 +222,11 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
             if let read { settings = read }
             lastSettings = now
             stage = .settingsKnown
+            if idleAfterSettings {
+                idleAfterSettings = false
+                // Paused meanwhile: the round ends the lane now.
+                if !settings.paused { stage = .idle }
+            }
         case .rateLimitChecked(let earliest):
             guard stage == .checkingRateLimit else { return }
             // The turn was asked for: take it now if it has come, without looking again.
@@ -406,6 +426,14 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
             let since = idleSince ?? now
             idleSince = since
             if since.duration(to: now) >= configuration.idleLinger { return finish(.drained) }
+            // Read the project's row now if it would be due within half the interval, not
+            // on the wake path: the next lead's claim then goes first (docs/operating.md
+            // §22). A pause or new limits are still seen within the interval and a half.
+            if lastSettings.duration(to: now) * 2 >= configuration.settingsInterval {
+                idleAfterSettings = true
+                stage = .readingSettings
+                return .readSettings
+            }
             stage = .idle
             return .waitForWork(timeout: configuration.sweepInterval)
         }

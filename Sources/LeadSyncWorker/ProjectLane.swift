@@ -111,8 +111,9 @@ struct ProjectLane: Sendable {
 
                     switch action {
                     case .readSettings:
-                        let read = try await configuration.bounded(
-                            "project settings", { [store, project] in try await store.project(project) })
+                        let read = try await database("project settings", urgent: machine.latencySensitive) {
+                            [project] store in try await store.project(project)
+                        }
                         updateLimiter(read ?? machine.settings)
                         event = .settingsRead(read)
                     case .waitForRequest:
@@ -140,13 +141,15 @@ struct ProjectLane: Sendable {
                         slots.release()
                     case .claim(let afterId, let want, let scanGaps, let retries, let exclude):
                         let claimStarted = clock.now
+                        let urgent = machine.latencySensitive
                         let (claimed, retriesFound, cursor) = try await claim(
-                            afterId: afterId, want: want, scanGaps: scanGaps, retries: retries, exclude: exclude)
+                            afterId: afterId, want: want, scanGaps: scanGaps, retries: retries, exclude: exclude,
+                            urgent: urgent)
                         var vetted: [Lead] = []
                         if !claimed.isEmpty {
                             progress.add(.claim, clock.now - claimStarted)
                             let vetStarted = clock.now
-                            vetted = try await vet(claimed)  // in id order
+                            vetted = try await vet(claimed, urgent: urgent)  // in id order
                             progress.add(.vet, clock.now - vetStarted)
                         }
                         event = .claimed(
@@ -163,9 +166,10 @@ struct ProjectLane: Sendable {
                         }
                         // Bounded by bytes as well as by count (docs/contract.md §4).
                         let encodeStarted = clock.now
+                        let urgent = machine.latencySensitive
                         guard
                             let body = try await cutToBudget(
-                                &batch, budget: byteBudget, configured: machine.settings.maxRequestBytes)
+                                &batch, budget: byteBudget, configured: machine.settings.maxRequestBytes, urgent: urgent)
                         else {
                             // Its first lead alone is over `max_request_bytes`: now invalid.
                             event = .leadTooLarge(batch.leads[0].id)
@@ -176,8 +180,8 @@ struct ProjectLane: Sendable {
                         limiter.value.withLock { $0.recordStart(at: clock.now) }
 
                         let recordStarted = clock.now
-                        let recorded = try await configuration.bounded("recording the attempt") {
-                            [store, project, configuration, lock] in
+                        let recorded = try await database("recording the attempt", urgent: urgent) {
+                            [project, configuration, lock] store in
                             try await store.startAttempt(
                                 project: project, workerId: configuration.workerId, leadIds: ids,
                                 lease: configuration.lease,
@@ -196,7 +200,7 @@ struct ProjectLane: Sendable {
                         group.addTask {
                             await self.send(
                                 batch, body: body, attemptId: attemptId, token: token, settings: current,
-                                byteBudget: byteBudget, mailbox: mailbox)
+                                byteBudget: byteBudget, urgent: urgent, mailbox: mailbox)
                             // The slot went with the request.
                             self.slots.release()
                             return attemptId
@@ -235,10 +239,10 @@ struct ProjectLane: Sendable {
     /// ones at or below `afterId` that committed late. Also says how many retries it found,
     /// and the highest new id read (the next cursor).
     private func claim(
-        afterId: Int64, want: Int, scanGaps: Bool, retries: Bool, exclude: [Int64]
+        afterId: Int64, want: Int, scanGaps: Bool, retries: Bool, exclude: [Int64], urgent: Bool
     ) async throws -> (leads: [Lead], retries: Int, cursor: Int64) {
         // New leads after the cursor are never buffered or in flight: no filtering needed.
-        var found = try await configuration.bounded("claim") { [store, project] in
+        var found = try await database("claim", urgent: urgent) { [project] store in
             try await store.newLeads(project: project, afterId: afterId, limit: want)
         }
         let cursor = max(afterId, found.last?.id ?? afterId)
@@ -246,13 +250,13 @@ struct ProjectLane: Sendable {
 
         var due: [Lead] = []
         if retries {
-            due = try await configuration.bounded("claim retries") { [store, project] in
+            due = try await database("claim retries", urgent: urgent) { [project] store in
                 try await store.leads(LeadQueries.claimDueRetries(project: project, except: exclude, limit: want))
             }
         }
         var late: [Lead] = []
         if scanGaps {
-            late = try await configuration.bounded("gap scan") { [store, project] in
+            late = try await database("gap scan", urgent: urgent) { [project] store in
                 try await store.leads(
                     LeadQueries.claimGaps(project: project, upToId: afterId, except: exclude, limit: want))
             }
@@ -267,7 +271,7 @@ struct ProjectLane: Sendable {
 
     /// docs/contract.md §3, last paragraph: what the API would reject for its data becomes `invalid`
     /// locally (no quota spent); of several leads with one phone the earliest wins.
-    private func vet(_ leads: [Lead]) async throws -> [Lead] {
+    private func vet(_ leads: [Lead], urgent: Bool) async throws -> [Lead] {
         var verdicts: [(leadId: Int64, verdict: LeadValidator.Verdict)] = []
         var passing: [(lead: Lead, key: String?)] = []
         var keys: [String] = []
@@ -290,7 +294,7 @@ struct ProjectLane: Sendable {
             }
             passing.append((lead, key))
         }
-        let holders = try await configuration.bounded("phone claims") { [store, project, keys, keyIds] in
+        let holders = try await database("phone claims", urgent: urgent) { [project, keys, keyIds] store in
             try await store.claimPhones(project: project, keys: keys, leadIds: keyIds)
         }
         var accepted: [Lead] = []
@@ -302,14 +306,16 @@ struct ProjectLane: Sendable {
                 verdicts.append((lead.id, Self.duplicate(of: nil)))
             }
         }
-        try await markInvalid(verdicts)
+        try await markInvalid(verdicts, urgent: urgent)
         return accepted
     }
 
     /// Leads the local pre-check refused: `invalid`, `source = local`, never sent.
-    private func markInvalid(_ verdicts: [(leadId: Int64, verdict: LeadValidator.Verdict)]) async throws {
+    private func markInvalid(_ verdicts: [(leadId: Int64, verdict: LeadValidator.Verdict)], urgent: Bool)
+        async throws
+    {
         if !verdicts.isEmpty {
-            try await configuration.bounded("marking invalid leads") { [store, project] in
+            try await database("marking invalid leads", urgent: urgent) { [project] store in
                 try await store.markLocalInvalid(project: project, verdicts: verdicts)
             }
             progress.add(invalid: verdicts.count)
@@ -328,13 +334,13 @@ struct ProjectLane: Sendable {
     /// (a 413 then makes it invalid), one over the configured budget is invalid now
     /// (`local_lead_too_large`) and nil is returned.
     private func cutToBudget(
-        _ batch: inout BatchPlanner.Batch, budget: Int, configured: Int
+        _ batch: inout BatchPlanner.Batch, budget: Int, configured: Int, urgent: Bool
     ) async throws -> [UInt8]? {
         var (body, count) = RequestBody.encode(batch, maxBytes: budget)
         if count == 0 {
             let first = batch.leads[0]
             if let verdict = RequestBody.tooLargeAlone(first, maxBytes: configured) {
-                try await markInvalid([(first.id, verdict)])
+                try await markInvalid([(first.id, verdict)], urgent: urgent)
                 return nil
             }
             let alone = BatchPlanner.Batch(mode: batch.mode, initialize: batch.initialize, leads: [first])
@@ -355,7 +361,7 @@ struct ProjectLane: Sendable {
     /// back until it sticks.
     private func send(
         _ batch: BatchPlanner.Batch, body: [UInt8], attemptId: Int64, token: String, settings: ProjectSettings,
-        byteBudget: Int, mailbox: LaneMailbox
+        byteBudget: Int, urgent: Bool, mailbox: LaneMailbox
     ) async {
         let clock = ContinuousClock()
         let exchange = await client.send(batch: batch, body: body, token: token, logger: logger)
@@ -412,7 +418,8 @@ struct ProjectLane: Sendable {
         mailbox.post(.answerPlanned(project: plan.project, retriesDue: retriesDue))
 
         let writeBackStarted = clock.now
-        let written = await writeBack(plan, attemptId: attemptId, httpStatus: exchange.httpStatus, leads: batch.leads)
+        let written = await writeBack(
+            plan, attemptId: attemptId, httpStatus: exchange.httpStatus, leads: batch.leads, urgent: urgent)
         progress.add(.writeBack, clock.now - writeBackStarted)
         guard written else {
             mailbox.post(.writeBackFailed)
@@ -427,7 +434,7 @@ struct ProjectLane: Sendable {
     /// attempt stays open, the lane ends, and the sweep recovers the attempt once its lease
     /// runs out (its leads are then resent, flagged ambiguous).
     private func writeBack(
-        _ plan: OutcomePlanner.Plan, attemptId: Int64, httpStatus: Int?, leads: [Lead]
+        _ plan: OutcomePlanner.Plan, attemptId: Int64, httpStatus: Int?, leads: [Lead], urgent: Bool
     ) async -> Bool {
         let clock = ContinuousClock()
         var retry = WriteBackRetry(
@@ -437,12 +444,12 @@ struct ProjectLane: Sendable {
                 let stillOpen: Bool
                 if let why = retry.unstorable {
                     let ids = leads.map(\.id)
-                    stillOpen = try await configuration.bounded("write-back") { [store] in
+                    stillOpen = try await database("write-back", urgent: urgent) { store in
                         try await store.closeUnstorable(
                             attemptId: attemptId, leadIds: ids, why: why, delay: .seconds(30))
                     }
                 } else {
-                    stillOpen = try await configuration.bounded("write-back") { [store, project] in
+                    stillOpen = try await database("write-back", urgent: urgent) { [project] store in
                         try await store.writeBack(
                             project: project, attemptId: attemptId, httpStatus: httpStatus, plan: plan)
                     }
@@ -479,6 +486,15 @@ struct ProjectLane: Sendable {
                 }
             }
         }
+    }
+
+    /// One database call of the lane, bounded like every one (`WorkerConfiguration.bounded`);
+    /// on a reserved connection when the state machine calls the lane latency-sensitive
+    /// (`LaneStateMachine.latencySensitive`, `LeadStore.reserving`).
+    private func database<T: Sendable>(
+        _ what: String, urgent: Bool, _ call: @escaping @Sendable (LeadStore) async throws -> T
+    ) async throws -> T {
+        try await configuration.bounded(what) { [store] in try await store.reserving(urgent, call) }
     }
 
     private func record(_ plan: OutcomePlanner.Plan, attemptId: Int64, duration: Duration, status: Int?) {

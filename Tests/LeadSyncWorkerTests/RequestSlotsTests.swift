@@ -12,7 +12,7 @@ import Testing
     }
 
     @Test func aLaneThatCaughtUpGoesAheadOfABacklog() async throws {
-        let slots = RequestSlots(capacity: 1)
+        let slots = RequestSlots(capacity: 1, reserved: 0)
         await slots.acquire()
         let order = Order()
         try await withThrowingTaskGroup(of: Void.self) { group in
