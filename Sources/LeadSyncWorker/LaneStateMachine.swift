@@ -99,6 +99,9 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
         case waitForRequest
         /// Wait for a notification of the project, at most `timeout`: `woken`.
         case waitForWork(timeout: Duration)
+        /// Wait for a request out to end or a notification of the project, at most
+        /// `timeout`: `writeBackDone` (the request collected) or `woken`.
+        case waitForRequestOrWork(timeout: Duration)
         /// Cut `batch` to `byteBudget` bytes (docs/contract.md §4), record the attempt and send
         /// it: `sent`, `leadTooLarge` or `lockLost`.
         case send(BatchPlanner.Batch, byteBudget: Int)
@@ -128,6 +131,8 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
         case afterClaim
         /// Nothing buffered: one request out is collected before looking again.
         case collecting
+        /// The same for a lane that has caught up, unless a lead arrives first.
+        case collectingOrWoken
         case idle
         case sending(BatchPlanner.Batch, byteBudget: Int)
         case finished(LaneExit)
@@ -148,8 +153,11 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
     private var idleSince: Instant?
     /// A busy lane waits for its turn before it claims; one that caught up looks without.
     private var expectWork = true
-    /// The last claim was short: the lane sends what trickles in, not a backlog.
-    private var caughtUp = false
+    /// The last claim was short: the lane sends what trickles in, not a backlog. A lane that
+    /// has not claimed yet counts as caught up: it may have been started for one fresh lead
+    /// (a quiet project's lane ends after `idleLinger`), and it cannot tell until it looks;
+    /// a backlog's lane goes ahead for its first claim only.
+    private var caughtUp = true
     private(set) var holdsSlot = false
     /// Leads put back for a retry are looked for when this lane's come due, now and then
     /// (the gap scan's rhythm) for anyone else's, and until none is found.
@@ -263,7 +271,7 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
             }
             stage = .afterClaim
         case .woken(let notified):
-            guard stage == .idle else { return }
+            guard stage == .idle || stage == .collectingOrWoken else { return }
             if notified { expectWork = true }
             stage = .top
         case .leadTooLarge(let id):
@@ -305,7 +313,7 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
             gaveUp = true
         case .writeBackDone(let attemptId):
             if let attemptId { inFlight[attemptId] = nil } else { inFlight = [:] }
-            if stage == .collecting { stage = .top }
+            if stage == .collecting || stage == .collectingOrWoken { stage = .top }
         }
     }
 
@@ -364,6 +372,8 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
                 if let action = afterClaim(now: now) { return action }
             case .collecting:
                 return .waitForRequest
+            case .collectingOrWoken:
+                return .waitForRequestOrWork(timeout: configuration.sweepInterval)
             case .idle:
                 return .waitForWork(timeout: configuration.sweepInterval)
             case .sending(let batch, let byteBudget):
@@ -410,6 +420,14 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
                 return .releaseSlot
             }
             if !inFlight.isEmpty {
+                // A lane that has caught up does not make the next lead wait for the last
+                // request's answer and write-back (under load they can take a hundred
+                // milliseconds: docs/operating.md §22): a notification ends the wait, and
+                // the lead goes out beside the request still out, within `max_in_flight`.
+                if caughtUp {
+                    stage = .collectingOrWoken
+                    return .waitForRequestOrWork(timeout: configuration.sweepInterval)
+                }
                 stage = .collecting
                 return .waitForRequest
             }

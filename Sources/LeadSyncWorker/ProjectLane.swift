@@ -22,6 +22,8 @@ public final class LimiterBox: Sendable {
 final class LaneMailbox: Sendable {
     typealias Event = LaneStateMachine<ContinuousClock.Instant>.Event
     private let events = Mutex<[Event]>([])
+    /// Requests whose task has ended and that the lane has not collected yet.
+    private let ended = Atomic<Int>(0)
 
     func post(_ event: Event) { events.withLock { $0.append(event) } }
     func take() -> [Event] {
@@ -31,6 +33,12 @@ final class LaneMailbox: Sendable {
             return events
         }
     }
+
+    /// A request's task is about to end: collecting it will not wait.
+    func requestEnded() { ended.add(1, ordering: .relaxed) }
+    /// The lane collected a request.
+    func collected() { ended.subtract(1, ordering: .relaxed) }
+    var anyEnded: Bool { ended.load(ordering: .relaxed) > 0 }
 }
 
 /// Serves one project while this worker holds its lock: claims ready leads oldest first,
@@ -60,16 +68,19 @@ struct ProjectLane: Sendable {
 
     func run() async throws -> Exit {
         let clock = ContinuousClock()
+        // A lane may start for one fresh lead: its first calls are latency-sensitive
+        // (`LaneStateMachine.latencySensitive`).
         guard
-            let settings = try await configuration.bounded(
-                "project settings", { [store, project] in try await store.project(project) })
+            let settings = try await database("project settings", urgent: true, { [project] store in
+                try await store.project(project)
+            })
         else { return .drained }
         if settings.paused { return .paused }
 
         // Requests another worker (or this one's lost lock session) still has out there
         // must end, or expire and be recovered by the sweep, before this lane sends.
-        while try await configuration.bounded(
-            "open attempts", { [store, project] in try await store.openAttempts(project: project) })
+        while try await database(
+            "open attempts", urgent: true, { [project] store in try await store.openAttempts(project: project) })
             > 0
         {
             guard mayStart() else { return .stopped }
@@ -117,7 +128,18 @@ struct ProjectLane: Sendable {
                         updateLimiter(read ?? machine.settings)
                         event = .settingsRead(read)
                     case .waitForRequest:
-                        event = .writeBackDone(attemptId: try await group.next())
+                        event = .writeBackDone(attemptId: try await collect(&group, mailbox))
+                    case .waitForRequestOrWork(let timeout):
+                        // The request's task wakes the lane as it ends (`send`).
+                        if !mailbox.anyEnded { await wake.wait(timeout: timeout) }
+                        let woken = wake.take()
+                        if !woken.projects.isEmpty {
+                            event = .woken(notified: true)
+                        } else if mailbox.anyEnded {
+                            event = .writeBackDone(attemptId: try await collect(&group, mailbox))
+                        } else {
+                            event = .woken(notified: false)
+                        }
                     case .checkRateLimit:
                         let now = clock.now
                         let earliest = limiter.value.withLock { $0.earliestStart(now: now) }
@@ -131,8 +153,11 @@ struct ProjectLane: Sendable {
                         // Leads that arrived before now are found by the claim that follows:
                         // only a new arrival ends this wait early.
                         _ = wake.take()
-                        let left = until - clock.now
-                        if left > .zero { await wake.wait(timeout: left) }
+                        while clock.now < until {
+                            await wake.wait(timeout: until - clock.now)
+                            // A request of the lane that ended wakes it too (`send`): wait on.
+                            if !wake.take().projects.isEmpty || !mayStart() { break }
+                        }
                         event = .companyWaitEnded
                     case .acquireSlot(let ahead):
                         await slots.acquire(ahead: ahead)
@@ -203,6 +228,8 @@ struct ProjectLane: Sendable {
                                 byteBudget: byteBudget, urgent: urgent, mailbox: mailbox)
                             // The slot went with the request.
                             self.slots.release()
+                            mailbox.requestEnded()
+                            self.wake.wakeAll()
                             return attemptId
                         }
                     case .finish(let reason):
@@ -232,6 +259,15 @@ struct ProjectLane: Sendable {
                 metadata: ["project": "\(project)", "held": "\(held)"])
         }
         return exit
+    }
+
+    /// One request out, waiting for it to end: its attempt id, nil when none is out.
+    private func collect(
+        _ group: inout ThrowingTaskGroup<Int64, any Error>, _ mailbox: LaneMailbox
+    ) async throws -> Int64? {
+        let attemptId = try await group.next()
+        if attemptId != nil { mailbox.collected() }
+        return attemptId
     }
 
     /// Ready leads not already buffered or in flight (`exclude`): new ones after `afterId`;
@@ -543,7 +579,7 @@ struct ProjectLane: Sendable {
     private func seedLimiterIfNeeded(_ settings: ProjectSettings) async throws {
         updateLimiter(settings)
         guard limiter.seeded.withLock({ !$0 }) else { return }
-        let ago = try await configuration.bounded("recent starts") { [store, project] in
+        let ago = try await database("recent starts", urgent: true) { [project] store in
             try await store.recentStarts(project: project, within: settings.rateLimitWindow)
         }
         let now = ContinuousClock.now
