@@ -27,7 +27,8 @@ public struct LeadStore: Sendable {
     ) {
         self.init(
             client: client, logger: logger, pooled: pooled, named: NamedStatements(namedStatements),
-            notices: notices ?? logger, reserved: reserved.map { ReservedConnections(client: $0.client, capacity: $0.connections) })
+            notices: notices ?? logger,
+            reserved: reserved.map { ReservedConnections(client: $0.client, capacity: $0.connections) })
     }
 
     private init(

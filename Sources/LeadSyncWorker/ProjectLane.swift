@@ -71,9 +71,11 @@ struct ProjectLane: Sendable {
         // A lane may start for one fresh lead: its first calls are latency-sensitive
         // (`LaneStateMachine.latencySensitive`).
         guard
-            let settings = try await database("project settings", urgent: true, { [project] store in
-                try await store.project(project)
-            })
+            let settings = try await database(
+                "project settings", urgent: true,
+                { [project] store in
+                    try await store.project(project)
+                })
         else { return .drained }
         if settings.paused { return .paused }
 
@@ -194,7 +196,8 @@ struct ProjectLane: Sendable {
                         let urgent = machine.latencySensitive
                         guard
                             let body = try await cutToBudget(
-                                &batch, budget: byteBudget, configured: machine.settings.maxRequestBytes, urgent: urgent)
+                                &batch, budget: byteBudget, configured: machine.settings.maxRequestBytes, urgent: urgent
+                            )
                         else {
                             // Its first lead alone is over `max_request_bytes`: now invalid.
                             event = .leadTooLarge(batch.leads[0].id)

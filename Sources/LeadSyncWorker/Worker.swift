@@ -92,12 +92,14 @@ public struct Worker: Service {
         let postgres = PostgresClient(configuration: poolConfiguration, backgroundLogger: poolLogger)
         // Lanes that have caught up query here while a connection is free (docs/operating.md
         // §22): kept open, so the first quiet lead does not pay for a connect.
-        let reserved = try reservedConnections > 0 ? {
-            var reservedConfiguration = try database.pool.clientConfiguration(
-                maximumConnections: reservedConnections, settings: pooled == nil ? settings : [])
-            reservedConfiguration.options.minimumConnections = reservedConnections
-            return PostgresClient(configuration: reservedConfiguration, backgroundLogger: poolLogger)
-        }() : nil
+        let reserved =
+            try reservedConnections > 0
+            ? {
+                var reservedConfiguration = try database.pool.clientConfiguration(
+                    maximumConnections: reservedConnections, settings: pooled == nil ? settings : [])
+                reservedConfiguration.options.minimumConnections = reservedConnections
+                return PostgresClient(configuration: reservedConfiguration, backgroundLogger: poolLogger)
+            }() : nil
         let wake = WakeSignal()
         let health = WorkerHealth(stallLimit: configuration.requestTimeout * 2)
         let store = LeadStore(

@@ -609,7 +609,8 @@ extension LaneStateMachineTests {
         // Caught up, but with a big batch in hand: its write-back holds a connection long.
         let many = Int64(small + 1)
         #expect(
-            machine.handle(.claimed(vetted: Self.leads(1...many), claimed: small + 1, retriesFound: 0, cursor: many), now: t)
+            machine.handle(
+                .claimed(vetted: Self.leads(1...many), claimed: small + 1, retriesFound: 0, cursor: many), now: t)
                 == .send(Self.batch(1...many), byteBudget: 4096))
         #expect(!machine.latencySensitive)
         #expect(

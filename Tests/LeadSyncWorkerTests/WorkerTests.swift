@@ -216,7 +216,6 @@ func preCall(sim: SimulatorEndpoint, project: String, phones: [String]) async th
 
 }
 
-
 func pad(_ n: Int) -> String {
     let text = String(n)
     return String(repeating: "0", count: max(0, 7 - text.count)) + text

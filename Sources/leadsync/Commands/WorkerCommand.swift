@@ -80,7 +80,10 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "PostgreSQL connections in the worker's pool (besides its lock and LISTEN sessions).")
     var dbConnections: Int = 6
 
-    @Option(help: "PostgreSQL connections kept for projects that have caught up (a lead or a few at a time), besides the pool; 0: none.")
+    @Option(
+        help:
+            "PostgreSQL connections kept for projects that have caught up (a lead or a few at a time), besides the pool; 0: none."
+    )
     var reservedDbConnections: Int = 1
 
     func validate() throws {
