@@ -16,16 +16,48 @@ public struct LeadStore: Sendable {
     private let named: NamedStatements
     /// The store's own warnings (`logger` is PostgresNIO's, usually quieter).
     let notices: Logger
+    /// Connections kept for latency-sensitive calls (`reserving`); nil: none.
+    private let reserved: ReservedConnections?
 
+    /// - Parameter reserved: a pool of its own for calls of lanes that have caught up
+    ///   (`reserving`), so they never queue behind a backlog's big statements on `client`.
     public init(
         client: PostgresClient, logger: Logger, pooled: PooledSettings? = nil, namedStatements: Bool = true,
-        notices: Logger? = nil
+        notices: Logger? = nil, reserved: (client: PostgresClient, connections: Int)? = nil
+    ) {
+        self.init(
+            client: client, logger: logger, pooled: pooled, named: NamedStatements(namedStatements),
+            notices: notices ?? logger,
+            reserved: reserved.map { ReservedConnections(client: $0.client, capacity: $0.connections) })
+    }
+
+    private init(
+        client: PostgresClient, logger: Logger, pooled: PooledSettings?, named: NamedStatements, notices: Logger,
+        reserved: ReservedConnections?
     ) {
         self.client = client
         self.logger = logger
         self.pooled = pooled
-        self.named = NamedStatements(namedStatements)
-        self.notices = notices ?? logger
+        self.named = named
+        self.notices = notices
+        self.reserved = reserved
+    }
+
+    /// Runs `call` with a store on the reserved connections when `latencySensitive` and one
+    /// is free, else with this store (the shared pool): shortest job first for the
+    /// database. A lane that has caught up sends a few fresh leads; on the shared pool its
+    /// claim, phone claims and attempt would each wait behind a backlog's 1000-lead claims
+    /// and write-backs (README, Performance). When every reserved connection is busy the
+    /// call queues on the shared pool like any other, so many caught-up lanes at once are
+    /// never worse off than without the reservation.
+    public func reserving<T: Sendable>(
+        _ latencySensitive: Bool, _ call: @Sendable (LeadStore) async throws -> T
+    ) async throws -> T {
+        guard latencySensitive, let reserved, reserved.take() else { return try await call(self) }
+        defer { reserved.give() }
+        return try await call(
+            LeadStore(
+                client: reserved.client, logger: logger, pooled: pooled, named: named, notices: notices, reserved: nil))
     }
 
     /// Direct, with named prepared statements: today's path, untouched.
@@ -352,6 +384,33 @@ public struct LeadStore: Sendable {
         guard let psql = inner as? PSQLError else { return false }
         return psql.sqlState == "26000" || psql.sqlState == "42P05"
     }
+}
+
+/// A pool kept for latency-sensitive calls, and how many of its connections are in use:
+/// a call takes one only when one is free, so none ever queues there.
+final class ReservedConnections: Sendable {
+    let client: PostgresClient
+    private let capacity: Int
+    private let inUse = Atomic<Int>(0)
+
+    init(client: PostgresClient, capacity: Int) {
+        self.client = client
+        self.capacity = max(1, capacity)
+    }
+
+    /// True when a connection was free and is now this caller's.
+    func take() -> Bool {
+        var current = inUse.load(ordering: .relaxed)
+        while current < capacity {
+            let (exchanged, original) = inUse.compareExchange(
+                expected: current, desired: current + 1, ordering: .acquiringAndReleasing)
+            if exchanged { return true }
+            current = original
+        }
+        return false
+    }
+
+    func give() { inUse.subtract(1, ordering: .acquiringAndReleasing) }
 }
 
 /// Whether the hot queries are still named prepared statements; turned off once when a

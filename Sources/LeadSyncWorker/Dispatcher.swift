@@ -286,6 +286,7 @@ public final class Dispatcher: Service, Sendable {
             let laneWake = WakeSignal()
             roster.withLock { $0.lanes[project] = laneWake }
             servedCount.add(1, ordering: .relaxed)
+            wake.route(project, to: laneWake)
             let lane = ProjectLane(
                 project: project, store: store, client: client, tokens: tokens, limiter: limiter(for: project),
                 lock: lock, configuration: configuration, progress: progress, wake: laneWake, slots: slots,
@@ -303,6 +304,7 @@ public final class Dispatcher: Service, Sendable {
                         if alive.value { roster.ended.append(project) }
                     }
                     servedCount.subtract(1, ordering: .relaxed)
+                    wake.route(project, to: nil)
                     wake.poke()
                 }
                 do {

@@ -104,6 +104,9 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
         case waitForRequest
         /// Wait for a notification of the project, at most `timeout`: `woken`.
         case waitForWork(timeout: Duration)
+        /// Wait for a request out to end or a notification of the project, at most
+        /// `timeout`: `writeBackDone` (the request collected) or `woken`.
+        case waitForRequestOrWork(timeout: Duration)
         /// Cut `batch` to `byteBudget` bytes (docs/contract.md §4), record the attempt and send
         /// it: `sent`, `leadTooLarge` or `lockLost`.
         case send(BatchPlanner.Batch, byteBudget: Int)
@@ -133,6 +136,8 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
         case afterClaim
         /// Nothing buffered: one request out is collected before looking again.
         case collecting
+        /// The same for a lane that has caught up, unless a lead arrives first.
+        case collectingOrWoken
         case idle
         case sending(BatchPlanner.Batch, byteBudget: Int)
         case finished(LaneExit)
@@ -149,11 +154,16 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
     private var lastSettings: Instant
     private var lastGapScan: Instant
     private var finalScanDone = false
+    /// The settings read asked for just before idling: answered, the lane idles.
+    private var idleAfterSettings = false
     private var idleSince: Instant?
     /// A busy lane waits for its turn before it claims; one that caught up looks without.
     private var expectWork = true
-    /// The last claim was short: the lane sends what trickles in, not a backlog.
-    private var caughtUp = false
+    /// The last claim was short: the lane sends what trickles in, not a backlog. A lane that
+    /// has not claimed yet counts as caught up: it may have been started for one fresh lead
+    /// (a quiet project's lane ends after `idleLinger`), and it cannot tell until it looks;
+    /// a backlog's lane goes ahead for its first claim only.
+    private var caughtUp = true
     private(set) var holdsSlot = false
     /// Leads put back for a retry are looked for when this lane's come due, now and then
     /// (the gap scan's rhythm) for anyone else's, and until none is found.
@@ -191,6 +201,19 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
 
     static var maxCompanyWait: Duration { .milliseconds(100) }
 
+    /// Whether the lane's database calls now are latency-sensitive: it has caught up and
+    /// holds at most `smallJob` leads, so someone is waiting for a few fresh leads. Such
+    /// calls take a reserved connection when one is free (shortest job first for the
+    /// database, docs/operating.md §22), as such a lane goes ahead for request slots; a
+    /// lane draining a backlog, or one that caught up with a big batch in hand, queues on
+    /// the shared pool. Asked before each call; a request's write-back keeps what its send
+    /// was.
+    var latencySensitive: Bool { caughtUp && buffer.count <= Self.smallJob }
+
+    /// The most leads a latency-sensitive lane holds: a write-back of this many takes a
+    /// connection for about a millisecond, a backlog's 1000 for several.
+    static var smallJob: Int { 100 }
+
     /// The byte budget in force: `max_request_bytes`, halved after 413s.
     var byteBudget: Int { settings.maxRequestBytes >> byteHalvings }
 
@@ -215,6 +238,11 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
             if let read { settings = read }
             lastSettings = now
             stage = .settingsKnown
+            if idleAfterSettings {
+                idleAfterSettings = false
+                // Paused meanwhile: the round ends the lane now.
+                if !settings.paused { stage = .idle }
+            }
         case .rateLimitChecked(let earliest):
             guard stage == .checkingRateLimit else { return }
             // The turn was asked for: take it now if it has come, without looking again.
@@ -251,7 +279,7 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
             }
             stage = .afterClaim
         case .woken(let notified):
-            guard stage == .idle else { return }
+            guard stage == .idle || stage == .collectingOrWoken else { return }
             if notified { expectWork = true }
             stage = .top
         case .leadTooLarge(let id):
@@ -293,7 +321,7 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
             gaveUp = true
         case .writeBackDone(let attemptId):
             if let attemptId { inFlight[attemptId] = nil } else { inFlight = [:] }
-            if stage == .collecting { stage = .top }
+            if stage == .collecting || stage == .collectingOrWoken { stage = .top }
         }
     }
 
@@ -352,6 +380,8 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
                 if let action = afterClaim(now: now) { return action }
             case .collecting:
                 return .waitForRequest
+            case .collectingOrWoken:
+                return .waitForRequestOrWork(timeout: configuration.sweepInterval)
             case .idle:
                 return .waitForWork(timeout: configuration.sweepInterval)
             case .sending(let batch, let byteBudget):
@@ -398,6 +428,14 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
                 return .releaseSlot
             }
             if !inFlight.isEmpty {
+                // A lane that has caught up does not make the next lead wait for the last
+                // request's answer and write-back (under load they can take a hundred
+                // milliseconds: docs/operating.md §22): a notification ends the wait, and
+                // the lead goes out beside the request still out, within `max_in_flight`.
+                if caughtUp {
+                    stage = .collectingOrWoken
+                    return .waitForRequestOrWork(timeout: configuration.sweepInterval)
+                }
                 stage = .collecting
                 return .waitForRequest
             }
@@ -415,6 +453,14 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
             let since = idleSince ?? now
             idleSince = since
             if !lingerAllowed || since.duration(to: now) >= configuration.idleLinger { return finish(.drained) }
+            // Read the project's row now if it would be due within half the interval, not
+            // on the wake path: the next lead's claim then goes first (docs/operating.md
+            // §22). A pause or new limits are still seen within the interval and a half.
+            if lastSettings.duration(to: now) * 2 >= configuration.settingsInterval {
+                idleAfterSettings = true
+                stage = .readingSettings
+                return .readSettings
+            }
             stage = .idle
             return .waitForWork(timeout: configuration.sweepInterval)
         }

@@ -22,6 +22,8 @@ public final class LimiterBox: Sendable {
 final class LaneMailbox: Sendable {
     typealias Event = LaneStateMachine<ContinuousClock.Instant>.Event
     private let events = Mutex<[Event]>([])
+    /// Requests whose task has ended and that the lane has not collected yet.
+    private let ended = Atomic<Int>(0)
 
     func post(_ event: Event) { events.withLock { $0.append(event) } }
     func take() -> [Event] {
@@ -31,6 +33,12 @@ final class LaneMailbox: Sendable {
             return events
         }
     }
+
+    /// A request's task is about to end: collecting it will not wait.
+    func requestEnded() { ended.add(1, ordering: .relaxed) }
+    /// The lane collected a request.
+    func collected() { ended.subtract(1, ordering: .relaxed) }
+    var anyEnded: Bool { ended.load(ordering: .relaxed) > 0 }
 }
 
 /// Serves one project while this worker holds its lock: claims ready leads oldest first,
@@ -63,9 +71,11 @@ struct ProjectLane: Sendable {
     func run() async throws -> Exit {
         let clock = ContinuousClock()
         // The row, open attempts and recent starts in one round trip (docs/operating.md §21).
+        // A lane may start for one fresh lead: its first calls are latency-sensitive
+        // (`LaneStateMachine.latencySensitive`).
         guard
-            let start = try await configuration.bounded(
-                "lane start", { [store, project] in try await store.laneStart(project: project) })
+            let start = try await database(
+                "lane start", urgent: true, { [project] store in try await store.laneStart(project: project) })
         else { return .drained }
         let settings = start.settings
         if settings.paused { return .paused }
@@ -77,8 +87,8 @@ struct ProjectLane: Sendable {
             guard mayStart() else { return .stopped }
             health.progressed()  // a known wait, bounded by the lease
             try await Task.sleep(for: .milliseconds(250))
-            open = try await configuration.bounded(
-                "open attempts", { [store, project] in try await store.openAttempts(project: project) })
+            open = try await database(
+                "open attempts", urgent: true, { [project] store in try await store.openAttempts(project: project) })
         }
         seedLimiterIfNeeded(settings, recentStarts: start.recentStarts)
 
@@ -118,12 +128,24 @@ struct ProjectLane: Sendable {
 
                     switch action {
                     case .readSettings:
-                        let read = try await configuration.bounded(
-                            "project settings", { [store, project] in try await store.project(project) })
+                        let read = try await database("project settings", urgent: machine.latencySensitive) {
+                            [project] store in try await store.project(project)
+                        }
                         updateLimiter(read ?? machine.settings)
                         event = .settingsRead(read)
                     case .waitForRequest:
-                        event = .writeBackDone(attemptId: try await group.next())
+                        event = .writeBackDone(attemptId: try await collect(&group, mailbox))
+                    case .waitForRequestOrWork(let timeout):
+                        // The request's task wakes the lane as it ends (`send`).
+                        if !mailbox.anyEnded { await wake.wait(timeout: timeout) }
+                        let woken = wake.take()
+                        if !woken.projects.isEmpty {
+                            event = .woken(notified: true)
+                        } else if mailbox.anyEnded {
+                            event = .writeBackDone(attemptId: try await collect(&group, mailbox))
+                        } else {
+                            event = .woken(notified: false)
+                        }
                     case .checkRateLimit:
                         let now = clock.now
                         let earliest = limiter.value.withLock { $0.earliestStart(now: now) }
@@ -137,8 +159,11 @@ struct ProjectLane: Sendable {
                         // Leads that arrived before now are found by the claim that follows:
                         // only a new arrival ends this wait early.
                         _ = wake.take()
-                        let left = until - clock.now
-                        if left > .zero { await wake.wait(timeout: left) }
+                        while clock.now < until {
+                            await wake.wait(timeout: until - clock.now)
+                            // A request of the lane that ended wakes it too (`send`): wait on.
+                            if !wake.take().projects.isEmpty || !mayStart() { break }
+                        }
                         event = .companyWaitEnded
                     case .acquireSlot(let ahead):
                         await slots.acquire(ahead: ahead)
@@ -147,14 +172,15 @@ struct ProjectLane: Sendable {
                         slots.release()
                     case .claim(let afterId, let want, let scanGaps, let retries, let exclude):
                         let claimStarted = clock.now
+                        let urgent = machine.latencySensitive
                         let (claimed, retriesFound, cursor) = try await claim(
                             afterId: afterId, want: want, scanGaps: scanGaps, retries: retries, exclude: exclude,
-                            arrivals: &arrivals, buffered: machine.buffer, inFlight: machine.inFlight)
+                            arrivals: &arrivals, buffered: machine.buffer, inFlight: machine.inFlight, urgent: urgent)
                         var vetted: [Lead] = []
                         if !claimed.isEmpty {
                             progress.add(.claim, clock.now - claimStarted)
                             let vetStarted = clock.now
-                            vetted = try await vet(claimed)  // in id order
+                            vetted = try await vet(claimed, urgent: urgent)  // in id order
                             progress.add(.vet, clock.now - vetStarted)
                         }
                         event = .claimed(
@@ -171,9 +197,11 @@ struct ProjectLane: Sendable {
                         }
                         // Bounded by bytes as well as by count (docs/contract.md §4).
                         let encodeStarted = clock.now
+                        let urgent = machine.latencySensitive
                         guard
                             let body = try await cutToBudget(
-                                &batch, budget: byteBudget, configured: machine.settings.maxRequestBytes)
+                                &batch, budget: byteBudget, configured: machine.settings.maxRequestBytes, urgent: urgent
+                            )
                         else {
                             // Its first lead alone is over `max_request_bytes`: now invalid.
                             event = .leadTooLarge(batch.leads[0].id)
@@ -184,8 +212,8 @@ struct ProjectLane: Sendable {
                         limiter.value.withLock { $0.recordStart(at: clock.now) }
 
                         let recordStarted = clock.now
-                        let recorded = try await configuration.bounded("recording the attempt") {
-                            [store, project, configuration, lock] in
+                        let recorded = try await database("recording the attempt", urgent: urgent) {
+                            [project, configuration, lock] store in
                             try await store.startAttempt(
                                 project: project, workerId: configuration.workerId, leadIds: ids,
                                 lease: configuration.lease,
@@ -204,9 +232,11 @@ struct ProjectLane: Sendable {
                         group.addTask {
                             await self.send(
                                 batch, body: body, attemptId: attemptId, token: token, settings: current,
-                                byteBudget: byteBudget, mailbox: mailbox)
+                                byteBudget: byteBudget, urgent: urgent, mailbox: mailbox)
                             // The slot went with the request.
                             self.slots.release()
+                            mailbox.requestEnded()
+                            self.wake.wakeAll()
                             return attemptId
                         }
                     case .finish(let reason):
@@ -238,6 +268,15 @@ struct ProjectLane: Sendable {
         return exit
     }
 
+    /// One request out, waiting for it to end: its attempt id, nil when none is out.
+    private func collect(
+        _ group: inout ThrowingTaskGroup<Int64, any Error>, _ mailbox: LaneMailbox
+    ) async throws -> Int64? {
+        let attemptId = try await group.next()
+        if attemptId != nil { mailbox.collected() }
+        return attemptId
+    }
+
     /// Ready leads not already buffered or in flight: never-tried ones inside the project's
     /// arrival ranges (`ArrivalRanges`); with `retries`, those put back for a retry whose
     /// time has come (never those in `exclude`). The arrival rows are read again when
@@ -247,22 +286,23 @@ struct ProjectLane: Sendable {
     /// highest new id read (the machine's cursor: nothing is read by it).
     private func claim(
         afterId: Int64, want: Int, scanGaps: Bool, retries: Bool, exclude: [Int64],
-        arrivals: inout ArrivalRanges, buffered: [Lead], inFlight: [Int64: [Int64]]
+        arrivals: inout ArrivalRanges, buffered: [Lead], inFlight: [Int64: [Int64]], urgent: Bool
     ) async throws -> (leads: [Lead], retries: Int, cursor: Int64) {
         var found: [Lead] = []
         var looked = false
         if scanGaps || !arrivals.hasWork {
-            try await readArrivals(&arrivals, buffered: buffered)
+            try await readArrivals(&arrivals, buffered: buffered, urgent: urgent)
             looked = true
         }
-        found = try await claimArrived(&arrivals, want: want, buffered: buffered, inFlight: inFlight)
+        found = try await claimArrived(
+            &arrivals, want: want, buffered: buffered, inFlight: inFlight, urgent: urgent)
         if found.count < want && !looked {
             // What this claim found is not recorded yet either.
-            try await readArrivals(&arrivals, buffered: buffered + found)
+            try await readArrivals(&arrivals, buffered: buffered + found, urgent: urgent)
             if arrivals.hasWork {
                 var seen = Set(found.map(\.id))
                 for lead in try await claimArrived(
-                    &arrivals, want: want - found.count, buffered: buffered, inFlight: inFlight)
+                    &arrivals, want: want - found.count, buffered: buffered, inFlight: inFlight, urgent: urgent)
                 where seen.insert(lead.id).inserted {
                     found.append(lead)
                 }
@@ -271,7 +311,7 @@ struct ProjectLane: Sendable {
         let cursor = found.reduce(afterId) { max($0, $1.id) }
         guard retries else { return (found, 0, cursor) }
 
-        let due = try await configuration.bounded("claim retries") { [store, project] in
+        let due = try await database("claim retries", urgent: urgent) { [project] store in
             try await store.leads(LeadQueries.claimDueRetries(project: project, except: exclude, limit: want))
         }
         if !due.isEmpty {
@@ -287,9 +327,9 @@ struct ProjectLane: Sendable {
     static let rangesPerClaim = 64
 
     /// Reads the project's arrival rows, deleting those done first.
-    private func readArrivals(_ arrivals: inout ArrivalRanges, buffered: [Lead]) async throws {
+    private func readArrivals(_ arrivals: inout ArrivalRanges, buffered: [Lead], urgent: Bool) async throws {
         let done = arrivals.done(buffered: buffered.map(\.id).sorted())
-        let rows = try await configuration.bounded("arrivals") { [store, project] in
+        let rows = try await database("arrivals", urgent: urgent) { [project] store in
             try await store.arrivals(project: project, deleting: done, limit: Self.arrivalsRead)
         }
         arrivals.forget(done)
@@ -300,13 +340,13 @@ struct ProjectLane: Sendable {
     /// the lane holds (two arrival rows' ranges may overlap: concurrent statements of one
     /// project interleave their ids).
     private func claimArrived(
-        _ arrivals: inout ArrivalRanges, want: Int, buffered: [Lead], inFlight: [Int64: [Int64]]
+        _ arrivals: inout ArrivalRanges, want: Int, buffered: [Lead], inFlight: [Int64: [Int64]], urgent: Bool
     ) async throws -> [Lead] {
         let intervals = arrivals.intervals(limit: Self.rangesPerClaim)
         guard !intervals.isEmpty, want > 0 else { return [] }
         let lows = intervals.map(\.lo)
         let highs = intervals.map(\.hi)
-        var found = try await configuration.bounded("claim") { [store, project] in
+        var found = try await database("claim", urgent: urgent) { [project] store in
             try await store.arrivedLeads(project: project, lows: lows, highs: highs, limit: want)
         }
         var ascending = true
@@ -335,7 +375,7 @@ struct ProjectLane: Sendable {
 
     /// docs/contract.md §3, last paragraph: what the API would reject for its data becomes `invalid`
     /// locally (no quota spent); of several leads with one phone the earliest wins.
-    private func vet(_ leads: [Lead]) async throws -> [Lead] {
+    private func vet(_ leads: [Lead], urgent: Bool) async throws -> [Lead] {
         // A claim comes back in id order; only one merged with retries or late leads needs sorting.
         let ordered = leads.idsAscend ? leads : leads.sorted(by: { $0.id < $1.id })
         var verdicts: [(leadId: Int64, verdict: LeadValidator.Verdict)] = []
@@ -364,7 +404,7 @@ struct ProjectLane: Sendable {
             }
             passing.append(index)
         }
-        let refused = try await configuration.bounded("phone claims") { [store, project, keys, keyIds] in
+        let refused = try await database("phone claims", urgent: urgent) { [project, keys, keyIds] store in
             try await store.refusedPhones(project: project, keys: keys, leadIds: keyIds)
         }
         var accepted: [Lead] = []
@@ -377,14 +417,16 @@ struct ProjectLane: Sendable {
                 verdicts.append((lead.id, Self.duplicate(of: nil)))
             }
         }
-        try await markInvalid(verdicts)
+        try await markInvalid(verdicts, urgent: urgent)
         return accepted
     }
 
     /// Leads the local pre-check refused: `invalid`, `source = local`, never sent.
-    private func markInvalid(_ verdicts: [(leadId: Int64, verdict: LeadValidator.Verdict)]) async throws {
+    private func markInvalid(_ verdicts: [(leadId: Int64, verdict: LeadValidator.Verdict)], urgent: Bool)
+        async throws
+    {
         if !verdicts.isEmpty {
-            try await configuration.bounded("marking invalid leads") { [store, project] in
+            try await database("marking invalid leads", urgent: urgent) { [project] store in
                 try await store.markLocalInvalid(project: project, verdicts: verdicts)
             }
             progress.add(invalid: verdicts.count)
@@ -403,13 +445,13 @@ struct ProjectLane: Sendable {
     /// (a 413 then makes it invalid), one over the configured budget is invalid now
     /// (`local_lead_too_large`) and nil is returned.
     private func cutToBudget(
-        _ batch: inout BatchPlanner.Batch, budget: Int, configured: Int
+        _ batch: inout BatchPlanner.Batch, budget: Int, configured: Int, urgent: Bool
     ) async throws -> [UInt8]? {
         var (body, count) = RequestBody.encode(batch, maxBytes: budget)
         if count == 0 {
             let first = batch.leads[0]
             if let verdict = RequestBody.tooLargeAlone(first, maxBytes: configured) {
-                try await markInvalid([(first.id, verdict)])
+                try await markInvalid([(first.id, verdict)], urgent: urgent)
                 return nil
             }
             let alone = BatchPlanner.Batch(mode: batch.mode, initialize: batch.initialize, leads: [first])
@@ -430,7 +472,7 @@ struct ProjectLane: Sendable {
     /// back until it sticks.
     private func send(
         _ batch: BatchPlanner.Batch, body: [UInt8], attemptId: Int64, token: String, settings: ProjectSettings,
-        byteBudget: Int, mailbox: LaneMailbox
+        byteBudget: Int, urgent: Bool, mailbox: LaneMailbox
     ) async {
         let clock = ContinuousClock()
         let exchange = await client.send(batch: batch, body: body, token: token, logger: logger)
@@ -487,7 +529,8 @@ struct ProjectLane: Sendable {
         mailbox.post(.answerPlanned(project: plan.project, retriesDue: retriesDue))
 
         let writeBackStarted = clock.now
-        let written = await writeBack(plan, attemptId: attemptId, httpStatus: exchange.httpStatus, leads: batch.leads)
+        let written = await writeBack(
+            plan, attemptId: attemptId, httpStatus: exchange.httpStatus, leads: batch.leads, urgent: urgent)
         progress.add(.writeBack, clock.now - writeBackStarted)
         guard written else {
             mailbox.post(.writeBackFailed)
@@ -502,7 +545,7 @@ struct ProjectLane: Sendable {
     /// attempt stays open, the lane ends, and the sweep recovers the attempt once its lease
     /// runs out (its leads are then resent, flagged ambiguous).
     private func writeBack(
-        _ plan: OutcomePlanner.Plan, attemptId: Int64, httpStatus: Int?, leads: [Lead]
+        _ plan: OutcomePlanner.Plan, attemptId: Int64, httpStatus: Int?, leads: [Lead], urgent: Bool
     ) async -> Bool {
         let clock = ContinuousClock()
         var retry = WriteBackRetry(
@@ -512,12 +555,12 @@ struct ProjectLane: Sendable {
                 let stillOpen: Bool
                 if let why = retry.unstorable {
                     let ids = leads.map(\.id)
-                    stillOpen = try await configuration.bounded("write-back") { [store] in
+                    stillOpen = try await database("write-back", urgent: urgent) { store in
                         try await store.closeUnstorable(
                             attemptId: attemptId, leadIds: ids, why: why, delay: .seconds(30))
                     }
                 } else {
-                    stillOpen = try await configuration.bounded("write-back") { [store, project] in
+                    stillOpen = try await database("write-back", urgent: urgent) { [project] store in
                         try await store.writeBack(
                             project: project, attemptId: attemptId, httpStatus: httpStatus, plan: plan)
                     }
@@ -554,6 +597,15 @@ struct ProjectLane: Sendable {
                 }
             }
         }
+    }
+
+    /// One database call of the lane, bounded like every one (`WorkerConfiguration.bounded`);
+    /// on a reserved connection when the state machine calls the lane latency-sensitive
+    /// (`LaneStateMachine.latencySensitive`, `LeadStore.reserving`).
+    private func database<T: Sendable>(
+        _ what: String, urgent: Bool, _ call: @escaping @Sendable (LeadStore) async throws -> T
+    ) async throws -> T {
+        try await configuration.bounded(what) { [store] in try await store.reserving(urgent, call) }
     }
 
     private func record(_ plan: OutcomePlanner.Plan, attemptId: Int64, duration: Duration, status: Int?) {

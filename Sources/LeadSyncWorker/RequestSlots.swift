@@ -1,31 +1,36 @@
 import DequeModule
 import Synchronization
 
-/// At most `capacity` requests out at once across all of a worker's projects: with many
-/// busy projects, more requests in flight would not go faster (PostgreSQL on the same
-/// cores is the limit) but would each hold a batch in memory. Waiters are served first
-/// come, first served, so busy projects take turns; a lane that has caught up (a few
-/// leads, someone waiting for them: docs/operating.md §7) goes ahead of those draining a
-/// backlog, shortest job first. Such lanes are paced by their own rate limits and send
-/// small batches, so the backlog still gets the slots nearly all the time.
+/// At most `capacity` requests of lanes draining a backlog out at once across all of a
+/// worker's projects: with many busy projects, more requests in flight would not go faster
+/// (PostgreSQL on the same cores is the limit) but would each hold a batch in memory.
+/// Waiters are served first come, first served, so busy projects take turns; a lane that
+/// has caught up (a few leads, someone waiting for them: docs/operating.md §7) goes ahead
+/// of those draining a backlog, shortest job first, and may also take one of `reserved`
+/// slots beyond `capacity` that only such lanes use, so it need not wait for a backlog's
+/// request to end at all (docs/operating.md §22). Such lanes are paced by their own rate
+/// limits and send small batches, so the backlog still gets its slots.
 final class RequestSlots: Sendable {
     private struct State {
-        var available: Int
+        var inUse = 0
         var waiters: Deque<CheckedContinuation<Void, Never>> = []
         var aheadWaiters: Deque<CheckedContinuation<Void, Never>> = []
     }
-    private let state: Mutex<State>
+    private let state = Mutex(State())
+    private let capacity: Int
+    private let reserved: Int
 
-    init(capacity: Int) {
-        state = Mutex(State(available: max(1, capacity)))
+    init(capacity: Int, reserved: Int = 1) {
+        self.capacity = max(1, capacity)
+        self.reserved = max(0, reserved)
     }
 
-    /// `ahead`: served before every waiter without it.
+    /// `ahead`: served before every waiter without it, and within `capacity + reserved`.
     func acquire(ahead: Bool = false) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let granted = state.withLock { state -> Bool in
-                if state.available > 0 {
-                    state.available -= 1
+                if state.inUse < (ahead ? capacity + reserved : capacity) {
+                    state.inUse += 1
                     return true
                 }
                 if ahead { state.aheadWaiters.append(continuation) } else { state.waiters.append(continuation) }
@@ -40,8 +45,15 @@ final class RequestSlots: Sendable {
 
     func release() {
         let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            if let waiter = state.aheadWaiters.popFirst() ?? state.waiters.popFirst() { return waiter }
-            state.available += 1
+            state.inUse -= 1
+            if state.inUse < capacity + reserved, let waiter = state.aheadWaiters.popFirst() {
+                state.inUse += 1
+                return waiter
+            }
+            if state.inUse < capacity, let waiter = state.waiters.popFirst() {
+                state.inUse += 1
+                return waiter
+            }
             return nil
         }
         next?.resume()

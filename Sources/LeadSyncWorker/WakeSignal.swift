@@ -2,6 +2,7 @@ import Synchronization
 
 /// Coalesces wake-ups: many notifications for a project while the dispatcher is busy
 /// become one. `all` means "scan everything" (after a reconnect, a SIGHUP, the sweep).
+/// A project with a lane of its own (`route`) is woken there directly.
 public final class WakeSignal: Sendable {
     private struct State {
         var projects: Set<String> = []
@@ -9,6 +10,7 @@ public final class WakeSignal: Sendable {
         /// Something changed that needs no scan (a lane ended): the waiter just looks again.
         var poked = false
         var waiter: CheckedContinuation<Void, Never>?
+        var routes: [String: WakeSignal] = [:]
     }
 
     private let state = Mutex(State())
@@ -16,12 +18,27 @@ public final class WakeSignal: Sendable {
     public init() {}
 
     public func wake(project: String) {
-        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+        let (lane, waiter) = state.withLock { s -> (WakeSignal?, CheckedContinuation<Void, Never>?) in
+            if let lane = s.routes[project] { return (lane, nil) }
             s.projects.insert(project)
             defer { s.waiter = nil }
-            return s.waiter
+            return (nil, s.waiter)
         }
+        lane?.wake(project: project)
         waiter?.resume()
+    }
+
+    /// From now on a notification of `project` wakes `lane` at once instead of this
+    /// signal's waiter (the dispatcher), which would pass it on only after its heartbeat
+    /// and sweep, queries that wait for the database like everyone's (docs/operating.md
+    /// §22). nil: the lane ended; a notification it had not taken yet comes back here, so
+    /// the dispatcher looks for the project again.
+    func route(_ project: String, to lane: WakeSignal?) {
+        let previous = state.withLock { s in
+            defer { s.routes[project] = lane }
+            return s.routes[project]
+        }
+        if lane == nil, let previous, previous.take().projects.contains(project) { wake(project: project) }
     }
 
     public func wakeAll() {

@@ -46,22 +46,26 @@ public struct Worker: Service {
     ///     (`BaseURLPolicy`), which is then logged as a warning.
     ///   - tokensPath: the tokens file (`TokenStore`), reread on SIGHUP.
     ///   - databaseConnections: the pool's size, besides the lock and LISTEN sessions.
+    ///   - reservedConnections: kept beside the pool for lanes that have caught up
+    ///     (`LeadStore.reserving`); 0: none.
     public init(
         configuration: WorkerConfiguration, database: DatabaseURL, baseURL: String, allowInsecureUservox: Bool = false,
-        tokensPath: String, databaseConnections: Int = 6, metrics: Metrics? = nil, logger: Logger
+        tokensPath: String, databaseConnections: Int = 6, reservedConnections: Int = 1, metrics: Metrics? = nil,
+        logger: Logger
     ) throws {
         try self.init(
             configuration: configuration, database: DatabaseSetup(pool: database), baseURL: baseURL,
             allowInsecureUservox: allowInsecureUservox, tokensPath: tokensPath,
-            databaseConnections: databaseConnections, metrics: metrics, logger: logger)
+            databaseConnections: databaseConnections, reservedConnections: reservedConnections, metrics: metrics,
+            logger: logger)
     }
 
     /// - Parameter database: the pool's URL (possibly a pooler's) and where sessions go
     ///   (README, Behind a connection pooler).
     public init(
         configuration: WorkerConfiguration, database: DatabaseSetup, baseURL: String,
-        allowInsecureUservox: Bool = false, tokensPath: String, databaseConnections: Int = 6, metrics: Metrics? = nil,
-        logger: Logger
+        allowInsecureUservox: Bool = false, tokensPath: String, databaseConnections: Int = 6,
+        reservedConnections: Int = 1, metrics: Metrics? = nil, logger: Logger
     ) throws {
         if try BaseURLPolicy.check(baseURL, allowInsecure: allowInsecureUservox) == .insecureAllowed {
             logger.warning(
@@ -86,16 +90,26 @@ public struct Worker: Service {
             maximumConnections: databaseConnections, settings: pooled == nil ? settings : [])
         let http = UservoxClient.makeHTTPClient(clientConfiguration)
         let postgres = PostgresClient(configuration: poolConfiguration, backgroundLogger: poolLogger)
+        // Lanes that have caught up query here while a connection is free (docs/operating.md
+        // §22): kept open, so the first quiet lead does not pay for a connect.
+        let reserved =
+            try reservedConnections > 0
+            ? {
+                var reservedConfiguration = try database.pool.clientConfiguration(
+                    maximumConnections: reservedConnections, settings: pooled == nil ? settings : [])
+                reservedConfiguration.options.minimumConnections = reservedConnections
+                return PostgresClient(configuration: reservedConfiguration, backgroundLogger: poolLogger)
+            }() : nil
         let wake = WakeSignal()
         let health = WorkerHealth(stallLimit: configuration.requestTimeout * 2)
         let store = LeadStore(
             client: postgres, logger: poolLogger, pooled: pooled, namedStatements: database.namedStatements,
-            notices: logger)
+            notices: logger, reserved: reserved.map { ($0, reservedConnections) })
         let dispatcher = Dispatcher(
             database: database.session, store: store,
             client: UservoxClient(configuration: clientConfiguration, httpClient: http), tokens: tokens, wake: wake,
             configuration: configuration, health: health, logger: logger)
-        var services: [any Service] = [postgres]
+        var services: [any Service] = [postgres] + (reserved.map { [$0] } ?? [])
         if let metrics {
             services.append(
                 MetricsServer(

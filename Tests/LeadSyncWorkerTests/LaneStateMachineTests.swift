@@ -50,9 +50,16 @@ struct LaneStateMachineTests {
     }
 
     /// A busy lane takes its turn (the rate limit allows now) and a slot, then is asked to claim.
-    static func takesItsTurn(_ machine: inout Machine, now: TestInstant, ahead: Bool = false) -> Machine.Action {
+    /// `ahead`: whether it goes ahead for the slot, when the test says (a lane goes ahead
+    /// for its first claim: `aLaneStartsAheadUntilItsFirstClaimShowsABacklog`).
+    static func takesItsTurn(_ machine: inout Machine, now: TestInstant, ahead: Bool? = nil) -> Machine.Action {
         #expect(machine.nextAction(now: now) == .checkRateLimit)
-        #expect(machine.handle(.rateLimitChecked(earliestStart: now), now: now) == .acquireSlot(ahead: ahead))
+        let slot = machine.handle(.rateLimitChecked(earliestStart: now), now: now)
+        if let ahead {
+            #expect(slot == .acquireSlot(ahead: ahead))
+        } else {
+            #expect(slot == .acquireSlot(ahead: true) || slot == .acquireSlot(ahead: false))
+        }
         return machine.handle(.slotGranted, now: now)
     }
 
@@ -131,7 +138,8 @@ struct LaneStateMachineTests {
         #expect(
             machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 2), now: t) == .releaseSlot)
         #expect(!machine.holdsSlot)
-        #expect(machine.nextAction(now: t) == .waitForRequest)
+        // Caught up (the claim was short): a notification would end the wait too.
+        #expect(machine.nextAction(now: t) == .waitForRequestOrWork(timeout: .seconds(5)))
         #expect(
             machine.handle(.writeBackDone(attemptId: 10), now: t)
                 == .claim(afterId: 2, want: 2, scanGaps: false, retries: false, exclude: []))
@@ -280,7 +288,8 @@ struct LaneStateMachineTests {
                 == .claim(afterId: 4, want: 2, scanGaps: false, retries: true, exclude: [3, 4, 1]))
         // None found: not again until the latest due instant (or a gap scan).
         #expect(
-            machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 4), now: t) == .waitForRequest)
+            machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 4), now: t)
+                == .waitForRequestOrWork(timeout: .seconds(5)))
         #expect(
             machine.handle(.writeBackDone(attemptId: 11), now: t)
                 == .claim(afterId: 4, want: 2, scanGaps: false, retries: false, exclude: []))
@@ -564,7 +573,7 @@ struct LaneStateMachineTests {
                 let leads = found.map { Lead(id: Int64($0 + 1), projectId: "p", phone: "+1415555\(1000 + $0)") }
                 event = .claimed(
                     vetted: leads, claimed: leads.count, retriesFound: 0, cursor: leads.last?.id ?? afterId)
-            case .waitForRequest:
+            case .waitForRequest, .waitForRequestOrWork:
                 event = .writeBackDone(attemptId: out.isEmpty ? nil : out.removeFirst())
             case .waitForWork(let timeout):
                 if arrived(after: seen, upTo: t) == nil {
@@ -597,6 +606,110 @@ struct LaneStateMachineTests {
         for (i, start) in starts.enumerated() {
             #expect(starts[i...].prefix { $0 < start + settings.rateLimitWindow }.count <= settings.rateLimitRequests)
         }
+    }
+}
+
+/// A quiet project beside busy ones (docs/operating.md §22): a lane that has caught up goes
+/// first for slots and connections, and nothing it can do early waits on the wake path.
+extension LaneStateMachineTests {
+    @Test func aLaneStartsAheadUntilItsFirstClaimShowsABacklog() {
+        let t = TestInstant.zero
+        var machine = Self.machine(batch: 3, inFlight: 4)
+        // Started for what may be one fresh lead: ahead for the slot, latency-sensitive.
+        #expect(machine.latencySensitive)
+        #expect(
+            Self.takesItsTurn(&machine, now: t, ahead: true)
+                == .claim(afterId: 0, want: 3, scanGaps: false, retries: true, exclude: []))
+        // A full claim: a backlog, which queues like every other.
+        #expect(
+            machine.handle(.claimed(vetted: Self.leads(1...3), claimed: 3, retriesFound: 0, cursor: 3), now: t)
+                == .send(Self.batch(1...3), byteBudget: 4096))
+        #expect(!machine.latencySensitive)
+        #expect(machine.handle(.sent(attemptId: 10, leadIds: [1, 2, 3]), now: t) == .checkRateLimit)
+        #expect(machine.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot(ahead: false))
+    }
+
+    @Test func onlyALaneThatCaughtUpWithAFewLeadsIsLatencySensitive() {
+        let t = TestInstant.zero
+        let small = Machine.smallJob
+        var machine = Self.machine(batch: 1000, inFlight: 4)
+        _ = Self.takesItsTurn(&machine, now: t, ahead: true)
+        // Caught up, but with a big batch in hand: its write-back holds a connection long.
+        let many = Int64(small + 1)
+        #expect(
+            machine.handle(
+                .claimed(vetted: Self.leads(1...many), claimed: small + 1, retriesFound: 0, cursor: many), now: t)
+                == .send(Self.batch(1...many), byteBudget: 4096))
+        #expect(!machine.latencySensitive)
+        #expect(
+            machine.handle(.sent(attemptId: 10, leadIds: Array(1...many)), now: t)
+                == .claim(afterId: many, want: 1000, scanGaps: false, retries: false, exclude: []))
+        // Nothing buffered, caught up: its claim and what it finds are.
+        #expect(machine.latencySensitive)
+        _ = machine.handle(
+            .claimed(vetted: Self.leads(many + 1...many + 2), claimed: 2, retriesFound: 0, cursor: many + 2), now: t)
+        #expect(machine.latencySensitive)
+    }
+
+    @Test func aLeadArrivingWhileACaughtUpLanesRequestIsOutDoesNotWaitForIt() {
+        let t = TestInstant.zero
+        var machine = Self.machine(batch: 2, inFlight: 4)
+        _ = Self.takesItsTurn(&machine, now: t, ahead: true)
+        #expect(
+            machine.handle(.claimed(vetted: Self.leads(1...1), claimed: 1, retriesFound: 0, cursor: 1), now: t)
+                == .send(Self.batch(1...1), byteBudget: 4096))
+        #expect(
+            machine.handle(.sent(attemptId: 10, leadIds: [1]), now: t)
+                == .claim(afterId: 1, want: 2, scanGaps: false, retries: false, exclude: []))
+        // Nothing more yet, the request still out: wait for it or for the next lead.
+        #expect(
+            machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 1), now: t)
+                == .waitForRequestOrWork(timeout: .seconds(5)))
+        #expect(machine.nextAction(now: t) == .waitForRequestOrWork(timeout: .seconds(5)))
+        // The next lead: it goes at once, beside the request out.
+        #expect(machine.handle(.woken(notified: true), now: t) == .checkRateLimit)
+        #expect(machine.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot(ahead: true))
+        #expect(
+            machine.handle(.slotGranted, now: t)
+                == .claim(afterId: 1, want: 2, scanGaps: false, retries: false, exclude: []))
+        #expect(
+            machine.handle(.claimed(vetted: Self.leads(2...2), claimed: 1, retriesFound: 0, cursor: 2), now: t)
+                == .send(Self.batch(2...2), byteBudget: 4096))
+        _ = machine.handle(.sent(attemptId: 11, leadIds: [2]), now: t)
+        #expect(machine.inFlight.count == 2)
+        // The request ending first is collected, and the lane looks again.
+        #expect(
+            machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 2), now: t)
+                == .waitForRequestOrWork(timeout: .seconds(5)))
+        #expect(
+            machine.handle(.writeBackDone(attemptId: 10), now: t)
+                == .claim(afterId: 2, want: 2, scanGaps: false, retries: false, exclude: []))
+        #expect(machine.inFlight.count == 1)
+    }
+
+    @Test func aLaneAboutToIdleReadsItsSettingsSoTheNextLeadDoesNotWaitForThem() {
+        var t = TestInstant.zero + .milliseconds(600)
+        var machine = Self.machine(settingsInterval: .seconds(1))
+        _ = Self.takesItsTurn(&machine, now: t, ahead: true)
+        #expect(machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t) == .releaseSlot)
+        #expect(
+            machine.nextAction(now: t) == .claim(afterId: 0, want: 2, scanGaps: false, retries: true, exclude: []))
+        // Read 600 ms ago, due in 400: read now, before idling.
+        #expect(machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t) == .readSettings)
+        #expect(machine.handle(.settingsRead(Self.settings()), now: t) == .waitForWork(timeout: .seconds(5)))
+        // A lead 900 ms later: straight to its turn, no read first.
+        t = t + .milliseconds(900)
+        #expect(machine.handle(.woken(notified: true), now: t) == .checkRateLimit)
+    }
+
+    @Test func aPauseReadBeforeIdlingEndsTheLane() {
+        let t = TestInstant.zero + .milliseconds(600)
+        var machine = Self.machine(settingsInterval: .seconds(1))
+        _ = Self.takesItsTurn(&machine, now: t, ahead: true)
+        _ = machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t)
+        _ = machine.nextAction(now: t)
+        #expect(machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t) == .readSettings)
+        #expect(machine.handle(.settingsRead(Self.settings(paused: true)), now: t) == .finish(.paused))
     }
 }
 

@@ -12,7 +12,7 @@ import Testing
     }
 
     @Test func aLaneThatCaughtUpGoesAheadOfABacklog() async throws {
-        let slots = RequestSlots(capacity: 1)
+        let slots = RequestSlots(capacity: 1, reserved: 0)
         await slots.acquire()
         let order = Order()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -35,5 +35,29 @@ import Testing
             try await group.waitForAll()
         }
         #expect(order.names.withLock { $0 } == ["caught up", "backlog 1", "backlog 2"])
+    }
+
+    /// docs/operating.md §22: a lane that has caught up need not wait for a backlog's
+    /// request to end; the reserved slot is never a backlog's.
+    @Test func aReservedSlotServesOnlyALaneThatCaughtUp() async throws {
+        let slots = RequestSlots(capacity: 1, reserved: 1)
+        await slots.acquire()  // a backlog's request out
+        let order = Order()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await slots.acquire()
+                order.names.withLock { $0.append("backlog") }
+            }
+            try await waitUntil("the second backlog lane waits") { slots.waiting == 1 }
+            await slots.acquire(ahead: true)  // at once
+            order.names.withLock { $0.append("caught up") }
+            // Its request ends: the backlog lane still waits for the backlog's slot.
+            slots.release()
+            #expect(slots.waiting == 1)
+            slots.release()
+            try await group.waitForAll()
+        }
+        #expect(order.names.withLock { $0 } == ["caught up", "backlog"])
+        #expect(slots.waiting == 0)
     }
 }

@@ -142,6 +142,57 @@ import UservoxSimulator
             }
         }
     }
+
+    /// docs/operating.md §22: a project that has caught up is served on the worker's
+    /// reserved connection, and its notifications reach its lane directly, so its lead goes
+    /// out while a backlog's write-back holds the pool's only connection (and the
+    /// dispatcher's sweep waits behind it). The write-back is held by row locks this test
+    /// takes; no timing is asserted, only that the lead is sent before they are released.
+    @Test func aCaughtUpProjectsLeadGoesOutWhileABacklogHoldsEveryPooledConnection() async throws {
+        try await TestDatabase.with { db in
+            try await UservoxSimulator.withRunning(.projects(["quiet", "bulk"])) { sim in
+                let f = Fixture(db: db)
+                // The backlog: batches of 2, paused until its leads are locked.
+                try await f.execute(
+                    "INSERT INTO leadsync.projects (project_id, paused, max_batch_size) VALUES ('bulk', true, 2)")
+                try await f.insert(project: "bulk", count: 6, from: 1000)
+                try await f.insert(project: "quiet", count: 1)
+                let worker = try await WorkerProcess.start(
+                    database: db.url, baseURL: sim.baseURL, tokens: tokens(["quiet", "bulk"]),
+                    arguments: ["--db-connections", "1"], requestTimeout: 20, lease: 60)
+                // The quiet project's lane sends its lead and idles, caught up.
+                try await waitUntil("the first quiet lead is submitted") {
+                    if !worker.isRunning { throw WorkerDied(stderr: worker.standardError) }
+                    return try await f.states(project: "quiet") == ["submitted": 1]
+                }
+                try await db.withConnection { locker in
+                    try await locker.query("BEGIN", logger: f.logger)
+                    try await locker.query(
+                        "SELECT id FROM leadsync.leads WHERE project_id = 'bulk' FOR NO KEY UPDATE", logger: f.logger)
+                    try await f.execute("UPDATE leadsync.projects SET paused = false WHERE project_id = 'bulk'")
+                    try await waitUntil("the backlog's write-back waits for its rows on the pool's connection") {
+                        try await f.int(
+                            """
+                            SELECT count(*)::int8 FROM pg_stat_activity
+                            WHERE datname = current_database() AND usename = \(WorkerProcess.loginRole)
+                              AND wait_event_type = 'Lock' AND query LIKE '%UPDATE leadsync.leads%'
+                            """) == 1
+                    }
+                    try await f.insert(project: "quiet", count: 1, from: 2)
+                    try await waitUntil("the second quiet lead is submitted", timeout: .seconds(20)) {
+                        if !worker.isRunning { throw WorkerDied(stderr: worker.standardError) }
+                        return try await f.states(project: "quiet") == ["submitted": 2]
+                    }
+                    #expect(try await f.states(project: "bulk") == ["pending": 6])
+                    try await locker.query("ROLLBACK", logger: f.logger)
+                }
+                try await f.waitUntilNothingPending(worker)
+                worker.signal(SIGTERM)
+                #expect(try await worker.waitForExit() == 0)
+                #expect(try await f.states() == ["submitted": 8])
+            }
+        }
+    }
 }
 
 /// Tells the simulator these phones were already called in the project (by someone else).
@@ -162,6 +213,7 @@ func preCall(sim: SimulatorEndpoint, project: String, phones: [String]) async th
     guard case .processed = exchange.answer else {
         throw WaitTimedOut(description: "pre-call failed: \(exchange.answer)")
     }
+
 }
 
 func pad(_ n: Int) -> String {

@@ -85,6 +85,12 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Projects served at once (fewer when the server's max_locks_per_transaction allows fewer).")
     var maxLanes: Int = 1000
 
+    @Option(
+        help:
+            "PostgreSQL connections kept for projects that have caught up (a lead or a few at a time), besides the pool; 0: none."
+    )
+    var reservedDbConnections: Int = 1
+
     func validate() throws {
         if let metricsPort, !(0...65535).contains(metricsPort) {
             throw ValidationError("--metrics-port must be 0–65535")
@@ -94,6 +100,7 @@ struct WorkerCommand: AsyncParsableCommand {
         guard maxRequests > 0 else { throw ValidationError("--max-requests must be positive") }
         guard dbConnections > 0 else { throw ValidationError("--db-connections must be positive") }
         guard maxLanes > 0 else { throw ValidationError("--max-lanes must be positive") }
+        guard reservedDbConnections >= 0 else { throw ValidationError("--reserved-db-connections must be 0 or more") }
         guard !metricsHost.isEmpty else { throw ValidationError("--metrics-host must not be empty") }
         guard metricsMaxProjects >= 0 else { throw ValidationError("--metrics-max-projects must be 0 or more") }
     }
@@ -132,7 +139,7 @@ struct WorkerCommand: AsyncParsableCommand {
             worker = try Worker(
                 configuration: configuration, database: database, baseURL: baseURL,
                 allowInsecureUservox: allowInsecureUservox, tokensPath: tokensPath, databaseConnections: dbConnections,
-                metrics: metrics, logger: logger)
+                reservedConnections: reservedDbConnections, metrics: metrics, logger: logger)
         } catch let error as BaseURLPolicy.Refusal {
             // A configuration error, not a usage error: exit 1 with the policy's one line.
             throw CLIError("\(error)")
