@@ -38,9 +38,12 @@ struct LaneBudget: Sendable, Equatable {
     /// How many waiting projects to start now, with `served` lanes running.
     func toStart(served: Int, waiting: Int) -> Int { max(0, min(waiting, maxLanes - served)) }
 
-    /// Whether an idle lane may keep its project: nobody waits for a lane, and few lanes run.
+    /// Whether an idle lane may keep its project: few lanes run, and no project waits for
+    /// the place it holds. A project waiting while there is room below the cap gets a lane
+    /// of its own: an idle lane that let go for it would leave its own project's next lead
+    /// to wait for a new lane, behind the dispatcher's sweep (docs/operating.md §22).
     func mayLinger(served: Int, waiting: Int) -> Bool {
-        waiting == 0 && served <= min(maxLanes, Self.maxLingering)
+        served <= min(maxLanes, Self.maxLingering) && (waiting == 0 || served < maxLanes)
     }
 
     /// The one line the worker logs when it opens its lock session.

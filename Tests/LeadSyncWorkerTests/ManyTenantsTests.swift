@@ -27,12 +27,17 @@ struct ManyTenantsTests {
         #expect(!LaneBudget(configured: 1000, table: defaults).limitedByServer)
         #expect(LaneBudget(configured: 0, table: nil).maxLanes == 1)
 
-        // Lanes start up to the cap; idle ones linger only while nobody waits and few run.
+        // Lanes start up to the cap; idle ones linger only while few run and no project
+        // waits for their place (one waiting below the cap gets a lane of its own).
         #expect(budget.toStart(served: 90, waiting: 50) == 10)
         #expect(budget.toStart(served: 100, waiting: 50) == 0)
         #expect(budget.mayLinger(served: 10, waiting: 0))
-        #expect(!budget.mayLinger(served: 10, waiting: 1))
+        #expect(budget.mayLinger(served: 10, waiting: 1))
         #expect(!budget.mayLinger(served: LaneBudget.maxLingering + 1, waiting: 0))
+        let eight = LaneBudget(configured: 8, table: nil)
+        #expect(eight.mayLinger(served: 8, waiting: 0))
+        #expect(eight.mayLinger(served: 7, waiting: 1))
+        #expect(!eight.mayLinger(served: 8, waiting: 1))
     }
 
     @Test func theReadyQueueKeepsEachProjectOnceAndNotifiedOnesFirst() {

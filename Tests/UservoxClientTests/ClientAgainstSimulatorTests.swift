@@ -132,9 +132,9 @@ import UservoxSimulator
     @Test func faultsBecomeAmbiguousOrNotSent() async throws {
         var config = Self.config
         config.faults.hang = .seconds(30)
-        // Long enough that a loaded machine never turns an answer or the drop into a timeout;
-        // only the hang may reach it.
-        try await withClient(config, timeout: .seconds(2)) { client, sim in
+        // Long enough that a loaded machine never turns an answer or the drop into a timeout
+        // (2 s did once, with the whole suite running on two cores); only the hang may reach it.
+        try await withClient(config, timeout: .seconds(5)) { client, sim in
             sim.simulator.setFaultScript([.serverError, .processedThen500, .drop, .hang], project: "p2")
             let batch = leads("p2", ["+14155555001"])
             let failed = await send(client, batch, token: "tok-p2")
