@@ -69,8 +69,8 @@ public struct LeadStore: Sendable {
         try await rows(ProjectQueries.get(id)).first.map(ProjectQueries.decode)
     }
 
-    public func readyProjects(only: [String]?, except served: [String] = []) async throws -> [String] {
-        try await rows(ProjectQueries.listReady(only: only, except: served)).map { try $0.decode(String.self) }
+    public func readyProjects(only: [String]?) async throws -> [String] {
+        try await rows(ProjectQueries.listReady(only: only)).map { try $0.decode(String.self) }
     }
 
     /// Never-tried leads of a project inside the id ranges `lows[i]...highs[i]` (disjoint,

@@ -53,17 +53,17 @@ package enum ProjectQueries {
             maxRequestBytes: maxBytes)
     }
 
-    /// ProjectsListReady: projects not paused with leads ready to send now, leaving out
-    /// `except` (projects this worker already serves: their lanes look). New leads: an
+    /// ProjectsListReady: projects not paused with leads ready to send now. New leads: an
     /// arrival row (migration 0011); retries: a due entry of `leads_retry`. Both tables hold
     /// work only (a lane deletes arrival rows it is done with; a lead leaving pending loses
     /// its `next_attempt_at`), so the query reads what is waiting and probes `projects` for
     /// those alone: its cost follows the work, not the number of projects. Probing every
     /// project instead took 220 ms on 10,000 projects with 300,000 leads (0.09 ms this way),
-    /// and was most of an idle worker's sweep (docs/operating.md §21). An arrival row whose
-    /// leads are all sent already makes its project look ready once: the lane that starts
-    /// deletes it.
-    package static func listReady(only projects: [String]?, except served: [String] = []) -> PostgresQuery {
+    /// most of an idle worker's sweep (docs/operating.md §21). The dispatcher leaves out the
+    /// projects its lanes serve itself (10,000 served ids sent along were compared with every
+    /// project's). An arrival row whose leads are all sent already makes its project look
+    /// ready once: the lane that starts deletes it.
+    package static func listReady(only projects: [String]?) -> PostgresQuery {
         let filter = projects ?? []
         let all = projects == nil
         return """
@@ -73,7 +73,6 @@ package enum ProjectQueries {
                     UNION
                     SELECT l.project_id FROM leadsync.leads l WHERE \(unescaped: ReadyLeads.due("l.")))
               AND (\(all) OR p.project_id = ANY(\(filter)))
-              AND p.project_id <> ALL(\(served)::text[])
               AND NOT leadsync.project_is_paused(p)
             ORDER BY p.project_id
             """
