@@ -144,7 +144,11 @@ import UservoxSimulator
                 Issue.record("processed then 500: \(processed)"); return
             }
             let dropped = await send(client, batch, token: "tok-p2")
-            guard case .connectionLost = dropped else { Issue.record("drop: \(dropped)"); return }
+            let unanswered = sim.simulator.stats().projects["p2"]?.dropped ?? 0
+            guard case .connectionLost = dropped else {
+                Issue.record("drop: \(dropped); requests left unanswered by the simulator: \(unanswered)")
+                return
+            }
             let hung = await send(client, batch, token: "tok-p2")
             guard case .timeout = hung else { Issue.record("hang: \(hung)"); return }
             #expect(hung.isAmbiguous && dropped.isAmbiguous)
