@@ -289,22 +289,34 @@ struct ProjectLane: Sendable {
         arrivals: inout ArrivalRanges, buffered: [Lead], inFlight: [Int64: [Int64]], urgent: Bool
     ) async throws -> (leads: [Lead], retries: Int, cursor: Int64) {
         var found: [Lead] = []
-        var looked = false
-        if scanGaps || !arrivals.hasWork {
-            try await readArrivals(&arrivals, buffered: buffered, urgent: urgent)
-            looked = true
+        if !scanGaps && !arrivals.hasWork && afterId > 0 {
+            // A lane that has claimed before and has no range left looks above the highest
+            // id it has claimed first: what arrived since (a caught-up lane's next lead) in
+            // one round trip instead of two. Nothing up there is buffered or out; the leads'
+            // arrival rows are read at the next look (`scanGaps`, or when this finds none),
+            // and scanning their ranges then finds these leads no longer new.
+            found = try await database("claim", urgent: urgent) { [project] store in
+                try await store.arrivedLeads(project: project, lows: [afterId + 1], highs: [.max], limit: want)
+            }
         }
-        found = try await claimArrived(
-            &arrivals, want: want, buffered: buffered, inFlight: inFlight, urgent: urgent)
-        if found.count < want && !looked {
-            // What this claim found is not recorded yet either.
-            try await readArrivals(&arrivals, buffered: buffered + found, urgent: urgent)
-            if arrivals.hasWork {
-                var seen = Set(found.map(\.id))
-                for lead in try await claimArrived(
-                    &arrivals, want: want - found.count, buffered: buffered, inFlight: inFlight, urgent: urgent)
-                where seen.insert(lead.id).inserted {
-                    found.append(lead)
+        if found.isEmpty {
+            var looked = false
+            if scanGaps || !arrivals.hasWork {
+                try await readArrivals(&arrivals, buffered: buffered, urgent: urgent)
+                looked = true
+            }
+            found = try await claimArrived(
+                &arrivals, want: want, buffered: buffered, inFlight: inFlight, urgent: urgent)
+            if found.count < want && !looked {
+                // What this claim found is not recorded yet either.
+                try await readArrivals(&arrivals, buffered: buffered + found, urgent: urgent)
+                if arrivals.hasWork {
+                    var seen = Set(found.map(\.id))
+                    for lead in try await claimArrived(
+                        &arrivals, want: want - found.count, buffered: buffered, inFlight: inFlight, urgent: urgent)
+                    where seen.insert(lead.id).inserted {
+                        found.append(lead)
+                    }
                 }
             }
         }
