@@ -44,12 +44,13 @@ public struct LeadStore: Sendable {
     }
 
     /// Runs `call` with a store on the reserved connections when `latencySensitive` and one
-    /// is free, else with this store (the shared pool): shortest job first for the
+    /// is free or has one call on it (`ReservedConnections`), else with this store (the
+    /// shared pool): shortest job first for the
     /// database. A lane that has caught up sends a few fresh leads; on the shared pool its
     /// claim, phone claims and attempt would each wait behind a backlog's 1000-lead claims
-    /// and write-backs (README, Performance). When every reserved connection is busy the
-    /// call queues on the shared pool like any other, so many caught-up lanes at once are
-    /// never worse off than without the reservation.
+    /// and write-backs (README, Performance). When every reserved connection has a call
+    /// waiting too, the call queues on the shared pool like any other, so many caught-up
+    /// lanes at once are never much worse off than without the reservation.
     public func reserving<T: Sendable>(
         _ latencySensitive: Bool, _ call: @Sendable (LeadStore) async throws -> T
     ) async throws -> T {
@@ -386,8 +387,13 @@ public struct LeadStore: Sendable {
     }
 }
 
-/// A pool kept for latency-sensitive calls, and how many of its connections are in use:
-/// a call takes one only when one is free, so none ever queues there.
+/// A pool kept for latency-sensitive calls, and how many calls it has: one per
+/// connection, and one more waiting behind each. Those calls are small (a few leads,
+/// about a millisecond), so waiting behind one beats the shared pool, where a backlog's
+/// write-back takes tens of milliseconds, or blocks. A caught-up lane's claim and its
+/// request's write-back often want the connection at once; with no wait allowed the
+/// write-back fell to the pool and waited for the backlog (docs/operating.md §22). Any
+/// more callers go to the pool, so many caught-up projects never queue here for long.
 final class ReservedConnections: Sendable {
     let client: PostgresClient
     private let capacity: Int
@@ -398,10 +404,11 @@ final class ReservedConnections: Sendable {
         self.capacity = max(1, capacity)
     }
 
-    /// True when a connection was free and is now this caller's.
+    /// True when a connection, or a place right behind a call on one, was free and is now
+    /// this caller's (the reserved client queues it).
     func take() -> Bool {
         var current = inUse.load(ordering: .relaxed)
-        while current < capacity {
+        while current < 2 * capacity {
             let (exchanged, original) = inUse.compareExchange(
                 expected: current, desired: current + 1, ordering: .acquiringAndReleasing)
             if exchanged { return true }
