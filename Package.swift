@@ -177,6 +177,7 @@ let package = Package(
             dependencies: [
                 "UservoxSimulator",
                 "WireJSON",
+                "LeadSyncTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]

@@ -74,12 +74,12 @@ public final class PrivateServer: Sendable {
     }
 
     /// Runs db.sh with `system()`: a `Process` would wait for the server, which inherits
-    /// its descriptors, and never see the script end.
+    /// its descriptors, and never see the script end. Off the cooperative pool (`blocking`).
     static func run(_ verb: String, port: Int, directory: String) async throws -> String {
         let output = "\(directory).\(verb).out"
         let command =
             "LEADSYNC_PG_PORT=\(port) LEADSYNC_PG_DIR='\(directory)' /bin/bash '\(script)' \(verb) > '\(output)' 2>&1"
-        let status = system(command)
+        let status = await blocking { system(command) }
         let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
         try? FileManager.default.removeItem(atPath: output)
         guard status == 0 else { throw WaitTimedOut(description: "db.sh \(verb) failed (\(status)): \(text)") }

@@ -1,4 +1,5 @@
 import Foundation
+import LeadSyncTesting
 import Testing
 import UservoxSimulator
 
@@ -10,23 +11,17 @@ import UservoxSimulator
     static let built = FileManager.default.isExecutableFile(atPath: binary)
 
     @Test(.enabled(if: built)) func printsItsPortServesAndStopsOnSIGTERM() async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["--port", "0", "--project", "p1=tok-p1", "--max-leads", "2", "--seed", "3"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer { if process.isRunning { process.terminate() } }
+        let process = try ManagedProcess(
+            Self.binary, arguments: ["--port", "0", "--project", "p1=tok-p1", "--max-leads", "2", "--seed", "3"],
+            environment: [:])
+        defer { if process.isRunning { process.signal(SIGKILL) } }
 
         // The first stdout line names the port.
-        var text = ""
-        while !text.contains("\n") {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
+        try await waitUntil("uservox-sim prints its port") {
+            if !process.isRunning { throw CommandFailed(stderr: process.standardError) }
+            return process.standardOutput.contains("\n")
         }
-        let line = try #require(text.split(separator: "\n").first.map(String.init))
+        let line = try #require(process.standardOutput.split(separator: "\n").first.map(String.init))
         #expect(line.hasPrefix("listening on http://127.0.0.1:"))
         let port = try #require(Int(line.split(separator: ":").last ?? ""))
 
@@ -36,34 +31,34 @@ import UservoxSimulator
         let fine = try await client.leads([Lead(phone: "+15551230001")])
         #expect(fine.success.count == 1)
 
-        process.terminate()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        process.signal(SIGTERM)
+        #expect(try await process.waitForExit() == 0)
     }
 
-    @Test(.enabled(if: built)) func refusesBadFlagsAndConfiguration() throws {
-        let badFlag = try Self.run(["--error-rate", "2"])
+    @Test(.enabled(if: built)) func refusesBadFlagsAndConfiguration() async throws {
+        let badFlag = try await Self.run(["--error-rate", "2"])
         #expect(badFlag.status == 64)
         #expect(badFlag.stderr.contains("rates must be from 0 to 1"))
 
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("uservox-sim-\(UUID()).json")
         try Data(#"{"projects":{"p1":{"token":"t","colour":"red"}}}"#.utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        let badConfig = try Self.run(["--config", file.path, "--port", "0"])
+        let badConfig = try await Self.run(["--config", file.path, "--port", "0"])
         #expect(badConfig.status == 1)
         #expect(badConfig.stderr.contains("unknown key projects.p1.colour"))
     }
 
-    static func run(_ arguments: [String]) throws -> (status: Int32, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let data = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    /// Runs the binary to its end. Awaited, never blocked on: a blocking read or wait here
+    /// holds one of the two threads every test shares, and stalled the in-process
+    /// simulator's answers past a client's timeout (ClientAgainstSimulatorTests).
+    static func run(_ arguments: [String]) async throws -> (status: Int32, stderr: String) {
+        let process = try ManagedProcess(binary, arguments: arguments, environment: [:])
+        let status = try await process.waitForExit()
+        return (status, process.standardError)
     }
+}
+
+struct CommandFailed: Error, CustomStringConvertible {
+    let stderr: String
+    var description: String { "uservox-sim exited early: \(stderr)" }
 }
