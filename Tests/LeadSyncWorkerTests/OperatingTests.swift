@@ -168,4 +168,37 @@ import WireJSON
             }
         }
     }
+
+    /// An operator stops PostgreSQL, then the worker: SIGTERM still ends it, within a bound
+    /// (the lease), whatever its lanes and the LISTEN session were waiting for.
+    @Test func sigtermEndsTheWorkerWhilePostgreSQLIsDown() async throws {
+        try await PrivateServer.withMigrated { server in
+            var config = SimulatorConfiguration.projects(["p1"])
+            config.faults.latency = .milliseconds(30)
+            try await UservoxSimulator.withRunning(config) { sim in
+                let db = TestDatabase(url: server.url, logger: TestDatabase.logger)
+                let f = Fixture(db: db)
+                try await f.execute(
+                    "INSERT INTO leadsync.projects (project_id, max_batch_size, max_in_flight) VALUES ('p1', 50, 1)")
+                try await f.insert(project: "p1", count: 2000)
+                let worker = try await WorkerProcess.start(
+                    database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]))
+                try await waitUntil("some leads submitted") {
+                    if !worker.isRunning { throw WorkerDied(stderr: worker.standardError) }
+                    return (sim.simulator.stats().projects["p1"]?.accepted ?? 0) >= 200
+                }
+                try await server.stop()
+                worker.signal(SIGTERM)
+                let status = try await worker.waitForExit(timeout: .seconds(60))
+                // Within the lease (the write-back of a request out is tried that long), and
+                // the log says which attempt the next worker's sweep recovers.
+                _ = status
+                let log = worker.standardError
+                #expect(
+                    log.contains("the sweep recovers the attempt") || !log.contains("write-back failed"),
+                    "\(log.suffix(2000))")
+                try await server.start()
+            }
+        }
+    }
 }
