@@ -305,8 +305,9 @@ public struct LeadStore: Sendable {
             Int.self) ?? 0
     }
 
-    public func release(project: String, reason: HeldReason) async throws {
-        _ = try await rows(LeadQueries.release(project: project, reason: reason))
+    public func release(projects: [String], reason: HeldReason) async throws {
+        guard !projects.isEmpty else { return }
+        _ = try await rows(LeadQueries.release(projects: projects, reason: reason))
     }
 
     /// Closes attempts of dead workers; their leads go back to pending, ambiguous.

@@ -126,7 +126,10 @@ public final class Dispatcher: Service, Sendable {
         }
 
         var moved: StoreError?
-        let done: Bool = try await withThrowingTaskGroup(of: Void.self) { group in
+        // Discarding: a task group keeps every finished child (a lane's task and its memory,
+        // ~17 KB) until it is awaited, and lanes end all day: 10,000 projects drained left
+        // 140 MB behind (docs/operating.md §21). Lanes catch their own errors.
+        let done: Bool = try await withThrowingDiscardingTaskGroup { group in
             var result = false
             var queue = ReadyQueue()
             var lastSweep: ContinuousClock.Instant?
@@ -182,8 +185,7 @@ public final class Dispatcher: Service, Sendable {
                     }
                 }
                 do {
-                    try await giveEndedLocksBack(session: session, alive: alive)
-                    try await startLanes(
+                    try await exchangeLocks(
                         from: &queue, budget: budget, session: session, lock: lock, alive: alive, group: &group)
                 } catch {
                     logger.error(
@@ -210,7 +212,7 @@ public final class Dispatcher: Service, Sendable {
             alive.set(false)
             health.setLockSession(false)
             for signal in roster.withLock({ Array($0.lanes.values) }) { signal.wakeAll() }
-            try await group.waitForAll()
+            // The group waits for the lanes, which finish their requests first.
             return result
         }
         if let moved { throw moved }
@@ -244,43 +246,41 @@ public final class Dispatcher: Service, Sendable {
 
     private func isServed(_ project: String) -> Bool { roster.withLock { $0.lanes[project] != nil } }
 
-    /// The locks of lanes that ended, given back in one round trip.
-    private func giveEndedLocksBack(session: PostgresConnection, alive: SessionFlag) async throws {
+    /// Gives the locks of lanes that ended back and takes those of as many waiting projects
+    /// as the budget allows, in one round trip (docs/operating.md §21), and runs a lane for
+    /// each project locked (another worker has the others).
+    private func exchangeLocks(
+        from queue: inout ReadyQueue, budget: LaneBudget, session: PostgresConnection, lock: ProjectLock,
+        alive: SessionFlag, group: inout ThrowingDiscardingTaskGroup<any Error>
+    ) async throws {
         let ended = roster.withLock { roster in
             defer { roster.ended = [] }
             return roster.ended
         }
-        guard !ended.isEmpty, alive.value else { return }
+        // A lost session's locks died with it.
+        let giveBack = alive.value ? ended : []
+        var batch: [String] = []
+        if !queue.isEmpty && !isStopping {
+            // Locks of ended lanes not given back by this call count too: the cap is on locks held.
+            let held = roster.withLock { $0.lanes.count + $0.ended.count }
+            batch = queue.take(budget.toStart(served: held, waiting: queue.count), skipping: isServed)
+        }
+        guard !giveBack.isEmpty || !batch.isEmpty else { return }
+        let locked: Set<String>
         do {
-            _ = try await withTimeout(.seconds(2), "project unlock") { [logger] in
-                try await session.query(ProjectLock.unlock(projects: ended), logger: logger).collect()
+            locked = try await withTimeout(.seconds(2), "project locks") { [logger, batch] in
+                var locked = Set<String>()
+                for try await (taken, project) in try await session.query(
+                    ProjectLock.exchange(giveBack: giveBack, take: batch), logger: logger
+                ).decode((Bool, String).self) where taken {
+                    locked.insert(project)
+                }
+                return locked
             }
         } catch {
             // Still held: given back on the next pass (or with the session).
-            roster.withLock { $0.ended.append(contentsOf: ended) }
+            roster.withLock { $0.ended.append(contentsOf: giveBack) }
             throw error
-        }
-    }
-
-    /// Takes the locks of as many waiting projects as the budget allows, in one round trip,
-    /// and runs a lane for each project locked (another worker has the others).
-    private func startLanes(
-        from queue: inout ReadyQueue, budget: LaneBudget, session: PostgresConnection, lock: ProjectLock,
-        alive: SessionFlag, group: inout ThrowingTaskGroup<Void, any Error>
-    ) async throws {
-        guard !queue.isEmpty, !isStopping else { return }
-        // Locks of ended lanes not yet given back count too: the cap is on locks held.
-        let held = roster.withLock { $0.lanes.count + $0.ended.count }
-        let batch = queue.take(budget.toStart(served: held, waiting: queue.count), skipping: isServed)
-        guard !batch.isEmpty else { return }
-        let locked = try await withTimeout(.seconds(2), "project locks") { [logger] in
-            var locked = Set<String>()
-            for try await project in try await session.query(ProjectLock.tryLock(projects: batch), logger: logger)
-                .decode(String.self)
-            {
-                locked.insert(project)
-            }
-            return locked
         }
         for project in batch where locked.contains(project) {
             let laneWake = WakeSignal()
@@ -350,10 +350,9 @@ public final class Dispatcher: Service, Sendable {
 
     /// Projects that have a token now get their `token_missing` leads back (start, SIGHUP).
     public func releaseProjectsWithTokens() async throws {
-        for project in tokens.projects where configuration.projects?.contains(project) ?? true {
-            try await configuration.bounded("releasing token_missing leads") { [store] in
-                try await store.release(project: project, reason: .tokenMissing)
-            }
+        let projects = tokens.projects.filter { configuration.projects?.contains($0) ?? true }
+        try await configuration.bounded("releasing token_missing leads") { [store] in
+            try await store.release(projects: projects, reason: .tokenMissing)
         }
         wake.wakeAll()
     }

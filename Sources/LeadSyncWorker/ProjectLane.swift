@@ -102,6 +102,9 @@ struct ProjectLane: Sendable {
         var exit = Exit.drained
         // Where never-tried leads may be (migration 0011), and how far the lane has read.
         var arrivals = ArrivalRanges()
+        var watch = CaughtUpWatch<ContinuousClock.Instant>(interval: configuration.sweepInterval)
+        // No retry was due at the start: the first claim does not look for one.
+        var retriesNone = !start.retriesDue
         // A query of the loop that fails ends the lane, but never cancels requests already
         // sent: they finish and are written back first (docs/contract.md §3.5).
         var failure: (any Error)?
@@ -140,6 +143,7 @@ struct ProjectLane: Sendable {
                         if !mailbox.anyEnded { await wake.wait(timeout: timeout) }
                         let woken = wake.take()
                         if !woken.projects.isEmpty {
+                            watch.notified()
                             event = .woken(notified: true)
                         } else if mailbox.anyEnded {
                             event = .writeBackDone(attemptId: try await collect(&group, mailbox))
@@ -158,11 +162,15 @@ struct ProjectLane: Sendable {
                     case .awaitCompany(let until):
                         // Leads that arrived before now are found by the claim that follows:
                         // only a new arrival ends this wait early.
-                        _ = wake.take()
+                        if !wake.take().projects.isEmpty { watch.notified() }
                         while clock.now < until {
                             await wake.wait(timeout: until - clock.now)
                             // A request of the lane that ended wakes it too (`send`): wait on.
-                            if !wake.take().projects.isEmpty || !mayStart() { break }
+                            if !wake.take().projects.isEmpty {
+                                watch.notified()
+                                break
+                            }
+                            if !mayStart() { break }
                         }
                         event = .companyWaitEnded
                     case .acquireSlot(let ahead):
@@ -175,7 +183,8 @@ struct ProjectLane: Sendable {
                         let urgent = machine.latencySensitive
                         let (claimed, retriesFound, cursor) = try await claim(
                             afterId: afterId, want: want, scanGaps: scanGaps, retries: retries, exclude: exclude,
-                            arrivals: &arrivals, buffered: machine.buffer, inFlight: machine.inFlight, urgent: urgent)
+                            arrivals: &arrivals, watch: &watch, retriesNone: &retriesNone, buffered: machine.buffer,
+                            inFlight: machine.inFlight, urgent: urgent)
                         var vetted: [Lead] = []
                         if !claimed.isEmpty {
                             progress.add(.claim, clock.now - claimStarted)
@@ -188,7 +197,9 @@ struct ProjectLane: Sendable {
                     case .waitForWork(let timeout):
                         health.progressed()  // caught up
                         await wake.wait(timeout: timeout)
-                        event = .woken(notified: !wake.take().projects.isEmpty)
+                        let notified = !wake.take().projects.isEmpty
+                        if notified { watch.notified() }
+                        event = .woken(notified: notified)
                     case .send(var batch, let byteBudget):
                         // The machine sends only once a token was there.
                         guard let token else {
@@ -283,11 +294,21 @@ struct ProjectLane: Sendable {
     /// `scanGaps` says it is time to look for late commits and new arrivals (now and then,
     /// and before idling), when no range is left to scan, and when the ranges known came
     /// short; rows done are deleted then. Also says how many retries it found, and the
-    /// highest new id read (the machine's cursor: nothing is read by it).
+    /// highest new id read (the machine's cursor: nothing is read by it). A plain claim
+    /// right after a look that saw everything, with no notification since, asks nothing
+    /// (`CaughtUpWatch`); nor does a first claim for retries when none was due at the start.
     private func claim(
         afterId: Int64, want: Int, scanGaps: Bool, retries: Bool, exclude: [Int64],
-        arrivals: inout ArrivalRanges, buffered: [Lead], inFlight: [Int64: [Int64]], urgent: Bool
+        arrivals: inout ArrivalRanges, watch: inout CaughtUpWatch<ContinuousClock.Instant>, retriesNone: inout Bool,
+        buffered: [Lead], inFlight: [Int64: [Int64]], urgent: Bool
     ) async throws -> (leads: [Lead], retries: Int, cursor: Int64) {
+        if !scanGaps && !retries && afterId > 0 && !arrivals.hasWork && !wake.hasProjects
+            && watch.knowsNothingArrived(now: .now)
+        {
+            return ([], 0, afterId)
+        }
+        // Whether the arrival rows read by this look were all of them.
+        var readAll: Bool?
         var found: [Lead] = []
         if !scanGaps && !arrivals.hasWork && afterId > 0 {
             // A lane that has claimed before and has no range left looks above the highest
@@ -302,14 +323,14 @@ struct ProjectLane: Sendable {
         if found.isEmpty {
             var looked = false
             if scanGaps || !arrivals.hasWork {
-                try await readArrivals(&arrivals, buffered: buffered, urgent: urgent)
+                readAll = try await readArrivals(&arrivals, buffered: buffered, urgent: urgent)
                 looked = true
             }
             found = try await claimArrived(
                 &arrivals, want: want, buffered: buffered, inFlight: inFlight, urgent: urgent)
             if found.count < want && !looked {
                 // What this claim found is not recorded yet either.
-                try await readArrivals(&arrivals, buffered: buffered + found, urgent: urgent)
+                readAll = try await readArrivals(&arrivals, buffered: buffered + found, urgent: urgent)
                 if arrivals.hasWork {
                     var seen = Set(found.map(\.id))
                     for lead in try await claimArrived(
@@ -321,7 +342,11 @@ struct ProjectLane: Sendable {
             }
         }
         let cursor = found.reduce(afterId) { max($0, $1.id) }
-        guard retries else { return (found, 0, cursor) }
+        watch.looked(complete: readAll == true && found.count < want && !arrivals.hasWork, at: .now)
+        // Known at the lane's start, for its first claim only.
+        let noneDue = retriesNone
+        retriesNone = false
+        guard retries, !noneDue else { return (found, 0, cursor) }
 
         let due = try await database("claim retries", urgent: urgent) { [project] store in
             try await store.leads(LeadQueries.claimDueRetries(project: project, except: exclude, limit: want))
@@ -338,14 +363,15 @@ struct ProjectLane: Sendable {
     static let arrivalsRead = 256
     static let rangesPerClaim = 64
 
-    /// Reads the project's arrival rows, deleting those done first.
-    private func readArrivals(_ arrivals: inout ArrivalRanges, buffered: [Lead], urgent: Bool) async throws {
+    /// Reads the project's arrival rows, deleting those done first; true when it read them all.
+    private func readArrivals(_ arrivals: inout ArrivalRanges, buffered: [Lead], urgent: Bool) async throws -> Bool {
         let done = arrivals.done(buffered: buffered.map(\.id).sorted())
         let rows = try await database("arrivals", urgent: urgent) { [project] store in
             try await store.arrivals(project: project, deleting: done, limit: Self.arrivalsRead)
         }
         arrivals.forget(done)
         arrivals.add(rows)
+        return rows.count < Self.arrivalsRead
     }
 
     /// Never-tried leads inside the ranges left to scan, at most `want`, leaving out those

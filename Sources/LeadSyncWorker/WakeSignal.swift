@@ -61,6 +61,9 @@ public final class WakeSignal: Sendable {
         waiter?.resume()
     }
 
+    /// Whether a project's notification waits to be taken (nothing is taken).
+    var hasProjects: Bool { state.withLock { !$0.projects.isEmpty } }
+
     /// What was signalled since the last call, without waiting.
     public func take() -> (all: Bool, projects: Set<String>) {
         state.withLock { s in

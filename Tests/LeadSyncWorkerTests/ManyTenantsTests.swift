@@ -112,6 +112,45 @@ struct ManyTenantsTests {
         }
     }
 
+    /// A project with a few leads costs two looks at its arrival rows (the claim, and the
+    /// last scan before the lane ends), not four: a lane that saw everything and was not
+    /// notified since does not look again (`CaughtUpWatch`, docs/operating.md §21). Counted
+    /// as the table's scans once the worker's sessions have ended (each look deletes done
+    /// rows and reads the rest: two index scans); every lead is still sent once.
+    @Test func aFewLeadsCostTwoLooksAtTheArrivalRows() async throws {
+        try await TestDatabase.with { db in
+            let f = Fixture(db: db)
+            let projects = (1...40).map { "s\($0)" }
+            try await UservoxSimulator.withRunning(.projects(projects)) { sim in
+                for (i, project) in projects.enumerated() {
+                    try await f.insert(project: project, count: 2, from: 1 + 2 * i)
+                }
+                let worker = try await WorkerProcess.start(
+                    database: db.url, baseURL: sim.baseURL, tokens: tokens(projects), arguments: ["--once"])
+                #expect(try await worker.waitForExit() == 0, "\(worker.standardError.suffix(2000))")
+                // A session's counts reach the statistics when it ends.
+                try await waitUntil("the worker's sessions ended", timeout: .seconds(30)) {
+                    try await f.int(
+                        "SELECT count(*)::int8 FROM pg_stat_activity WHERE datname = current_database() AND usename <> current_user"
+                    ) == 0
+                }
+                let scans = try await f.int(
+                    """
+                    SELECT (coalesce(idx_scan, 0) + coalesce(seq_scan, 0))::int8 FROM pg_stat_user_tables
+                    WHERE relid = 'leadsync.arrivals'::regclass
+                    """)
+                // About three per project (and the dispatcher's few sweeps); five with a look
+                // after every claim.
+                #expect(scans <= 4 * projects.count, "arrival scans: \(scans) for \(projects.count) projects")
+                #expect(try await f.states() == ["submitted": 80])
+                let stats = sim.simulator.stats()
+                #expect(stats.totals.accepted == 80)
+                #expect(stats.totals.resentAfterFinal == 0)
+                #expect(stats.totals.requests == 40)
+            }
+        }
+    }
+
     /// Waits until no lead is pending, sampling how many of LeadSync's advisory locks are
     /// held (on `database`: tests share a server); returns the most seen.
     static func drainWatchingLocks(_ f: Fixture, _ worker: ManagedProcess, database: String? = nil) async throws

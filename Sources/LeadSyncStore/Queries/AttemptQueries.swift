@@ -243,15 +243,18 @@ public struct ProjectLock: Sendable {
 
     public static let backendPid: PostgresQuery = "SELECT pg_backend_pid()"
 
-    /// ProjectLockTryMany: the projects of `projects` whose lock this session now holds, in
-    /// one round trip (docs/operating.md §21: a worker taking up many projects at once).
-    public static func tryLock(projects: [String]) -> PostgresQuery {
-        "SELECT p FROM unnest(\(projects)::text[]) AS p WHERE pg_try_advisory_lock(\(namespace), hashtext(p))"
-    }
-
-    /// ProjectLockUnlockMany: gives the locks of `projects` back, in one round trip.
-    public static func unlock(projects: [String]) -> PostgresQuery {
-        "SELECT count(*) FILTER (WHERE pg_advisory_unlock(\(namespace), hashtext(p))) FROM unnest(\(projects)::text[]) AS p"
+    /// ProjectLockExchange: gives the locks of `ended` back, then takes those of `projects`
+    /// it can, in one round trip (a lane ends and a waiting project takes its place: docs/
+    /// operating.md §21). Rows: `(false, _)` once for the locks given back, then `(true,
+    /// project)` for each lock taken (an append runs its parts in order; a project in both
+    /// lists is held either way, as advisory locks stack).
+    public static func exchange(giveBack ended: [String], take projects: [String]) -> PostgresQuery {
+        """
+        SELECT false, count(*) FILTER (WHERE pg_advisory_unlock(\(namespace), hashtext(p)))::text
+        FROM unnest(\(ended)::text[]) AS p
+        UNION ALL
+        SELECT true, p FROM unnest(\(projects)::text[]) AS p WHERE pg_try_advisory_lock(\(namespace), hashtext(p))
+        """
     }
 
     /// ProjectLockTable: what bounds the server's shared lock table, where advisory locks

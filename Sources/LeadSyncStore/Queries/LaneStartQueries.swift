@@ -10,12 +10,16 @@ public struct LaneStart: Sendable {
     public var openAttempts: Int
     /// How long ago (seconds) each request of the last window started, oldest first.
     public var recentStarts: [Double]
+    /// Whether a lead put back for a retry is due: if not, the first claim needs no look
+    /// for retries (one round trip of a small project's few).
+    public var retriesDue: Bool
 }
 
 package enum LaneStartQueries {
     /// LaneStart: ProjectsGet and AttemptsOpenCount for one project, and how long ago each
     /// of its requests of the last `rate_limit_window` plus a second started (to seed the
-    /// rate limiter of a worker taking the project over); no row when it is gone.
+    /// rate limiter of a worker taking the project over), and whether a retry is due (one
+    /// probe of `leads_retry`); no row when it is gone.
     package static func read(project: String) -> PostgresQuery {
         """
         SELECT project_id, rate_limit_requests, (extract(epoch FROM rate_limit_window) * 1000)::int8,
@@ -26,20 +30,22 @@ package enum LaneStartQueries {
                ARRAY(SELECT extract(epoch FROM now() - a.started_at)::float8 FROM leadsync.submission_attempts a
                      WHERE a.project_id = projects.project_id
                        AND a.started_at > now() - projects.rate_limit_window - interval '1 second'
-                     ORDER BY a.started_at)
+                     ORDER BY a.started_at),
+               EXISTS (SELECT FROM leadsync.leads l
+                       WHERE l.project_id = projects.project_id AND \(unescaped: ReadyLeads.due("l.")))
         FROM leadsync.projects WHERE project_id = \(project)
         """
     }
 
     package static func decode(_ row: PostgresRow) throws -> LaneStart {
-        let (id, requests, windowMs, batch, inFlight, attempts, paused, reason, maxBytes, open, recent) =
-            try row.decode((String, Int, Int64, Int, Int, Int, Bool, String?, Int, Int64, [Double]).self)
+        let (id, requests, windowMs, batch, inFlight, attempts, paused, reason, maxBytes, open, recent, due) =
+            try row.decode((String, Int, Int64, Int, Int, Int, Bool, String?, Int, Int64, [Double], Bool).self)
         return LaneStart(
             settings: ProjectSettings(
                 projectId: id, rateLimitRequests: requests, rateLimitWindow: .milliseconds(windowMs),
                 maxBatchSize: batch, maxInFlight: inFlight, maxAttempts: attempts, paused: paused,
                 pauseReason: reason, maxRequestBytes: maxBytes),
-            openAttempts: Int(open), recentStarts: recent)
+            openAttempts: Int(open), recentStarts: recent, retriesDue: due)
     }
 }
 

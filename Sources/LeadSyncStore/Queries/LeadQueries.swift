@@ -318,11 +318,13 @@ package enum LeadQueries {
         """
     }
 
-    /// LeadsRelease: held leads of a project with one reason go back to pending.
-    package static func release(project: String, reason: HeldReason) -> PostgresQuery {
+    /// LeadsRelease: held leads of the projects with one reason go back to pending (one
+    /// statement for all of them: a worker with a token for each of 10,000 projects starts
+    /// with one round trip, not 10,000: docs/operating.md §21).
+    package static func release(projects: [String], reason: HeldReason) -> PostgresQuery {
         """
         UPDATE leadsync.leads SET status = 'pending', held_reason = NULL, next_attempt_at = NULL, updated_at = now()
-        WHERE project_id = \(project) AND status = 'held' AND held_reason = \(reason.rawValue)
+        WHERE project_id = ANY(\(projects)::text[]) AND status = 'held' AND held_reason = \(reason.rawValue)
         """
     }
 
