@@ -21,7 +21,9 @@ enum LaneExit: Sendable, Equatable {
 /// (a lane that has caught up and had to wait for it also waits, briefly, for the next
 /// lead to arrive), then a worker-wide slot, before it claims; one claim (new leads, retries when due, gap
 /// scans now and then); then one batch sent, or, with nothing buffered, the slot given
-/// back, one request out collected, a final gap scan, and idling.
+/// back, one request out collected, a final gap scan, and idling. A lane that caught up
+/// and sent all it held collects its request (or wakes for the next lead) before it looks
+/// again, and then looks once, the final gap scan.
 ///
 /// The database sees exactly what the loop this replaced asked, at the same moments: the
 /// bench's claims, gap scans and their excluded ids are the same (docs/performance.md).
@@ -90,9 +92,10 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
         /// Forget notifications already seen, then wait for the next one, at most until
         /// `until`: `companyWaitEnded`.
         case awaitCompany(until: Instant)
-        /// A worker-wide request slot: `slotGranted`. `ahead`: before lanes draining a
-        /// backlog (`RequestSlots`): this lane has caught up and sends what just arrived.
-        case acquireSlot(ahead: Bool)
+        /// A worker-wide request slot: `slotGranted`. Lanes that have caught up (and send
+        /// what just arrived), then lanes that have not claimed yet, go before lanes
+        /// draining a backlog (`RequestSlots`).
+        case acquireSlot(RequestSlots.Priority)
         /// Give the lane's slot back, then ask for the next action.
         case releaseSlot
         /// New leads after `afterId`; due retries when `retries`; late commits at or below
@@ -154,6 +157,9 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
     private var lastSettings: Instant
     private var lastGapScan: Instant
     private var finalScanDone = false
+    /// A lane that caught up sent all it held: once its request is collected (no new lead
+    /// meanwhile) its next claim is the last look before idling.
+    private var lastLookAfterCollecting = false
     /// The settings read asked for just before idling: answered, the lane idles.
     private var idleAfterSettings = false
     private var idleSince: Instant?
@@ -164,6 +170,8 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
     /// (a quiet project's lane ends after `idleLinger`), and it cannot tell until it looks;
     /// a backlog's lane goes ahead for its first claim only.
     private var caughtUp = true
+    /// Whether a claim has been answered: until then `caughtUp` is a guess.
+    private var hasClaimed = false
     private(set) var holdsSlot = false
     /// Leads put back for a retry are looked for when this lane's come due, now and then
     /// (the gap scan's rhythm) for anyone else's, and until none is found.
@@ -270,6 +278,7 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
         case .claimed(let vetted, let claimed, let retriesFound, let newCursor):
             guard case .claiming(let want, _) = stage else { return }
             cursor = max(cursor, newCursor)
+            hasClaimed = true
             lookForRetries = retriesFound > 0
             expectWork = claimed >= want
             caughtUp = claimed < want
@@ -281,6 +290,7 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
         case .woken(let notified):
             guard stage == .idle || stage == .collectingOrWoken else { return }
             if notified { expectWork = true }
+            lastLookAfterCollecting = false
             stage = .top
         case .leadTooLarge(let id):
             guard case .sending = stage else { return }
@@ -296,6 +306,18 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
             // The slot goes with the request; its task gives it back.
             holdsSlot = false
             stage = .top
+            // Caught up and nothing left: a claim now would find only what a notification
+            // announces (the lane would see it in the wait), and would queue beside the
+            // request's own write-back on the reserved connection (docs/operating.md §22).
+            // Wait for the request or the next lead; then, with nothing new, look once
+            // (arrival rows and retries, the look before idling) instead of twice.
+            if caughtUp && buffer.isEmpty && !lookForRetries && !retriesDue.contains(where: { $0 <= now })
+                && !stopRequested && !pausedByAnswer && !gaveUp
+            {
+                lastLookAfterCollecting = true
+                // With `max_in_flight` out nothing else could go anyway.
+                stage = inFlight.count >= settings.maxInFlight ? .collecting : .collectingOrWoken
+            }
         case .lockLost:
             guard case .sending = stage else { return }
             stage = .finished(.lockLost)
@@ -321,7 +343,14 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
             gaveUp = true
         case .writeBackDone(let attemptId):
             if let attemptId { inFlight[attemptId] = nil } else { inFlight = [:] }
-            if stage == .collecting || stage == .collectingOrWoken { stage = .top }
+            if stage == .collecting || stage == .collectingOrWoken {
+                if lastLookAfterCollecting {
+                    lastLookAfterCollecting = false
+                    finalScanDone = true
+                    lastGapScan = now.advanced(by: .zero - configuration.gapScanInterval)
+                }
+                stage = .top
+            }
         }
     }
 
@@ -370,7 +399,7 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
             case .acquiringSlot:
                 // Shortest job first: a few fresh leads go ahead of a backlog's full batch
                 // (a quiet project beside busy ones: README, Performance).
-                return .acquireSlot(ahead: caughtUp)
+                return .acquireSlot(caughtUp ? (hasClaimed ? .caughtUp : .starting) : .backlog)
             case .claimStep:
                 if buffer.count < batchSize { return claim(now: now) }
                 stage = .afterClaim

@@ -173,8 +173,8 @@ struct ProjectLane: Sendable {
                             if !mayStart() { break }
                         }
                         event = .companyWaitEnded
-                    case .acquireSlot(let ahead):
-                        await slots.acquire(ahead: ahead)
+                    case .acquireSlot(let priority):
+                        await slots.acquire(priority)
                         event = .slotGranted
                     case .releaseSlot:
                         slots.release()

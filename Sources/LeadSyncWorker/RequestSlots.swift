@@ -9,12 +9,25 @@ import Synchronization
 /// of those draining a backlog, shortest job first, and may also take one of `reserved`
 /// slots beyond `capacity` that only such lanes use, so it need not wait for a backlog's
 /// request to end at all (docs/operating.md §22). Such lanes are paced by their own rate
-/// limits and send small batches, so the backlog still gets its slots.
+/// limits and send small batches, so the backlog still gets its slots. A lane that has not
+/// claimed yet (it may have started for one fresh lead) goes ahead of backlogs too, but
+/// after lanes known to have caught up: when a worker starts beside a backlog every lane
+/// is new, and a quiet project's next lead must not queue behind their first requests.
 final class RequestSlots: Sendable {
+    enum Priority: Sendable, Equatable {
+        /// The lane's last claim was short: a few fresh leads.
+        case caughtUp
+        /// The lane has not claimed yet.
+        case starting
+        /// The lane drains a backlog.
+        case backlog
+    }
+
     private struct State {
         var inUse = 0
         var waiters: Deque<CheckedContinuation<Void, Never>> = []
-        var aheadWaiters: Deque<CheckedContinuation<Void, Never>> = []
+        var startingWaiters: Deque<CheckedContinuation<Void, Never>> = []
+        var caughtUpWaiters: Deque<CheckedContinuation<Void, Never>> = []
     }
     private let state = Mutex(State())
     private let capacity: Int
@@ -25,15 +38,20 @@ final class RequestSlots: Sendable {
         self.reserved = max(0, reserved)
     }
 
-    /// `ahead`: served before every waiter without it, and within `capacity + reserved`.
-    func acquire(ahead: Bool = false) async {
+    /// Ahead of a backlog (`caughtUp`, then `starting`): served before every backlog
+    /// waiter, and within `capacity + reserved`.
+    func acquire(_ priority: Priority = .backlog) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let granted = state.withLock { state -> Bool in
-                if state.inUse < (ahead ? capacity + reserved : capacity) {
+                if state.inUse < (priority == .backlog ? capacity : capacity + reserved) {
                     state.inUse += 1
                     return true
                 }
-                if ahead { state.aheadWaiters.append(continuation) } else { state.waiters.append(continuation) }
+                switch priority {
+                case .caughtUp: state.caughtUpWaiters.append(continuation)
+                case .starting: state.startingWaiters.append(continuation)
+                case .backlog: state.waiters.append(continuation)
+                }
                 return false
             }
             if granted { continuation.resume() }
@@ -41,12 +59,16 @@ final class RequestSlots: Sendable {
     }
 
     /// Lanes waiting for a slot (tests wait on it).
-    var waiting: Int { state.withLock { $0.waiters.count + $0.aheadWaiters.count } }
+    var waiting: Int {
+        state.withLock { $0.waiters.count + $0.startingWaiters.count + $0.caughtUpWaiters.count }
+    }
 
     func release() {
         let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
             state.inUse -= 1
-            if state.inUse < capacity + reserved, let waiter = state.aheadWaiters.popFirst() {
+            if state.inUse < capacity + reserved,
+                let waiter = state.caughtUpWaiters.popFirst() ?? state.startingWaiters.popFirst()
+            {
                 state.inUse += 1
                 return waiter
             }

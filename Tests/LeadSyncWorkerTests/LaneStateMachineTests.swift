@@ -50,15 +50,17 @@ struct LaneStateMachineTests {
     }
 
     /// A busy lane takes its turn (the rate limit allows now) and a slot, then is asked to claim.
-    /// `ahead`: whether it goes ahead for the slot, when the test says (a lane goes ahead
-    /// for its first claim: `aLaneStartsAheadUntilItsFirstClaimShowsABacklog`).
-    static func takesItsTurn(_ machine: inout Machine, now: TestInstant, ahead: Bool? = nil) -> Machine.Action {
+    /// `priority`: how it asks for the slot, when the test says (a lane goes ahead of
+    /// backlogs for its first claim: `aLaneStartsAheadUntilItsFirstClaimShowsABacklog`).
+    static func takesItsTurn(
+        _ machine: inout Machine, now: TestInstant, priority: RequestSlots.Priority? = nil
+    ) -> Machine.Action {
         #expect(machine.nextAction(now: now) == .checkRateLimit)
         let slot = machine.handle(.rateLimitChecked(earliestStart: now), now: now)
-        if let ahead {
-            #expect(slot == .acquireSlot(ahead: ahead))
+        if let priority {
+            #expect(slot == .acquireSlot(priority))
         } else {
-            #expect(slot == .acquireSlot(ahead: true) || slot == .acquireSlot(ahead: false))
+            #expect([.acquireSlot(.caughtUp), .acquireSlot(.starting), .acquireSlot(.backlog)].contains(slot))
         }
         return machine.handle(.slotGranted, now: now)
     }
@@ -83,7 +85,7 @@ struct LaneStateMachineTests {
         machine.receive(.answerPlanned(project: .none, retriesDue: []), now: t)
         #expect(machine.nextAction(now: t) == .waitForRequest)
         #expect(machine.handle(.writeBackDone(attemptId: 10), now: t) == .checkRateLimit)
-        #expect(machine.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot(ahead: false))
+        #expect(machine.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot(.backlog))
         // The buffered lead goes along with what the claim finds.
         #expect(
             machine.handle(.slotGranted, now: t)
@@ -92,13 +94,11 @@ struct LaneStateMachineTests {
             machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 3), now: t)
                 == .send(Self.batch(3...3), byteBudget: 4096))
         #expect(machine.handle(.sent(attemptId: 11, leadIds: [3]), now: t) == .waitForRequest)
-        // Caught up (the last claim was short): it looks without waiting for a turn.
+        // Caught up (the last claim was short) with nothing left: once its request is
+        // collected it looks once more, below the cursor too (late commits), without
+        // waiting for a turn; then it idles.
         #expect(
             machine.handle(.writeBackDone(attemptId: 11), now: t)
-                == .claim(afterId: 3, want: 2, scanGaps: false, retries: false, exclude: []))
-        // Nothing: one more look below the cursor for late commits, then idling.
-        #expect(
-            machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 3), now: t)
                 == .claim(afterId: 3, want: 2, scanGaps: true, retries: true, exclude: []))
         #expect(
             machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 3), now: t)
@@ -116,7 +116,7 @@ struct LaneStateMachineTests {
         #expect(machine.handle(.sent(attemptId: 10, leadIds: [1, 2]), now: t) == .checkRateLimit)
         machine.receive(.answerPlanned(project: .none, retriesDue: []), now: t)
         t = t + .seconds(11)  // a gap scan is due
-        #expect(machine.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot(ahead: false))
+        #expect(machine.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot(.backlog))
         #expect(
             machine.handle(.slotGranted, now: t)
                 == .claim(afterId: 2, want: 2, scanGaps: true, retries: true, exclude: [1, 2]))
@@ -133,7 +133,7 @@ struct LaneStateMachineTests {
         _ = Self.takesItsTurn(&machine, now: t)
         _ = machine.handle(.claimed(vetted: Self.leads(1...2), claimed: 2, retriesFound: 0, cursor: 2), now: t)
         _ = machine.handle(.sent(attemptId: 10, leadIds: [1, 2]), now: t)
-        #expect(machine.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot(ahead: false))
+        #expect(machine.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot(.backlog))
         _ = machine.handle(.slotGranted, now: t)
         #expect(
             machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 2), now: t) == .releaseSlot)
@@ -217,7 +217,7 @@ struct LaneStateMachineTests {
         #expect(
             machine.handle(.claimed(vetted: Self.leads(1...1), claimed: 1, retriesFound: 0, cursor: 1), now: t)
                 == .checkRateLimit)
-        #expect(machine.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot(ahead: true))
+        #expect(machine.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot(.caughtUp))
         #expect(
             machine.handle(.slotGranted, now: t)
                 == .claim(afterId: 1, want: 2, scanGaps: false, retries: false, exclude: []))
@@ -253,7 +253,7 @@ struct LaneStateMachineTests {
         #expect(machine.nextAction(now: t) == .sleep(until: t + .seconds(5)))
         t = t + .seconds(5)
         #expect(machine.handle(.windowOpened, now: t) == .checkRateLimit)
-        #expect(machine.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot(ahead: false))
+        #expect(machine.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot(.backlog))
         #expect(
             machine.handle(.slotGranted, now: t)
                 == .claim(afterId: 2, want: 2, scanGaps: false, retries: true, exclude: [1, 2]))
@@ -469,15 +469,12 @@ struct LaneStateMachineTests {
         var machine = Self.machine(batch: 10, inFlight: 4)
         _ = Self.takesItsTurn(&machine, now: t)
         _ = machine.handle(.claimed(vetted: Self.leads(1...1), claimed: 1, retriesFound: 0, cursor: 1), now: t)
-        // Caught up: it looks without a turn, and finds the next lead before the window
-        // allows a start.
+        // Caught up: it waits for its request or the next lead, which arrives before the
+        // window allows a start.
         #expect(
-            machine.handle(.sent(attemptId: 10, leadIds: [1]), now: t)
-                == .claim(afterId: 1, want: 10, scanGaps: false, retries: false, exclude: []))
+            machine.handle(.sent(attemptId: 10, leadIds: [1]), now: t) == .waitForRequestOrWork(timeout: .seconds(5)))
         t = t + .milliseconds(20)
-        #expect(
-            machine.handle(.claimed(vetted: Self.leads(2...2), claimed: 1, retriesFound: 0, cursor: 2), now: t)
-                == .checkRateLimit)
+        #expect(machine.handle(.woken(notified: true), now: t) == .checkRateLimit)
         #expect(
             machine.handle(.rateLimitChecked(earliestStart: t + .milliseconds(30)), now: t)
                 == .sleep(until: t + .milliseconds(30)))
@@ -486,10 +483,10 @@ struct LaneStateMachineTests {
         #expect(machine.nextAction(now: t) == .awaitCompany(until: t + .milliseconds(25)))
         t = t + .milliseconds(10)
         #expect(machine.handle(.companyWaitEnded, now: t) == .checkRateLimit)
-        #expect(machine.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot(ahead: true))
+        #expect(machine.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot(.caughtUp))
         #expect(
             machine.handle(.slotGranted, now: t)
-                == .claim(afterId: 2, want: 10, scanGaps: false, retries: false, exclude: []))
+                == .claim(afterId: 1, want: 10, scanGaps: false, retries: false, exclude: []))
         // A slow limit (one request an hour) waits for company 100 ms at most.
         let slow = Machine(
             settings: ProjectSettings(projectId: "p", rateLimitRequests: 1, rateLimitWindow: .seconds(3600)),
@@ -505,15 +502,13 @@ struct LaneStateMachineTests {
         _ = Self.takesItsTurn(&machine, now: t)
         _ = machine.handle(.claimed(vetted: Self.leads(1...1), claimed: 1, retriesFound: 0, cursor: 1), now: t)
         _ = machine.handle(.sent(attemptId: 10, leadIds: [1]), now: t)
-        // Caught up, a lead found, the token free: the lead goes at once.
-        #expect(
-            machine.handle(.claimed(vetted: Self.leads(2...2), claimed: 1, retriesFound: 0, cursor: 2), now: t)
-                == .checkRateLimit)
-        #expect(machine.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot(ahead: true))
+        // Caught up, a lead arrives, the token free: the lead goes at once.
+        #expect(machine.handle(.woken(notified: true), now: t) == .checkRateLimit)
+        #expect(machine.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot(.caughtUp))
         _ = machine.handle(.slotGranted, now: t)
         // Then a backlog: full claims.
         #expect(
-            machine.handle(.claimed(vetted: Self.leads(3...4), claimed: 2, retriesFound: 0, cursor: 4), now: t)
+            machine.handle(.claimed(vetted: Self.leads(2...3), claimed: 2, retriesFound: 0, cursor: 3), now: t)
                 == .send(Self.batch(2...3), byteBudget: 4096))
         #expect(machine.handle(.sent(attemptId: 11, leadIds: [2, 3]), now: t) == .checkRateLimit)
         #expect(
@@ -618,7 +613,7 @@ extension LaneStateMachineTests {
         // Started for what may be one fresh lead: ahead for the slot, latency-sensitive.
         #expect(machine.latencySensitive)
         #expect(
-            Self.takesItsTurn(&machine, now: t, ahead: true)
+            Self.takesItsTurn(&machine, now: t, priority: .starting)
                 == .claim(afterId: 0, want: 3, scanGaps: false, retries: true, exclude: []))
         // A full claim: a backlog, which queues like every other.
         #expect(
@@ -626,14 +621,36 @@ extension LaneStateMachineTests {
                 == .send(Self.batch(1...3), byteBudget: 4096))
         #expect(!machine.latencySensitive)
         #expect(machine.handle(.sent(attemptId: 10, leadIds: [1, 2, 3]), now: t) == .checkRateLimit)
-        #expect(machine.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot(ahead: false))
+        #expect(machine.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot(.backlog))
+    }
+
+    /// A new lane asks for a slot as `starting` until a claim shows it caught up: then it
+    /// goes before new lanes, which may be backlogs (a worker starting beside a backlog:
+    /// docs/operating.md §22).
+    @Test func aLaneKnownToHaveCaughtUpAsksAheadOfNewLanes() {
+        let t = TestInstant.zero
+        var machine = Self.machine(batch: 3, inFlight: 4)
+        _ = Self.takesItsTurn(&machine, now: t, priority: .starting)
+        _ = machine.handle(.claimed(vetted: Self.leads(1...1), claimed: 1, retriesFound: 0, cursor: 1), now: t)
+        _ = machine.handle(.sent(attemptId: 10, leadIds: [1]), now: t)
+        #expect(machine.handle(.woken(notified: true), now: t) == .checkRateLimit)
+        #expect(machine.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot(.caughtUp))
+        // A claim with nothing in it counts too.
+        var empty = Self.machine(batch: 3, inFlight: 4)
+        _ = Self.takesItsTurn(&empty, now: t, priority: .starting)
+        #expect(empty.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t) == .releaseSlot)
+        _ = empty.nextAction(now: t)
+        #expect(
+            empty.handle(.claimed(vetted: Self.leads(1...1), claimed: 1, retriesFound: 0, cursor: 1), now: t)
+                == .checkRateLimit)
+        #expect(empty.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot(.caughtUp))
     }
 
     @Test func onlyALaneThatCaughtUpWithAFewLeadsIsLatencySensitive() {
         let t = TestInstant.zero
         let small = Machine.smallJob
         var machine = Self.machine(batch: 1000, inFlight: 4)
-        _ = Self.takesItsTurn(&machine, now: t, ahead: true)
+        _ = Self.takesItsTurn(&machine, now: t, priority: .starting)
         // Caught up, but with a big batch in hand: its write-back holds a connection long.
         let many = Int64(small + 1)
         #expect(
@@ -643,8 +660,14 @@ extension LaneStateMachineTests {
         #expect(!machine.latencySensitive)
         #expect(
             machine.handle(.sent(attemptId: 10, leadIds: Array(1...many)), now: t)
-                == .claim(afterId: many, want: 1000, scanGaps: false, retries: false, exclude: []))
+                == .waitForRequestOrWork(timeout: .seconds(5)))
         // Nothing buffered, caught up: its claim and what it finds are.
+        #expect(machine.latencySensitive)
+        #expect(machine.handle(.woken(notified: true), now: t) == .checkRateLimit)
+        #expect(machine.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot(.caughtUp))
+        #expect(
+            machine.handle(.slotGranted, now: t)
+                == .claim(afterId: many, want: 1000, scanGaps: false, retries: false, exclude: []))
         #expect(machine.latencySensitive)
         _ = machine.handle(
             .claimed(vetted: Self.leads(many + 1...many + 2), claimed: 2, retriesFound: 0, cursor: many + 2), now: t)
@@ -654,43 +677,90 @@ extension LaneStateMachineTests {
     @Test func aLeadArrivingWhileACaughtUpLanesRequestIsOutDoesNotWaitForIt() {
         let t = TestInstant.zero
         var machine = Self.machine(batch: 2, inFlight: 4)
-        _ = Self.takesItsTurn(&machine, now: t, ahead: true)
+        _ = Self.takesItsTurn(&machine, now: t, priority: .starting)
         #expect(
             machine.handle(.claimed(vetted: Self.leads(1...1), claimed: 1, retriesFound: 0, cursor: 1), now: t)
                 == .send(Self.batch(1...1), byteBudget: 4096))
+        // Nothing more, the request still out: wait for it or for the next lead.
         #expect(
-            machine.handle(.sent(attemptId: 10, leadIds: [1]), now: t)
-                == .claim(afterId: 1, want: 2, scanGaps: false, retries: false, exclude: []))
-        // Nothing more yet, the request still out: wait for it or for the next lead.
-        #expect(
-            machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 1), now: t)
-                == .waitForRequestOrWork(timeout: .seconds(5)))
+            machine.handle(.sent(attemptId: 10, leadIds: [1]), now: t) == .waitForRequestOrWork(timeout: .seconds(5)))
         #expect(machine.nextAction(now: t) == .waitForRequestOrWork(timeout: .seconds(5)))
         // The next lead: it goes at once, beside the request out.
         #expect(machine.handle(.woken(notified: true), now: t) == .checkRateLimit)
-        #expect(machine.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot(ahead: true))
+        #expect(machine.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot(.caughtUp))
         #expect(
             machine.handle(.slotGranted, now: t)
                 == .claim(afterId: 1, want: 2, scanGaps: false, retries: false, exclude: []))
         #expect(
             machine.handle(.claimed(vetted: Self.leads(2...2), claimed: 1, retriesFound: 0, cursor: 2), now: t)
                 == .send(Self.batch(2...2), byteBudget: 4096))
-        _ = machine.handle(.sent(attemptId: 11, leadIds: [2]), now: t)
-        #expect(machine.inFlight.count == 2)
-        // The request ending first is collected, and the lane looks again.
         #expect(
-            machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 2), now: t)
-                == .waitForRequestOrWork(timeout: .seconds(5)))
+            machine.handle(.sent(attemptId: 11, leadIds: [2]), now: t) == .waitForRequestOrWork(timeout: .seconds(5)))
+        #expect(machine.inFlight.count == 2)
+        // The request ending first is collected, and the lane looks again, its last look.
         #expect(
             machine.handle(.writeBackDone(attemptId: 10), now: t)
-                == .claim(afterId: 2, want: 2, scanGaps: false, retries: false, exclude: []))
+                == .claim(afterId: 2, want: 2, scanGaps: true, retries: true, exclude: [2]))
         #expect(machine.inFlight.count == 1)
+    }
+
+    /// After sending all it held, a lane that caught up does not claim beside its request's
+    /// write-back: it waits for the request or the next lead, and then looks once (arrival
+    /// rows and retries) before idling, instead of a claim, another after the request, and
+    /// the look before idling.
+    @Test func aCaughtUpLaneThatSentAllItHeldLooksOnceAfterItsRequest() {
+        let t = TestInstant.zero
+        var machine = Self.machine(batch: 10, inFlight: 4)
+        _ = Self.takesItsTurn(&machine, now: t, priority: .starting)
+        #expect(
+            machine.handle(.claimed(vetted: Self.leads(1...1), claimed: 1, retriesFound: 0, cursor: 1), now: t)
+                == .send(Self.batch(1...1), byteBudget: 4096))
+        #expect(
+            machine.handle(.sent(attemptId: 10, leadIds: [1]), now: t) == .waitForRequestOrWork(timeout: .seconds(5)))
+        #expect(
+            machine.handle(.writeBackDone(attemptId: 10), now: t)
+                == .claim(afterId: 1, want: 10, scanGaps: true, retries: true, exclude: []))
+        #expect(
+            machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 1), now: t)
+                == .waitForWork(timeout: .seconds(5)))
+
+        // The next lead arrives before the request ends: its claim is a plain one, and the
+        // lane looks as before once it has nothing again.
+        _ = machine.handle(.woken(notified: true), now: t)
+        _ = machine.handle(.rateLimitChecked(earliestStart: t), now: t)
+        #expect(
+            machine.handle(.slotGranted, now: t)
+                == .claim(afterId: 1, want: 10, scanGaps: false, retries: false, exclude: []))
+        _ = machine.handle(.claimed(vetted: Self.leads(2...2), claimed: 1, retriesFound: 0, cursor: 2), now: t)
+        #expect(
+            machine.handle(.sent(attemptId: 11, leadIds: [2]), now: t) == .waitForRequestOrWork(timeout: .seconds(5)))
+        #expect(machine.handle(.woken(notified: true), now: t) == .checkRateLimit)
+        _ = machine.handle(.rateLimitChecked(earliestStart: t), now: t)
+        #expect(
+            machine.handle(.slotGranted, now: t)
+                == .claim(afterId: 2, want: 10, scanGaps: false, retries: false, exclude: []))
+        #expect(machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 2), now: t) == .releaseSlot)
+        #expect(machine.nextAction(now: t) == .waitForRequestOrWork(timeout: .seconds(5)))
+        #expect(
+            machine.handle(.writeBackDone(attemptId: 11), now: t)
+                == .claim(afterId: 2, want: 10, scanGaps: false, retries: false, exclude: []))
+        #expect(
+            machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 2), now: t)
+                == .claim(afterId: 2, want: 10, scanGaps: true, retries: true, exclude: []))
+
+        // Retries being found: the lane looks at once, as a busy one does.
+        var retrying = Self.machine(batch: 10, inFlight: 4)
+        _ = Self.takesItsTurn(&retrying, now: t, priority: .starting)
+        _ = retrying.handle(.claimed(vetted: Self.leads(1...1), claimed: 1, retriesFound: 1, cursor: 0), now: t)
+        #expect(
+            retrying.handle(.sent(attemptId: 10, leadIds: [1]), now: t)
+                == .claim(afterId: 0, want: 10, scanGaps: false, retries: true, exclude: [1]))
     }
 
     @Test func aLaneAboutToIdleReadsItsSettingsSoTheNextLeadDoesNotWaitForThem() {
         var t = TestInstant.zero + .milliseconds(600)
         var machine = Self.machine(settingsInterval: .seconds(1))
-        _ = Self.takesItsTurn(&machine, now: t, ahead: true)
+        _ = Self.takesItsTurn(&machine, now: t, priority: .starting)
         #expect(machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t) == .releaseSlot)
         #expect(
             machine.nextAction(now: t) == .claim(afterId: 0, want: 2, scanGaps: false, retries: true, exclude: []))
@@ -705,7 +775,7 @@ extension LaneStateMachineTests {
     @Test func aPauseReadBeforeIdlingEndsTheLane() {
         let t = TestInstant.zero + .milliseconds(600)
         var machine = Self.machine(settingsInterval: .seconds(1))
-        _ = Self.takesItsTurn(&machine, now: t, ahead: true)
+        _ = Self.takesItsTurn(&machine, now: t, priority: .starting)
         _ = machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t)
         _ = machine.nextAction(now: t)
         #expect(machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t) == .readSettings)

@@ -26,7 +26,7 @@ import Testing
                 try await waitUntil("\(name) waits") { slots.waiting == queued + 1 }
             }
             group.addTask {
-                await slots.acquire(ahead: true)
+                await slots.acquire(.caughtUp)
                 order.names.withLock { $0.append("caught up") }
                 slots.release()
             }
@@ -35,6 +35,39 @@ import Testing
             try await group.waitForAll()
         }
         #expect(order.names.withLock { $0 } == ["caught up", "backlog 1", "backlog 2"])
+    }
+
+    /// docs/operating.md §22: when a worker starts beside a backlog every lane is new and
+    /// goes ahead for its first claim; a lane known to have caught up goes before them,
+    /// reserved slot included.
+    @Test func aLaneThatCaughtUpGoesAheadOfNewLanes() async throws {
+        let slots = RequestSlots(capacity: 1, reserved: 1)
+        await slots.acquire()
+        await slots.acquire(.starting)
+        let order = Order()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (name, priority) in [
+                ("backlog", RequestSlots.Priority.backlog), ("new 1", .starting), ("new 2", .starting),
+                ("caught up", .caughtUp),
+            ] {
+                group.addTask {
+                    await slots.acquire(priority)
+                    order.names.withLock { $0.append(name) }
+                }
+                let queued = slots.waiting
+                try await waitUntil("\(name) waits") { slots.waiting == queued + 1 }
+            }
+            // One slot back at a time, each taker keeping it; the backlog's needs two (it
+            // never takes the reserved one).
+            for served in 1...3 {
+                slots.release()
+                try await waitUntil("\(served) served") { order.names.withLock { $0.count } == served }
+            }
+            slots.release()
+            slots.release()
+            try await group.waitForAll()
+        }
+        #expect(order.names.withLock { $0 } == ["caught up", "new 1", "new 2", "backlog"])
     }
 
     /// docs/operating.md §22: a lane that has caught up need not wait for a backlog's
@@ -49,7 +82,7 @@ import Testing
                 order.names.withLock { $0.append("backlog") }
             }
             try await waitUntil("the second backlog lane waits") { slots.waiting == 1 }
-            await slots.acquire(ahead: true)  // at once
+            await slots.acquire(.caughtUp)  // at once
             order.names.withLock { $0.append("caught up") }
             // Its request ends: the backlog lane still waits for the backlog's slot.
             slots.release()
