@@ -148,8 +148,8 @@ import Testing
                 try await c.query("COMMIT", logger: logger)
                 #expect(updated == 100)
                 // A page whose every lead changes in one statement needs room for all their
-                // new versions, a little larger than the old ones: fillfactor 50 leaves
-                // nearly that (docs/performance.md §8). On main: 0.
+                // new versions, a little larger than the old ones: fillfactor 40 leaves that
+                // (docs/performance.md §10). Before migration 0011: 0.
                 #expect(hot >= 90)
             }
         }
