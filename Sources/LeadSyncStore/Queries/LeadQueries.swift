@@ -191,24 +191,24 @@ package enum LeadQueries {
     /// lead holds yet are inserted plainly; the others come back as (key, lead, holder) for
     /// `claimPhones` to judge. `INSERT … ON CONFLICT` pays a speculative insertion per row:
     /// 10.6 µs of database CPU per lead for a batch's claims and write-back with it, 9.7 µs
-    /// this way (docs/performance.md's method). The lookup is LATERAL with a LIMIT so its plan
-    /// stays one index probe per phone: a join let the planner hash the project's every
-    /// claim. A phone claimed concurrently (another worker taking the project over) fails
-    /// the insert with a unique violation; the caller then uses `claimPhones`.
+    /// this way (docs/performance.md's method). The held phones are found by one index scan
+    /// with the whole array as its key (`phone_key = ANY`), and the free ones are those a
+    /// hash of them does not know: a LATERAL probe per phone (an executor rescan each) cost
+    /// 3.25 µs per lead for the probe and insert, this 2.9 (docs/performance.md §10). A
+    /// phone claimed concurrently (another worker taking the project over) fails the insert
+    /// with a unique violation; the caller then uses `claimPhones`.
     package struct ClaimFreePhones: PostgresPreparedStatement {
         package static let sql = """
-            WITH probe AS MATERIALIZED (
-                SELECT k.key, k.lead_id, c.lead_id AS holder
-                FROM unnest($2::text[], $3::int8[]) AS k(key, lead_id)
-                LEFT JOIN LATERAL (
-                    SELECT c.lead_id FROM leadsync.phone_claims c
-                    WHERE c.project_id = $1 AND c.phone_key = k.key LIMIT 1
-                ) AS c ON true
+            WITH held AS MATERIALIZED (
+                SELECT c.phone_key AS key, c.lead_id AS holder FROM leadsync.phone_claims c
+                WHERE c.project_id = $1 AND c.phone_key = ANY($2::text[])
             ), inserted AS (
                 INSERT INTO leadsync.phone_claims (project_id, phone_key, lead_id)
-                SELECT $1, key, lead_id FROM probe WHERE holder IS NULL
+                SELECT $1, k.key, k.lead_id FROM unnest($2::text[], $3::int8[]) AS k(key, lead_id)
+                WHERE NOT EXISTS (SELECT FROM held h WHERE h.key = k.key)
             )
-            SELECT key, lead_id, holder FROM probe WHERE holder IS NOT NULL
+            SELECT k.key, k.lead_id, h.holder
+            FROM held h JOIN unnest($2::text[], $3::int8[]) AS k(key, lead_id) ON k.key = h.key
             """
         package typealias Row = (key: String, leadId: Int64, holder: Int64)
         package var project: String
