@@ -201,7 +201,10 @@ import UservoxSimulator
                 }
                 let byOutcome = Dictionary(uniqueKeysWithValues: outcomes.map { ($0.0, Int($0.1)) })
                 #expect(byOutcome["server_error"] == 2, "\(byOutcome)")
-                #expect(byOutcome["network_error"] == 1, "\(byOutcome)")
+                // The drop: a lost connection, or now and then a timeout. Under CI's load the
+                // simulator's close has been seen not to reach the client within 10 s; both
+                // are ambiguous and take the same path (docs/contract.md §3).
+                #expect((byOutcome["network_error"] ?? 0) + (byOutcome["timeout"] ?? 0) == 1, "\(byOutcome)")
                 // The processed-then-500 batch was resent once; the simulator answered duplicates.
                 #expect(
                     try await f.int(
