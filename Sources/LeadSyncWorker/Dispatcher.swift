@@ -311,8 +311,10 @@ public final class Dispatcher: Service, Sendable {
                     let exit = try await lane.run()
                     logger.debug("lane ended", metadata: ["project": "\(project)", "exit": "\(exit)"])
                 } catch {
+                    // Stopping, nothing restarts it: its attempts out are the next worker's sweep's.
+                    let next = isStopping ? "the worker is stopping" : "it restarts on the next sweep"
                     logger.error(
-                        "project lane failed; it restarts on the next sweep",
+                        "project lane failed; \(next)",
                         metadata: ["project": "\(project)", "error": "\(StoreError.from(error, doing: "lane"))"])
                 }
             }
