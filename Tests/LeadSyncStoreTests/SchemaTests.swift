@@ -121,31 +121,41 @@ import Testing
         }
     }
 
+    /// Inserts `count` leads of one project and writes them all back as accepted in one
+    /// statement, in one transaction (pg_stat_xact_user_tables counts its own statements):
+    /// how many updates there were, and how many of them were HOT.
+    func writeBackAll(
+        count: Int, process: String?, remoteId: String, in c: PostgresConnection
+    ) async throws -> (updated: Int64, hot: Int64) {
+        try await c.query("BEGIN", logger: logger)
+        try await c.query(
+            """
+            INSERT INTO leadsync.leads (project_id, phone, process_id)
+            SELECT 'p1', '+1415555' || lpad(i::text, 4, '0'), \(process)::text FROM generate_series(1, \(count)) AS i
+            """, logger: logger)
+        try await c.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    UPDATE leadsync.leads SET status = 'submitted', remote_id = \(remoteId), submitted_at = now(),
+                        attempt_count = attempt_count + 1, ambiguous = false, last_error = NULL,
+                        held_reason = NULL, next_attempt_at = NULL, updated_at = now()
+                    WHERE project_id = 'p1'
+                    """), logger: logger)
+        let counts = try await c.query(
+            """
+            SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables
+            WHERE relid = 'leadsync.leads'::regclass
+            """, logger: logger
+        ).collect().first!.decode((Int64, Int64).self)
+        try await c.query("COMMIT", logger: logger)
+        return counts
+    }
+
     /// The write-back of an accepted lead is a HOT update: PostgreSQL's own counters say so.
     @Test func anAcceptedLeadsWriteBackIsHOT() async throws {
         try await TestDatabase.with { db in
             try await db.withConnection { c in
-                // One transaction: pg_stat_xact_user_tables counts its own statements.
-                try await c.query("BEGIN", logger: logger)
-                try await c.query(
-                    """
-                    INSERT INTO leadsync.leads (project_id, phone)
-                    SELECT 'p1', '+1415555' || lpad(i::text, 4, '0') FROM generate_series(1, 100) AS i
-                    """, logger: logger)
-                try await c.query(
-                    """
-                    UPDATE leadsync.leads SET status = 'submitted', remote_id = 'r' || id, submitted_at = now(),
-                        attempt_count = attempt_count + 1, ambiguous = false, last_error = NULL,
-                        held_reason = NULL, next_attempt_at = NULL, updated_at = now()
-                    WHERE project_id = 'p1'
-                    """, logger: logger)
-                let (updated, hot) = try await c.query(
-                    """
-                    SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables
-                    WHERE relid = 'leadsync.leads'::regclass
-                    """, logger: logger
-                ).collect().first!.decode((Int64, Int64).self)
-                try await c.query("COMMIT", logger: logger)
+                let (updated, hot) = try await writeBackAll(count: 100, process: nil, remoteId: "'r' || id", in: c)
                 #expect(updated == 100)
                 // A page whose every lead changes in one statement needs room for all their
                 // new versions, a little larger than the old ones: fillfactor 40 leaves that
@@ -162,26 +172,8 @@ import Testing
     @Test func aWholePageRewrittenInOneStatementStaysHOT() async throws {
         try await TestDatabase.with { db in
             try await db.withConnection { c in
-                try await c.query("BEGIN", logger: logger)
-                try await c.query(
-                    """
-                    INSERT INTO leadsync.leads (project_id, phone, process_id)
-                    SELECT 'p1', '+1415555' || lpad(i::text, 4, '0'), 'bench' FROM generate_series(1, 1000) AS i
-                    """, logger: logger)
-                try await c.query(
-                    """
-                    UPDATE leadsync.leads SET status = 'submitted', remote_id = gen_random_uuid()::text,
-                        submitted_at = now(), attempt_count = attempt_count + 1, ambiguous = false, last_error = NULL,
-                        held_reason = NULL, next_attempt_at = NULL, updated_at = now()
-                    WHERE project_id = 'p1'
-                    """, logger: logger)
-                let (updated, hot) = try await c.query(
-                    """
-                    SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables
-                    WHERE relid = 'leadsync.leads'::regclass
-                    """, logger: logger
-                ).collect().first!.decode((Int64, Int64).self)
-                try await c.query("COMMIT", logger: logger)
+                let (updated, hot) = try await writeBackAll(
+                    count: 1000, process: "bench", remoteId: "gen_random_uuid()::text", in: c)
                 #expect(updated == 1000)
                 #expect(hot == updated)
             }

@@ -142,16 +142,23 @@ import WireJSON
         }
     }
 
+    /// Project p1 with 2,000 leads, drained in small batches one request at a time, so a
+    /// test has time to act on PostgreSQL while requests are out.
+    func drainingP1(on server: PrivateServer) async throws -> (TestDatabase, Fixture) {
+        let db = TestDatabase(url: server.url, logger: TestDatabase.logger)
+        let f = Fixture(db: db)
+        try await f.execute(
+            "INSERT INTO leadsync.projects (project_id, max_batch_size, max_in_flight) VALUES ('p1', 50, 1)")
+        try await f.insert(project: "p1", count: 2000)
+        return (db, f)
+    }
+
     @Test func survivesAPostgreSQLRestart() async throws {
         try await PrivateServer.withMigrated { server in
             var config = SimulatorConfiguration.projects(["p1"])
             config.faults.latency = .milliseconds(30)
             try await UservoxSimulator.withRunning(config) { sim in
-                let db = TestDatabase(url: server.url, logger: TestDatabase.logger)
-                let f = Fixture(db: db)
-                try await f.execute(
-                    "INSERT INTO leadsync.projects (project_id, max_batch_size, max_in_flight) VALUES ('p1', 50, 1)")
-                try await f.insert(project: "p1", count: 2000)
+                let (db, f) = try await drainingP1(on: server)
                 // In-process: the database's restart is what is under test, not the process.
                 try await withInProcessWorker(db: db, baseURL: sim.baseURL, tokens: tokens(["p1"])) { _ in
                     try await waitUntil("some leads submitted") {
@@ -176,11 +183,7 @@ import WireJSON
             var config = SimulatorConfiguration.projects(["p1"])
             config.faults.latency = .milliseconds(30)
             try await UservoxSimulator.withRunning(config) { sim in
-                let db = TestDatabase(url: server.url, logger: TestDatabase.logger)
-                let f = Fixture(db: db)
-                try await f.execute(
-                    "INSERT INTO leadsync.projects (project_id, max_batch_size, max_in_flight) VALUES ('p1', 50, 1)")
-                try await f.insert(project: "p1", count: 2000)
+                let (db, _) = try await drainingP1(on: server)
                 let worker = try await WorkerProcess.start(
                     database: db.url, baseURL: sim.baseURL, tokens: tokens(["p1"]))
                 try await waitUntil("some leads submitted") {
