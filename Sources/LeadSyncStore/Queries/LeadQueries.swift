@@ -10,6 +10,69 @@ package enum LeadQueries {
         metadata::text, init, remote_lead_id, attempt_count, ambiguous
         """
 
+    /// The claim's columns (`ClaimArrived`): `columns` in five cells instead of fifteen. The
+    /// project is the statement's own parameter, and the optional texts travel as one
+    /// `text[]` read straight from its bytes: the worker's cost of a claimed row was mostly
+    /// per cell (PostgresNIO makes a `PostgresCell`, with its column's name, for each:
+    /// docs/performance.md §9). Same fields, same order as `columns`.
+    static let packedColumns = """
+        id, ARRAY[process_id, group_id, phone, email, name, first_name, last_name, reference_id, metadata::text,
+        remote_lead_id], init, attempt_count, ambiguous
+        """
+    /// How many texts `packedColumns` packs.
+    static let packedTexts = 10
+
+    /// Reads a row of `packedColumns` of a lead of `project`.
+    package static func decodePackedLead(_ row: PostgresRow, project: String) throws -> Lead {
+        var cells = row.makeIterator()
+        func next() throws -> PostgresCell {
+            guard let cell = cells.next() else { throw PostgresDecodingError.Code.missingData }
+            return cell
+        }
+        let id = try int64(next())
+        let packed = try next()
+        guard let bytes = packed.bytes, packed.dataType == .textArray, packed.format == .binary else {
+            throw PostgresDecodingError.Code.typeMismatch
+        }
+        var texts = try PackedTexts(bytes, count: packedTexts)
+        return Lead(
+            id: id, projectId: project,
+            processId: try texts.next(), groupId: try texts.next(), phone: try texts.next(),
+            email: try texts.next(), name: try texts.next(), firstName: try texts.next(),
+            lastName: try texts.next(), referenceId: try texts.next(),
+            metadata: try texts.required(), initialize: try bool(next()),
+            remoteLeadId: try texts.next(), attemptCount: try int(next()), ambiguous: try bool(next()))
+    }
+
+    /// The elements of a one-dimensional `text[]` in PostgreSQL's binary array format
+    /// (dimensions, null flag, element type, length, lower bound; then each element's length,
+    /// -1 for NULL, and bytes). Anything else is a decoding error, never a crash.
+    struct PackedTexts {
+        private var buffer: ByteBuffer
+
+        init(_ bytes: ByteBuffer, count: Int) throws {
+            buffer = bytes
+            guard buffer.readInteger(as: Int32.self) == 1, let flags = buffer.readInteger(as: Int32.self),
+                flags == 0 || flags == 1, buffer.readInteger(as: UInt32.self) == PostgresDataType.text.rawValue,
+                buffer.readInteger(as: Int32.self) == Int32(count), buffer.readInteger(as: Int32.self) != nil
+            else { throw PostgresDecodingError.Code.failure }
+        }
+
+        mutating func next() throws -> String? {
+            guard let length = buffer.readInteger(as: Int32.self), length >= -1 else {
+                throw PostgresDecodingError.Code.failure
+            }
+            if length == -1 { return nil }
+            guard let text = buffer.readString(length: Int(length)) else { throw PostgresDecodingError.Code.failure }
+            return text
+        }
+
+        mutating func required() throws -> String {
+            guard let text = try next() else { throw PostgresDecodingError.Code.missingData }
+            return text
+        }
+    }
+
     /// Walks the cells once, each decoded as its concrete type: the random-access row and
     /// the tuple (parameter pack) decoders were 16 % of the worker's CPU, mostly generic
     /// metadata lookups, at 1000 rows per claim.
@@ -97,7 +160,7 @@ package enum LeadQueries {
         package static let sql = """
             SELECT l.* FROM unnest($2::int8[], $3::int8[]) AS r(lo, hi)
             CROSS JOIN LATERAL (
-                SELECT \(columns) FROM leadsync.leads
+                SELECT \(packedColumns) FROM leadsync.leads
                 WHERE project_id = $1 AND (project_id, id) >= ($1, r.lo) AND (project_id, id) <= ($1, r.hi)
                   AND \(ReadyLeads.new())
                 ORDER BY project_id, id LIMIT $4) AS l
@@ -125,7 +188,7 @@ package enum LeadQueries {
             return bindings
         }
 
-        package func decodeRow(_ row: PostgresRow) throws -> Lead { try decodeLead(row) }
+        package func decodeRow(_ row: PostgresRow) throws -> Lead { try decodePackedLead(row, project: project) }
     }
 
     /// ArrivalsReadAndDelete: a project's arrival rows (id, first id, last id), lowest range
@@ -233,6 +296,39 @@ package enum LeadQueries {
             let (key, leadId, holder) = try row.decode((String, Int64, Int64).self)
             return (key, leadId, holder)
         }
+    }
+
+    /// PhoneClaimsInsertFresh: `ClaimFreePhones` without the probe, for a batch whose phones
+    /// are very likely free (never-tried leads, and the project's last batch found none of
+    /// its phones held: `LeadStore.refusedPhones`). Any phone already held fails the whole
+    /// statement (unique violation), which inserts nothing; the caller then judges every
+    /// phone with `claimPhones`. The probe was about 0.5 µs of the 2.9 µs of database CPU a
+    /// lead's phone claim cost (docs/performance.md §10).
+    package struct InsertFreshPhones: PostgresPreparedStatement {
+        package static let sql = """
+            INSERT INTO leadsync.phone_claims (project_id, phone_key, lead_id)
+            SELECT $1, k.key, k.lead_id FROM unnest($2::text[], $3::int8[]) AS k(key, lead_id)
+            """
+        package typealias Row = Void
+        package var project: String
+        package var keys: [String]
+        package var leadIds: [Int64]
+
+        package init(project: String, keys: [String], leadIds: [Int64]) {
+            self.project = project
+            self.keys = keys
+            self.leadIds = leadIds
+        }
+
+        package func makeBindings() -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 3)
+            bindings.append(project)
+            bindings.append(TextArrayBind(keys))
+            bindings.append(Int8ArrayBind(leadIds))
+            return bindings
+        }
+
+        package func decodeRow(_ row: PostgresRow) throws {}
     }
 
     /// PhoneClaimsTakeMany: each lead claims its normalized phone in the project. A phone held
