@@ -84,10 +84,9 @@ public struct LeadStore: Sendable {
     /// lowest first), oldest first.
     public func arrivedLeads(project: String, lows: [Int64], highs: [Int64], limit: Int) async throws -> [Lead] {
         let claim = LeadQueries.ClaimArrived(project: project, lows: lows, highs: highs, limit: limit)
-        guard direct else { return try await rows(claim) }
+        guard direct else { return try await rows(claim).flatMap { $0 } }
         var result: [Lead] = []
-        result.reserveCapacity(limit)
-        for try await lead in try await client.execute(claim, logger: logger) { result.append(lead) }
+        for try await leads in try await client.execute(claim, logger: logger) { result += leads }
         return result
     }
 

@@ -79,16 +79,18 @@ public struct PreCheck: Sendable {
         while true {
             var page: [Lead] = []
             if next < intervals.count {
-                for try await lead in try await connection.execute(
+                for try await leads in try await connection.execute(
                     LeadQueries.ClaimArrived(
                         project: project, lows: [cursor], highs: [intervals[next].hi], limit: Self.pageSize),
                     logger: logger)
                 {
-                    page.append(lead)
+                    page += leads
                 }
             }
             let full = page.count == Self.pageSize
-            let pageEnd = full ? page.last!.id : (next + 1 < intervals.count ? intervals[next].hi : Int64.max)
+            // The claim's rows come in id order as scanned; the page's end does not rely on it.
+            let pageEnd =
+                full ? page.lazy.map(\.id).max()! : (next + 1 < intervals.count ? intervals[next].hi : Int64.max)
             var batch: [Lead] = page
             while retryIndex < retries.count, retries[retryIndex].id <= pageEnd {
                 batch.append(retries[retryIndex])
