@@ -84,10 +84,29 @@ public struct LeadStore: Sendable {
     /// lowest first), oldest first.
     public func arrivedLeads(project: String, lows: [Int64], highs: [Int64], limit: Int) async throws -> [Lead] {
         let claim = LeadQueries.ClaimArrived(project: project, lows: lows, highs: highs, limit: limit)
-        guard direct else { return try await rows(claim).flatMap { $0 } }
-        var result: [Lead] = []
-        for try await leads in try await client.execute(claim, logger: logger) { result += leads }
-        return result
+        do {
+            guard direct else { return try await rows(claim).flatMap { $0 } }
+            var result: [Lead] = []
+            for try await leads in try await client.execute(claim, logger: logger) { result += leads }
+            return result
+        } catch let error where Self.isOversizedArray(error) {
+            // The claim's one row would pass PostgreSQL's limits (leads of huge metadata):
+            // the same leads a row each. It failed, so it changed nothing.
+            let perRow = LeadQueries.ClaimArrivedRows(claim)
+            guard direct else { return try await rows(perRow) }
+            var result: [Lead] = []
+            for try await lead in try await client.execute(perRow, logger: logger) { result.append(lead) }
+            return result
+        }
+    }
+
+    /// A statement that failed building a value past PostgreSQL's limits: `program_limit_exceeded`,
+    /// out of memory, or the allocator's "invalid memory alloc request size" (an internal error).
+    static func isOversizedArray(_ error: any Error) -> Bool {
+        guard let code = (error as? PSQLError ?? (error as? PostgresTransactionError)?.closureError as? PSQLError)?
+            .sqlState
+        else { return false }
+        return code.hasPrefix("54") || code == "53200" || code == "XX000"
     }
 
     /// The project's arrival rows, lowest range first, at most `limit`, after deleting `done`.

@@ -45,6 +45,28 @@ import Testing
                 #expect(two.map(\.id) == [ids[0], ids[2]])
                 let one = try await store.arrivedLeads(project: "acme", lows: [0], highs: [.max], limit: 1)
                 #expect(one.map(\.id) == [ids[0]])
+                // The fallback for a claim too big for one row: the same leads, a row each.
+                let perRow = try await client.execute(
+                    LeadQueries.ClaimArrivedRows(
+                        LeadQueries.ClaimArrived(project: "acme", lows: [0], highs: [.max], limit: 10)),
+                    logger: logger
+                ).collect()
+                #expect(perRow == claimed)
+            }
+        }
+    }
+
+    /// A value past PostgreSQL's limits (what a claim of leads with huge metadata meets) is
+    /// told apart from other errors, so the claim falls back to a row per lead.
+    @Test func aValuePastTheServersLimitsIsToldApart() async throws {
+        try await TestDatabase.with { db in
+            try await db.withClient(maximumConnections: 1) { client in
+                await #expect {
+                    try await client.query("SELECT repeat('x', 1073741824)", logger: logger).collect()
+                } throws: { LeadStore.isOversizedArray($0) }
+                await #expect {
+                    try await client.query("SELECT 1 / 0", logger: logger).collect()
+                } throws: { !LeadStore.isOversizedArray($0) }
             }
         }
     }

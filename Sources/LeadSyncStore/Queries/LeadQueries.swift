@@ -236,6 +236,29 @@ package enum LeadQueries {
         }
     }
 
+    /// LeadsClaimArrivedRows: `ClaimArrived` a row per lead, every column: for a claim whose
+    /// one row cannot be built (an array over PostgreSQL's 1 GB limit: leads of huge
+    /// metadata, which the pre-check then refuses), as the worker claimed before.
+    package struct ClaimArrivedRows: PostgresPreparedStatement {
+        package static let sql = """
+            SELECT l.* FROM unnest($2::int8[], $3::int8[]) AS r(lo, hi)
+            CROSS JOIN LATERAL (
+                SELECT \(columns) FROM leadsync.leads
+                WHERE project_id = $1 AND (project_id, id) >= ($1, r.lo) AND (project_id, id) <= ($1, r.hi)
+                  AND \(ReadyLeads.new())
+                ORDER BY project_id, id LIMIT $4) AS l
+            LIMIT $4
+            """
+        package typealias Row = Lead
+        package var claim: ClaimArrived
+
+        package init(_ claim: ClaimArrived) { self.claim = claim }
+
+        package func makeBindings() -> PostgresBindings { claim.makeBindings() }
+
+        package func decodeRow(_ row: PostgresRow) throws -> Lead { try decodeLead(row) }
+    }
+
     /// ArrivalsReadAndDelete: a project's arrival rows (id, first id, last id), lowest range
     /// first, at most `limit`, after deleting `done` (rows whose every lead is recorded in an
     /// attempt or finished: docs/contract.md §1.7). Prepared: a lane that has caught up
