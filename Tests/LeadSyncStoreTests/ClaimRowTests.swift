@@ -46,11 +46,14 @@ import Testing
                 let one = try await store.arrivedLeads(project: "acme", lows: [0], highs: [.max], limit: 1)
                 #expect(one.map(\.id) == [ids[0]])
                 // The fallback for a claim too big for one row: the same leads, a row each.
-                let perRow = try await client.execute(
+                var perRow: [Lead] = []
+                for try await lead in try await client.execute(
                     LeadQueries.ClaimArrivedRows(
                         LeadQueries.ClaimArrived(project: "acme", lows: [0], highs: [.max], limit: 10)),
-                    logger: logger
-                ).collect()
+                    logger: logger)
+                {
+                    perRow.append(lead)
+                }
                 #expect(perRow == claimed)
             }
         }

@@ -156,17 +156,25 @@ import Testing
                 ).collect().map { try $0.decode(Int64.self) }
                 let keys = ["14155550001", "14155550002", "14155550003", "14155550004"]
 
-                #expect(try await store.refusedPhones(project: "acme", keys: [keys[0]], leadIds: [ids[0]], fresh: true) == [])
+                #expect(
+                    try await store.refusedPhones(project: "acme", keys: [keys[0]], leadIds: [ids[0]], fresh: true)
+                        == [])
                 // ids[1] repeats ids[0]'s phone in a fresh batch: refused, and ids[2] still gets its own.
                 let refused = try await store.refusedPhones(
                     project: "acme", keys: [keys[0], keys[1]], leadIds: [ids[1], ids[2]], fresh: true)
                 #expect(refused == [ids[1]])
                 // The project met a held phone: the next fresh batch probes, and claims.
-                #expect(try await store.refusedPhones(project: "acme", keys: [keys[2]], leadIds: [ids[3]], fresh: true) == [])
+                #expect(
+                    try await store.refusedPhones(project: "acme", keys: [keys[2]], leadIds: [ids[3]], fresh: true)
+                        == [])
                 // A lead said to be fresh that holds its own phone already keeps it.
-                #expect(try await store.refusedPhones(project: "acme", keys: [keys[2]], leadIds: [ids[3]], fresh: true) == [])
+                #expect(
+                    try await store.refusedPhones(project: "acme", keys: [keys[2]], leadIds: [ids[3]], fresh: true)
+                        == [])
                 // Back to the plain insert after a batch with no held phone.
-                #expect(try await store.refusedPhones(project: "acme", keys: [keys[3]], leadIds: [ids[4]], fresh: true) == [])
+                #expect(
+                    try await store.refusedPhones(project: "acme", keys: [keys[3]], leadIds: [ids[4]], fresh: true)
+                        == [])
 
                 let holders = try await client.query(
                     "SELECT phone_key || ' ' || lead_id FROM leadsync.phone_claims ORDER BY 1", logger: logger
