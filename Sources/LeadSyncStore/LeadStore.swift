@@ -102,7 +102,7 @@ public struct LeadStore: Sendable {
 
     /// A statement that failed building a value past PostgreSQL's limits: `program_limit_exceeded`,
     /// out of memory, or the allocator's "invalid memory alloc request size" (an internal error).
-    static func isOversizedArray(_ error: any Error) -> Bool {
+    package static func isOversizedArray(_ error: any Error) -> Bool {
         guard
             let code = (error as? PSQLError ?? (error as? PostgresTransactionError)?.closureError as? PSQLError)?
                 .sqlState

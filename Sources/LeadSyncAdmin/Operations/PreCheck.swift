@@ -79,12 +79,18 @@ public struct PreCheck: Sendable {
         while true {
             var page: [Lead] = []
             if next < intervals.count {
-                for try await leads in try await connection.execute(
-                    LeadQueries.ClaimArrived(
-                        project: project, lows: [cursor], highs: [intervals[next].hi], limit: Self.pageSize),
-                    logger: logger)
-                {
-                    page += leads
+                let claim = LeadQueries.ClaimArrived(
+                    project: project, lows: [cursor], highs: [intervals[next].hi], limit: Self.pageSize)
+                do {
+                    for try await leads in try await connection.execute(claim, logger: logger) { page += leads }
+                } catch let error where LeadStore.isOversizedArray(error) {
+                    // Leads of huge metadata: a row each, as the worker does (LeadStore.arrivedLeads).
+                    page = []
+                    for try await lead in try await connection.execute(
+                        LeadQueries.ClaimArrivedRows(claim), logger: logger)
+                    {
+                        page.append(lead)
+                    }
                 }
             }
             let full = page.count == Self.pageSize
