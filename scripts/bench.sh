@@ -121,7 +121,10 @@ insert_leads() {
             FROM generate_series($done_ + 1, $done_ + $chunk) AS i"
         done_=$((done_ + chunk))
     done
-    psql_bench -c "ANALYZE leadsync.leads"
+    # VACUUM too, not only ANALYZE: the insert-triggered autovacuum of the new leads (and
+    # the hint bits their first readers set) otherwise falls inside the drain or not, and
+    # moved PostgreSQL's CPU per lead by about 1 µs between runs (docs/performance.md §10).
+    psql_bench -c "VACUUM ANALYZE"
 }
 
 worker_env=(env DATABASE_URL="$bench_url" LEADSYNC_TOKENS_FILE="$tokens_file")

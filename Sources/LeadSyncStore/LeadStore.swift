@@ -18,6 +18,9 @@ public struct LeadStore: Sendable {
     let notices: Logger
     /// Connections kept for latency-sensitive calls (`reserving`); nil: none.
     private let reserved: ReservedConnections?
+    /// Projects whose last phone claims met a held phone (`refusedPhones`), shared by the
+    /// store's copies.
+    private let phonesHeld: PhonesHeld
 
     /// - Parameter reserved: a pool of its own for calls of lanes that have caught up
     ///   (`reserving`), so they never queue behind a backlog's big statements on `client`.
@@ -28,12 +31,13 @@ public struct LeadStore: Sendable {
         self.init(
             client: client, logger: logger, pooled: pooled, named: NamedStatements(namedStatements),
             notices: notices ?? logger,
-            reserved: reserved.map { ReservedConnections(client: $0.client, capacity: $0.connections) })
+            reserved: reserved.map { ReservedConnections(client: $0.client, capacity: $0.connections) },
+            phonesHeld: PhonesHeld())
     }
 
     private init(
         client: PostgresClient, logger: Logger, pooled: PooledSettings?, named: NamedStatements, notices: Logger,
-        reserved: ReservedConnections?
+        reserved: ReservedConnections?, phonesHeld: PhonesHeld
     ) {
         self.client = client
         self.logger = logger
@@ -41,6 +45,7 @@ public struct LeadStore: Sendable {
         self.named = named
         self.notices = notices
         self.reserved = reserved
+        self.phonesHeld = phonesHeld
     }
 
     /// Runs `call` with a store on the reserved connections when `latencySensitive` and one
@@ -58,7 +63,8 @@ public struct LeadStore: Sendable {
         defer { reserved.give() }
         return try await call(
             LeadStore(
-                client: reserved.client, logger: logger, pooled: pooled, named: named, notices: notices, reserved: nil))
+                client: reserved.client, logger: logger, pooled: pooled, named: named, notices: notices, reserved: nil,
+                phonesHeld: phonesHeld))
     }
 
     /// Direct, with named prepared statements: today's path, untouched.
@@ -78,11 +84,30 @@ public struct LeadStore: Sendable {
     /// lowest first), oldest first.
     public func arrivedLeads(project: String, lows: [Int64], highs: [Int64], limit: Int) async throws -> [Lead] {
         let claim = LeadQueries.ClaimArrived(project: project, lows: lows, highs: highs, limit: limit)
-        guard direct else { return try await rows(claim) }
-        var result: [Lead] = []
-        result.reserveCapacity(limit)
-        for try await lead in try await client.execute(claim, logger: logger) { result.append(lead) }
-        return result
+        do {
+            guard direct else { return try await rows(claim).flatMap { $0 } }
+            var result: [Lead] = []
+            for try await leads in try await client.execute(claim, logger: logger) { result += leads }
+            return result
+        } catch let error where Self.isOversizedArray(error) {
+            // The claim's one row would pass PostgreSQL's limits (leads of huge metadata):
+            // the same leads a row each. It failed, so it changed nothing.
+            let perRow = LeadQueries.ClaimArrivedRows(claim)
+            guard direct else { return try await rows(perRow) }
+            var result: [Lead] = []
+            for try await lead in try await client.execute(perRow, logger: logger) { result.append(lead) }
+            return result
+        }
+    }
+
+    /// A statement that failed building a value past PostgreSQL's limits: `program_limit_exceeded`,
+    /// out of memory, or the allocator's "invalid memory alloc request size" (an internal error).
+    package static func isOversizedArray(_ error: any Error) -> Bool {
+        guard
+            let code = (error as? PSQLError ?? (error as? PostgresTransactionError)?.closureError as? PSQLError)?
+                .sqlState
+        else { return false }
+        return code.hasPrefix("54") || code == "53200" || code == "XX000"
     }
 
     /// The project's arrival rows, lowest range first, at most `limit`, after deleting `done`.
@@ -108,30 +133,48 @@ public struct LeadStore: Sendable {
     /// Claims phones for `leads` (unique keys) like `claimPhones`, and returns the ids that
     /// did not get their phone: usually none, so the worker builds no set of the batch.
     /// Free phones are taken in one plain insert; only phones some lead already holds go
-    /// through the statement that judges a takeover.
-    public func refusedPhones(project: String, keys: [String], leadIds: [Int64]) async throws -> Set<Int64> {
+    /// through the statement that judges a takeover. `fresh`: no lead of the batch was
+    /// tried before (a tried lead usually holds its own phone already); then, unless the
+    /// project's last batch met a held phone, the insert goes without its probe
+    /// (`InsertFreshPhones`) and a held phone falls back to judging them all.
+    public func refusedPhones(project: String, keys: [String], leadIds: [Int64], fresh: Bool = false) async throws
+        -> Set<Int64>
+    {
         guard !keys.isEmpty else { return [] }
         var contested: [(key: String, leadId: Int64)] = []
         do {
-            let claim = LeadQueries.ClaimFreePhones(project: project, keys: keys, leadIds: leadIds)
-            if direct {
-                for try await (key, leadId, holder) in try await client.execute(claim, logger: logger)
-                where holder != leadId {
-                    contested.append((key, leadId))
+            if fresh && !phonesHeld.contains(project) {
+                let insert = LeadQueries.InsertFreshPhones(project: project, keys: keys, leadIds: leadIds)
+                if direct {
+                    for try await _ in try await client.execute(insert, logger: logger) {}
+                } else {
+                    _ = try await rows(insert)
                 }
             } else {
-                for (key, leadId, holder) in try await rows(claim) where holder != leadId {
-                    contested.append((key, leadId))
+                let claim = LeadQueries.ClaimFreePhones(project: project, keys: keys, leadIds: leadIds)
+                if direct {
+                    for try await (key, leadId, holder) in try await client.execute(claim, logger: logger)
+                    where holder != leadId {
+                        contested.append((key, leadId))
+                    }
+                } else {
+                    for (key, leadId, holder) in try await rows(claim) where holder != leadId {
+                        contested.append((key, leadId))
+                    }
                 }
             }
         } catch let error
             where (error as? PSQLError ?? (error as? PostgresTransactionError)?.closureError as? PSQLError)?
             .sqlState == "23505"
         {
-            // A phone was claimed between the probe and the insert (another worker took the
-            // project over); nothing was inserted, so judge every phone the careful way.
+            // A phone is held: by a lead of an earlier batch (the fresh insert), or claimed
+            // between the probe and the insert (another worker took the project over);
+            // nothing was inserted, so judge every phone the careful way.
             contested = Array(zip(keys, leadIds))
         }
+        // Remembered per project (one lane each): a project whose leads repeat phones
+        // probes until a batch finds none held, so it pays no failed insert per batch.
+        phonesHeld.set(project, held: !contested.isEmpty)
         guard !contested.isEmpty else { return [] }
         var refused = Set(contested.map(\.leadId))
         for row in try await rows(
@@ -429,4 +472,13 @@ final class NamedStatements: Sendable {
     var value: Bool { flag.load(ordering: .relaxed) }
     /// True for the call that turned it off.
     func turnOff() -> Bool { flag.exchange(false, ordering: .relaxed) }
+}
+
+/// Projects whose last batch of phone claims met a held phone (`LeadStore.refusedPhones`).
+final class PhonesHeld: Sendable {
+    private let projects = Mutex(Set<String>())
+    func contains(_ project: String) -> Bool { projects.withLock { $0.contains(project) } }
+    func set(_ project: String, held: Bool) {
+        projects.withLock { if held { $0.insert(project) } else { $0.remove(project) } }
+    }
 }

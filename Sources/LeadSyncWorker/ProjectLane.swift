@@ -442,8 +442,11 @@ struct ProjectLane: Sendable {
             }
             passing.append(index)
         }
+        // Leads never tried hold no phone yet, as a rule: their claims can skip the probe.
+        // Only the cost depends on it; a held phone falls back to judging each (LeadStore).
+        let fresh = ordered.allSatisfy { $0.attemptCount == 0 && !$0.ambiguous }
         let refused = try await database("phone claims", urgent: urgent) { [project, keys, keyIds] store in
-            try await store.refusedPhones(project: project, keys: keys, leadIds: keyIds)
+            try await store.refusedPhones(project: project, keys: keys, leadIds: keyIds, fresh: fresh)
         }
         var accepted: [Lead] = []
         accepted.reserveCapacity(passing.count)

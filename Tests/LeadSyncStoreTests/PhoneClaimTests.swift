@@ -138,4 +138,86 @@ import Testing
             }
         }
     }
+
+    /// Fresh claims (leads never tried) go without the probe; one held phone fails that
+    /// insert, and then every phone of the batch is judged the careful way: none lost, the
+    /// earliest live holder kept, and a lead that already holds its own phone keeps it.
+    @Test func freshClaimsMeetingAHeldPhoneAreJudgedLikeAnyOther() async throws {
+        try await TestDatabase.with { db in
+            try await db.withClient(maximumConnections: 4) { client in
+                let store = LeadStore(client: client, logger: logger)
+                let ids = try await client.query(
+                    """
+                    INSERT INTO leadsync.leads (project_id, phone)
+                    VALUES ('acme', '+14155550001'), ('acme', '+14155550001'), ('acme', '+14155550002'),
+                           ('acme', '+14155550003'), ('acme', '+14155550004')
+                    RETURNING id
+                    """, logger: logger
+                ).collect().map { try $0.decode(Int64.self) }
+                let keys = ["14155550001", "14155550002", "14155550003", "14155550004"]
+
+                #expect(
+                    try await store.refusedPhones(project: "acme", keys: [keys[0]], leadIds: [ids[0]], fresh: true)
+                        == [])
+                // ids[1] repeats ids[0]'s phone in a fresh batch: refused, and ids[2] still gets its own.
+                let refused = try await store.refusedPhones(
+                    project: "acme", keys: [keys[0], keys[1]], leadIds: [ids[1], ids[2]], fresh: true)
+                #expect(refused == [ids[1]])
+                // The project met a held phone: the next fresh batch probes, and claims.
+                #expect(
+                    try await store.refusedPhones(project: "acme", keys: [keys[2]], leadIds: [ids[3]], fresh: true)
+                        == [])
+                // A lead said to be fresh that holds its own phone already keeps it.
+                #expect(
+                    try await store.refusedPhones(project: "acme", keys: [keys[2]], leadIds: [ids[3]], fresh: true)
+                        == [])
+                // Back to the plain insert after a batch with no held phone.
+                #expect(
+                    try await store.refusedPhones(project: "acme", keys: [keys[3]], leadIds: [ids[4]], fresh: true)
+                        == [])
+
+                let holders = try await client.query(
+                    "SELECT phone_key || ' ' || lead_id FROM leadsync.phone_claims ORDER BY 1", logger: logger
+                ).collect().map { try $0.decode(String.self) }
+                #expect(
+                    holders == [
+                        "14155550001 \(ids[0])", "14155550002 \(ids[2])", "14155550003 \(ids[3])",
+                        "14155550004 \(ids[4])",
+                    ])
+            }
+        }
+    }
+
+    /// Two fresh claims of the same phones at once (a project taken over): one insert fails
+    /// on the key and is judged again; each phone ends with exactly one holder.
+    @Test func concurrentFreshClaimsOfOnePhoneLeaveOneHolder() async throws {
+        try await TestDatabase.with { db in
+            try await db.withClient(maximumConnections: 4) { client in
+                let store = LeadStore(client: client, logger: logger)
+                let ids = try await client.query(
+                    """
+                    INSERT INTO leadsync.leads (project_id, phone)
+                    SELECT 'acme', '+1415555' || lpad((i % 200)::text, 4, '0') FROM generate_series(0, 399) AS i
+                    RETURNING id
+                    """, logger: logger
+                ).collect().map { try $0.decode(Int64.self) }
+                let keys = (0..<200).map {
+                    "1415555" + String(repeating: "0", count: 4 - String($0).count) + String($0)
+                }
+                async let a = store.refusedPhones(
+                    project: "acme", keys: keys, leadIds: Array(ids[0..<200]), fresh: true)
+                async let b = store.refusedPhones(
+                    project: "acme", keys: keys, leadIds: Array(ids[200..<400]), fresh: true)
+                let (refusedA, refusedB) = try await (a, b)
+                let heldByA = Set(ids[0..<200]).subtracting(refusedA)
+                let heldByB = Set(ids[200..<400]).subtracting(refusedB)
+                #expect(heldByA.count + heldByB.count == 200)
+                let stored = Set(
+                    try await client.query("SELECT lead_id FROM leadsync.phone_claims", logger: logger)
+                        .collect().map { try $0.decode(Int64.self) })
+                #expect(stored == heldByA.union(heldByB))
+                #expect(stored.count == 200)
+            }
+        }
+    }
 }

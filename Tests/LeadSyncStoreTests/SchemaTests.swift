@@ -362,6 +362,39 @@ import Testing
         }
     }
 
+    /// The update trigger works from the versions grouped by project and state (migration
+    /// 0013): a project that only appears among the new versions with counts that do not
+    /// move (two leads swapping projects) still gets its row, and a pending lead among them
+    /// still wakes its project.
+    @Test func swappedLeadsKeepTheirProjectsRowsAndCounts() async throws {
+        try await TestDatabase.with { db in
+            try await db.withConnection { c in
+                try await c.query(
+                    "INSERT INTO leadsync.leads (project_id, phone) VALUES ('x', '+15550001'), ('y', '+15550002')",
+                    logger: logger)
+                try await c.query("DELETE FROM leadsync.projects WHERE project_id = 'y'", logger: logger)
+            }
+            let received = try await pendingNotifications(db) { writer in
+                try await writer.query(
+                    "UPDATE leadsync.leads SET project_id = CASE project_id WHEN 'x' THEN 'y' ELSE 'x' END",
+                    logger: logger)
+            }
+            #expect(Set(received) == ["x", "y"])
+            try await db.withConnection { c in
+                let projects = try await c.query("SELECT project_id FROM leadsync.projects ORDER BY 1", logger: logger)
+                    .collect().map { try $0.decode(String.self) }
+                #expect(projects == ["x", "y"])
+                let counts = try await c.query(
+                    """
+                    SELECT project_id || ' ' || status || ' ' || sum(delta) FROM leadsync.lead_counts
+                    GROUP BY project_id, status ORDER BY 1
+                    """, logger: logger
+                ).collect().map { try $0.decode(String.self) }
+                #expect(counts == ["x pending 1", "y pending 1"])
+            }
+        }
+    }
+
     /// `lead_counts` always agrees with the leads themselves, through every kind of write.
     @Test func leadCountsFollowEveryWrite() async throws {
         try await TestDatabase.with { db in

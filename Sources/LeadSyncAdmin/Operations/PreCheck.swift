@@ -79,16 +79,24 @@ public struct PreCheck: Sendable {
         while true {
             var page: [Lead] = []
             if next < intervals.count {
-                for try await lead in try await connection.execute(
-                    LeadQueries.ClaimArrived(
-                        project: project, lows: [cursor], highs: [intervals[next].hi], limit: Self.pageSize),
-                    logger: logger)
-                {
-                    page.append(lead)
+                let claim = LeadQueries.ClaimArrived(
+                    project: project, lows: [cursor], highs: [intervals[next].hi], limit: Self.pageSize)
+                do {
+                    for try await leads in try await connection.execute(claim, logger: logger) { page += leads }
+                } catch let error where LeadStore.isOversizedArray(error) {
+                    // Leads of huge metadata: a row each, as the worker does (LeadStore.arrivedLeads).
+                    page = []
+                    for try await lead in try await connection.execute(
+                        LeadQueries.ClaimArrivedRows(claim), logger: logger)
+                    {
+                        page.append(lead)
+                    }
                 }
             }
             let full = page.count == Self.pageSize
-            let pageEnd = full ? page.last!.id : (next + 1 < intervals.count ? intervals[next].hi : Int64.max)
+            // The claim's rows come in id order as scanned; the page's end does not rely on it.
+            let pageEnd =
+                full ? page.lazy.map(\.id).max()! : (next + 1 < intervals.count ? intervals[next].hi : Int64.max)
             var batch: [Lead] = page
             while retryIndex < retries.count, retries[retryIndex].id <= pageEnd {
                 batch.append(retries[retryIndex])

@@ -10,6 +10,109 @@ package enum LeadQueries {
         metadata::text, init, remote_lead_id, attempt_count, ambiguous
         """
 
+    /// A claimed lead as one row of texts (`ClaimArrived` aggregates them into one `text[]`
+    /// of a row per lead): `columns` without the project, which is the statement's own
+    /// parameter. The worker's cost of a claim was mostly per row and per cell (PostgresNIO's
+    /// message, row and `PostgresCell`, with its column's name, for each of 15 cells: about
+    /// a third of its CPU per lead, docs/performance.md §9); one array read straight from
+    /// its bytes has neither. Same fields, same order as `columns`.
+    static let claimTexts = """
+        ARRAY[id::text, process_id, group_id, phone, email, name, first_name, last_name, reference_id, metadata::text,
+        init::text, remote_lead_id, attempt_count::text, ambiguous::text]
+        """
+    /// How many texts `claimTexts` has.
+    static let claimTextCount = 14
+
+    /// The leads of `project` in a row of `ClaimArrived`: its one cell, a `text[]` of
+    /// `claimTexts` rows, or NULL for none.
+    package static func decodeClaimedLeads(_ row: PostgresRow, project: String) throws -> [Lead] {
+        var cells = row.makeIterator()
+        guard let cell = cells.next() else { throw PostgresDecodingError.Code.missingData }
+        guard let bytes = cell.bytes else { return [] }
+        guard cell.dataType == .textArray, cell.format == .binary else {
+            throw PostgresDecodingError.Code.typeMismatch
+        }
+        var texts = try PackedTexts(bytes, columns: claimTextCount)
+        var leads: [Lead] = []
+        leads.reserveCapacity(texts.rows)
+        for _ in 0..<texts.rows {
+            leads.append(
+                Lead(
+                    id: try texts.int64(), projectId: project,
+                    processId: try texts.next(), groupId: try texts.next(), phone: try texts.next(),
+                    email: try texts.next(), name: try texts.next(), firstName: try texts.next(),
+                    lastName: try texts.next(), referenceId: try texts.next(),
+                    metadata: try texts.required(), initialize: try texts.bool(),
+                    remoteLeadId: try texts.next(), attemptCount: Int(try texts.int64()), ambiguous: try texts.bool()))
+        }
+        guard texts.atEnd else { throw PostgresDecodingError.Code.failure }
+        return leads
+    }
+
+    /// The elements of a two-dimensional `text[]` (`rows` × `columns`) in PostgreSQL's
+    /// binary array format: dimensions, null flag, element type, each dimension's length and
+    /// lower bound; then each element's length (-1 for NULL) and bytes, row by row.
+    /// Anything else is a decoding error, never a crash or a wrong field.
+    struct PackedTexts {
+        private var buffer: ByteBuffer
+        let rows: Int
+
+        init(_ bytes: ByteBuffer, columns: Int) throws {
+            buffer = bytes
+            guard buffer.readInteger(as: Int32.self) == 2, let flags = buffer.readInteger(as: Int32.self),
+                flags == 0 || flags == 1, buffer.readInteger(as: UInt32.self) == PostgresDataType.text.rawValue,
+                let rows = buffer.readInteger(as: Int32.self), rows >= 0, buffer.readInteger(as: Int32.self) != nil,
+                buffer.readInteger(as: Int32.self) == Int32(columns), buffer.readInteger(as: Int32.self) != nil,
+                // Each element takes at least its length: a bound before reserving room.
+                Int(rows) * columns * 4 <= buffer.readableBytes
+            else { throw PostgresDecodingError.Code.failure }
+            self.rows = Int(rows)
+        }
+
+        var atEnd: Bool { buffer.readableBytes == 0 }
+
+        mutating func next() throws -> String? {
+            guard let length = buffer.readInteger(as: Int32.self), length >= -1 else {
+                throw PostgresDecodingError.Code.failure
+            }
+            if length == -1 { return nil }
+            guard let text = buffer.readString(length: Int(length)) else { throw PostgresDecodingError.Code.failure }
+            return text
+        }
+
+        mutating func required() throws -> String {
+            guard let text = try next() else { throw PostgresDecodingError.Code.missingData }
+            return text
+        }
+
+        /// A non-negative decimal (`int8`/`int4` as text), read from its bytes.
+        mutating func int64() throws -> Int64 {
+            guard let length = buffer.readInteger(as: Int32.self), (1...19).contains(length),
+                let digits = buffer.readSlice(length: Int(length))
+            else { throw PostgresDecodingError.Code.failure }
+            var value: Int64 = 0
+            for byte in digits.readableBytesView {
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else {
+                    throw PostgresDecodingError.Code.failure
+                }
+                let (times, overflow) = value.multipliedReportingOverflow(by: 10)
+                let (sum, overflow2) = times.addingReportingOverflow(Int64(byte - UInt8(ascii: "0")))
+                guard !overflow, !overflow2 else { throw PostgresDecodingError.Code.failure }
+                value = sum
+            }
+            return value
+        }
+
+        /// `bool` as text: `true` or `false`.
+        mutating func bool() throws -> Bool {
+            switch try next() {
+            case "true": return true
+            case "false": return false
+            default: throw PostgresDecodingError.Code.failure
+            }
+        }
+    }
+
     /// Walks the cells once, each decoded as its concrete type: the random-access row and
     /// the tuple (parameter pack) decoders were 16 % of the worker's CPU, mostly generic
     /// metadata lookups, at 1000 rows per claim.
@@ -95,15 +198,18 @@ package enum LeadQueries {
     /// of 20 rows with 20 projects). Prepared: it runs once per batch.
     package struct ClaimArrived: PostgresPreparedStatement {
         package static let sql = """
-            SELECT l.* FROM unnest($2::int8[], $3::int8[]) AS r(lo, hi)
-            CROSS JOIN LATERAL (
-                SELECT \(columns) FROM leadsync.leads
-                WHERE project_id = $1 AND (project_id, id) >= ($1, r.lo) AND (project_id, id) <= ($1, r.hi)
-                  AND \(ReadyLeads.new())
-                ORDER BY project_id, id LIMIT $4) AS l
-            LIMIT $4
+            SELECT array_agg(c.texts) FROM (
+                SELECT l.texts FROM unnest($2::int8[], $3::int8[]) AS r(lo, hi)
+                CROSS JOIN LATERAL (
+                    SELECT \(claimTexts) AS texts FROM leadsync.leads
+                    WHERE project_id = $1 AND (project_id, id) >= ($1, r.lo) AND (project_id, id) <= ($1, r.hi)
+                      AND \(ReadyLeads.new())
+                    ORDER BY project_id, id LIMIT $4) AS l
+                LIMIT $4) AS c
             """
-        package typealias Row = Lead
+        /// Every lead claimed, in one row (`claimTexts`), in the order the scan found them:
+        /// id order (callers check it, as the aggregate does not promise it).
+        package typealias Row = [Lead]
         package var project: String
         package var lows: [Int64]
         package var highs: [Int64]
@@ -124,6 +230,31 @@ package enum LeadQueries {
             bindings.append(Int64(limit))
             return bindings
         }
+
+        package func decodeRow(_ row: PostgresRow) throws -> [Lead] {
+            try decodeClaimedLeads(row, project: project)
+        }
+    }
+
+    /// LeadsClaimArrivedRows: `ClaimArrived` a row per lead, every column: for a claim whose
+    /// one row cannot be built (an array over PostgreSQL's 1 GB limit: leads of huge
+    /// metadata, which the pre-check then refuses), as the worker claimed before.
+    package struct ClaimArrivedRows: PostgresPreparedStatement {
+        package static let sql = """
+            SELECT l.* FROM unnest($2::int8[], $3::int8[]) AS r(lo, hi)
+            CROSS JOIN LATERAL (
+                SELECT \(columns) FROM leadsync.leads
+                WHERE project_id = $1 AND (project_id, id) >= ($1, r.lo) AND (project_id, id) <= ($1, r.hi)
+                  AND \(ReadyLeads.new())
+                ORDER BY project_id, id LIMIT $4) AS l
+            LIMIT $4
+            """
+        package typealias Row = Lead
+        package var claim: ClaimArrived
+
+        package init(_ claim: ClaimArrived) { self.claim = claim }
+
+        package func makeBindings() -> PostgresBindings { claim.makeBindings() }
 
         package func decodeRow(_ row: PostgresRow) throws -> Lead { try decodeLead(row) }
     }
@@ -233,6 +364,39 @@ package enum LeadQueries {
             let (key, leadId, holder) = try row.decode((String, Int64, Int64).self)
             return (key, leadId, holder)
         }
+    }
+
+    /// PhoneClaimsInsertFresh: `ClaimFreePhones` without the probe, for a batch whose phones
+    /// are very likely free (never-tried leads, and the project's last batch found none of
+    /// its phones held: `LeadStore.refusedPhones`). Any phone already held fails the whole
+    /// statement (unique violation), which inserts nothing; the caller then judges every
+    /// phone with `claimPhones`. The probe was about 0.5 µs of the 2.9 µs of database CPU a
+    /// lead's phone claim cost (docs/performance.md §10).
+    package struct InsertFreshPhones: PostgresPreparedStatement {
+        package static let sql = """
+            INSERT INTO leadsync.phone_claims (project_id, phone_key, lead_id)
+            SELECT $1, k.key, k.lead_id FROM unnest($2::text[], $3::int8[]) AS k(key, lead_id)
+            """
+        package typealias Row = Void
+        package var project: String
+        package var keys: [String]
+        package var leadIds: [Int64]
+
+        package init(project: String, keys: [String], leadIds: [Int64]) {
+            self.project = project
+            self.keys = keys
+            self.leadIds = leadIds
+        }
+
+        package func makeBindings() -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 3)
+            bindings.append(project)
+            bindings.append(TextArrayBind(keys))
+            bindings.append(Int8ArrayBind(leadIds))
+            return bindings
+        }
+
+        package func decodeRow(_ row: PostgresRow) throws {}
     }
 
     /// PhoneClaimsTakeMany: each lead claims its normalized phone in the project. A phone held
