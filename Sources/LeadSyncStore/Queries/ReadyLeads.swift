@@ -43,6 +43,27 @@ enum ReadyLeads {
         """
     }
 
+    /// How many leads of project `project` (an SQL expression) are ready, counted up to
+    /// `limit` (an SQL expression) and no further: never-tried ones in its arrival ranges
+    /// (a short range scan of `leads_project_id` per arrival row until `limit` are found),
+    /// then those put back for a retry whose time has come. Two arrival rows whose ranges
+    /// overlap may count a lead twice: it is a size, never a list.
+    static func countUpTo(project: String, limit: String) -> String {
+        """
+        (SELECT count(*) FROM (
+             (SELECT 1 FROM leadsync.arrivals a
+              CROSS JOIN LATERAL (
+                  SELECT 1 FROM leadsync.leads l
+                  WHERE l.project_id = \(project) AND (l.project_id, l.id) >= (\(project), a.first_id)
+                    AND (l.project_id, l.id) <= (\(project), a.last_id) AND \(new("l."))
+                  ORDER BY l.project_id, l.id LIMIT \(limit)) x
+              WHERE a.project_id = \(project) LIMIT \(limit))
+             UNION ALL
+             (SELECT 1 FROM leadsync.leads l WHERE l.project_id = \(project) AND \(due("l.")) LIMIT \(limit))
+             LIMIT \(limit)) AS ready)
+        """
+    }
+
     /// `leads_held`'s predicate: held leads (CHECK leads_held_has_reason), by a column the
     /// usual write-back leaves NULL.
     static func held(_ alias: String = "") -> String {
