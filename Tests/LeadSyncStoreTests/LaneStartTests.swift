@@ -5,7 +5,7 @@ import Testing
 @testable import LeadSyncStore
 
 /// What a lane reads at its start (docs/operating.md §21, §22), here how many leads are
-/// ready: never-tried ones and retries come due, counted only as far as asked.
+/// ready: of the newest, those never tried, and retries come due, read only as far as asked.
 @Suite struct LaneStartTests {
     let logger = TestDatabase.logger
 
@@ -17,7 +17,7 @@ import Testing
                     """
                     INSERT INTO leadsync.leads (project_id, phone)
                     SELECT p, '+1415' || lpad(i::text, 7, '0')
-                    FROM (VALUES ('few', 3), ('many', 150), ('retry', 3)) AS v(p, n), generate_series(1, n) AS i
+                    FROM (VALUES ('few', 3), ('many', 150), ('retry', 3), ('history', 300)) AS v(p, n), generate_series(1, n) AS i
                     """, logger: logger)
                 // Of `retry`'s leads, one is due for a retry, one waits for its back-off, one is done.
                 try await client.query(
@@ -30,6 +30,13 @@ import Testing
                     "UPDATE leadsync.leads SET status = 'cancelled' WHERE project_id = 'retry' AND phone = '+14150000003'",
                     logger: logger)
 
+                // A quiet project with a long history: every lead finished but its newest.
+                try await client.query(
+                    """
+                    UPDATE leadsync.leads SET status = 'cancelled'
+                    WHERE project_id = 'history' AND id < (SELECT max(id) FROM leadsync.leads WHERE project_id = 'history')
+                    """, logger: logger)
+
                 func ready(_ project: String, upTo bound: Int) async throws -> Int? {
                     try await store.laneStart(project: project, countUpTo: bound)?.ready
                 }
@@ -37,6 +44,7 @@ import Testing
                 #expect(try await ready("many", upTo: 101) == 101)
                 #expect(try await ready("many", upTo: 1000) == 150)
                 #expect(try await ready("retry", upTo: 101) == 1)
+                #expect(try await ready("history", upTo: 101) == 1)
                 #expect(try await store.laneStart(project: "retry", countUpTo: 101)?.retriesDue == true)
                 #expect(try await ready("gone", upTo: 101) == nil)
             }

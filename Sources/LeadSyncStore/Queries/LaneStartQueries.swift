@@ -13,9 +13,9 @@ public struct LaneStart: Sendable {
     /// Whether a lead put back for a retry is due: if not, the first claim needs no look
     /// for retries (one round trip of a small project's few).
     public var retriesDue: Bool
-    /// How many leads are ready (`ReadyLeads.countUpTo`), counted up to the bound the lane
-    /// asked for: whether the lane starts for a few fresh leads or for a backlog
-    /// (docs/operating.md §22).
+    /// How many leads are ready (`ReadyLeads.readySize`: of the newest `countUpTo`, those
+    /// never tried, and retries come due): whether the lane starts for a few fresh leads or
+    /// for a backlog (docs/operating.md §22).
     public var ready: Int
 }
 
@@ -23,8 +23,8 @@ package enum LaneStartQueries {
     /// LaneStart: ProjectsGet and AttemptsOpenCount for one project, and how long ago each
     /// of its requests of the last `rate_limit_window` plus a second started (to seed the
     /// rate limiter of a worker taking the project over), whether a retry is due (one
-    /// probe of `leads_retry`), and how many leads are ready, counted up to `countUpTo`;
-    /// no row when it is gone.
+    /// probe of `leads_retry`), and how many leads are ready (`ReadyLeads.readySize`, as
+    /// far as `countUpTo`); no row when it is gone.
     package static func read(project: String, countUpTo: Int) -> PostgresQuery {
         """
         SELECT project_id, rate_limit_requests, (extract(epoch FROM rate_limit_window) * 1000)::int8,
@@ -38,7 +38,7 @@ package enum LaneStartQueries {
                      ORDER BY a.started_at),
                EXISTS (SELECT FROM leadsync.leads l
                        WHERE l.project_id = projects.project_id AND \(unescaped: ReadyLeads.due("l."))),
-               \(unescaped: ReadyLeads.countUpTo(project: "projects.project_id", limit: "\(max(0, countUpTo))"))
+               \(unescaped: ReadyLeads.readySize(project: "projects.project_id", limit: "\(max(0, countUpTo))"))
         FROM leadsync.projects WHERE project_id = \(project)
         """
     }
@@ -56,8 +56,8 @@ package enum LaneStartQueries {
 }
 
 extension LeadStore {
-    /// What a lane reads before its first claim, in one round trip, its ready leads counted
-    /// up to `countUpTo`; nil when the project's row is gone.
+    /// What a lane reads before its first claim, in one round trip, its ready leads sized
+    /// as far as `countUpTo`; nil when the project's row is gone.
     public func laneStart(project: String, countUpTo: Int) async throws -> LaneStart? {
         try await rows(LaneStartQueries.read(project: project, countUpTo: countUpTo)).first.map(
             LaneStartQueries.decode)

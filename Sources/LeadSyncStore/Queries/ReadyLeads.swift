@@ -43,24 +43,22 @@ enum ReadyLeads {
         """
     }
 
-    /// How many leads of project `project` (an SQL expression) are ready, counted up to
-    /// `limit` (an SQL expression) and no further: never-tried ones in its arrival ranges
-    /// (a short range scan of `leads_project_id` per arrival row until `limit` are found),
-    /// then those put back for a retry whose time has come. Two arrival rows whose ranges
-    /// overlap may count a lead twice: it is a size, never a list.
-    static func countUpTo(project: String, limit: String) -> String {
+    /// How many leads project `project` (an SQL expression) has ready, as a size and not a
+    /// list: of its newest `limit` leads (an SQL expression) those never tried, plus its
+    /// retries come due, at most `limit` of them. A backlog drains oldest first, so while
+    /// more than `limit` are left its newest are all never tried; a quiet project's newest
+    /// are mostly sent. At most `limit` entries of `leads_project_id` read backwards and
+    /// `limit` of `leads_retry`, and no arrival rows, whatever the project's history.
+    /// Never-tried leads far below its newest (released by an operator) are not seen: such
+    /// a project counts as small until its first claim says otherwise.
+    static func readySize(project: String, limit: String) -> String {
         """
-        (SELECT count(*) FROM (
-             (SELECT 1 FROM leadsync.arrivals a
-              CROSS JOIN LATERAL (
-                  SELECT 1 FROM leadsync.leads l
-                  WHERE l.project_id = \(project) AND (l.project_id, l.id) >= (\(project), a.first_id)
-                    AND (l.project_id, l.id) <= (\(project), a.last_id) AND \(new("l."))
-                  ORDER BY l.project_id, l.id LIMIT \(limit)) x
-              WHERE a.project_id = \(project) LIMIT \(limit))
-             UNION ALL
-             (SELECT 1 FROM leadsync.leads l WHERE l.project_id = \(project) AND \(due("l.")) LIMIT \(limit))
-             LIMIT \(limit)) AS ready)
+        ((SELECT count(*) FROM (
+              SELECT l.status, l.next_attempt_at FROM leadsync.leads l WHERE l.project_id = \(project)
+              ORDER BY l.project_id DESC, l.id DESC LIMIT \(limit)) AS x
+          WHERE \(new("x.")))
+         + (SELECT count(*) FROM (
+              SELECT 1 FROM leadsync.leads l WHERE l.project_id = \(project) AND \(due("l.")) LIMIT \(limit)) AS y))
         """
     }
 
