@@ -165,13 +165,13 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
     private var idleSince: Instant?
     /// A busy lane waits for its turn before it claims; one that caught up looks without.
     private var expectWork = true
-    /// The last claim was short: the lane sends what trickles in, not a backlog. A lane that
-    /// has not claimed yet counts as caught up: it may have been started for one fresh lead
-    /// (a quiet project's lane ends after `idleLinger`), and it cannot tell until it looks;
-    /// a backlog's lane goes ahead for its first claim only.
+    /// The last claim was short: the lane sends what trickles in, not a backlog. Before its
+    /// first claim, what the lane's start counted (`readyAtStart`); a lane that was not told
+    /// counts as caught up: it may have been started for one fresh lead (a quiet project's
+    /// lane ends after `idleLinger`), and a backlog's lane goes ahead for its first claim only.
     private var caughtUp = true
-    /// Whether a claim has been answered: until then `caughtUp` is a guess.
-    private var hasClaimed = false
+    /// Whether `caughtUp` is known (a claim answered, or the start's count), not a guess.
+    private var sized = false
     private(set) var holdsSlot = false
     /// Leads put back for a retry are looked for when this lane's come due, now and then
     /// (the gap scan's rhythm) for anyone else's, and until none is found.
@@ -190,12 +190,27 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
     /// The round's batch size, fixed once the settings are known.
     private var batchSize = 0
 
-    init(settings: ProjectSettings, configuration: Configuration, now: Instant) {
+    /// - Parameter readyAtStart: how many leads were ready when the lane started, counted
+    ///   up to `startCount` (`LaneStart.ready`); nil when not counted. More than `smallJob`
+    ///   is a backlog from the first claim on: it asks for its turn behind lanes sending a
+    ///   few fresh leads, and its first claim (a full batch) is not latency-sensitive. When
+    ///   a worker starts beside backlogs every lane is new, and a quiet project's first
+    ///   lead waited for the backlogs' first requests, which went ahead as new lanes
+    ///   (docs/operating.md §22).
+    init(settings: ProjectSettings, configuration: Configuration, now: Instant, readyAtStart: Int? = nil) {
         self.settings = settings
         self.configuration = configuration
         self.lastSettings = now
         self.lastGapScan = now
+        if let readyAtStart {
+            caughtUp = readyAtStart <= Self.smallJob
+            sized = true
+        }
     }
+
+    /// How far a lane's start counts its ready leads (`readyAtStart`): enough to tell a few
+    /// fresh leads from a backlog, and no further.
+    static var startCount: Int { smallJob + 1 }
 
     /// How long a lane that caught up waits for the next arrival once its turn has come:
     /// half the window's spacing (`rate_limit_window` / `rate_limit_requests`), so the
@@ -278,7 +293,7 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
         case .claimed(let vetted, let claimed, let retriesFound, let newCursor):
             guard case .claiming(let want, _) = stage else { return }
             cursor = max(cursor, newCursor)
-            hasClaimed = true
+            sized = true
             lookForRetries = retriesFound > 0
             expectWork = claimed >= want
             caughtUp = claimed < want
@@ -399,7 +414,7 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
             case .acquiringSlot:
                 // Shortest job first: a few fresh leads go ahead of a backlog's full batch
                 // (a quiet project beside busy ones: README, Performance).
-                return .acquireSlot(caughtUp ? (hasClaimed ? .caughtUp : .starting) : .backlog)
+                return .acquireSlot(caughtUp ? (sized ? .caughtUp : .starting) : .backlog)
             case .claimStep:
                 if buffer.count < batchSize { return claim(now: now) }
                 stage = .afterClaim

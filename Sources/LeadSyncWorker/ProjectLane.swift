@@ -70,12 +70,13 @@ struct ProjectLane: Sendable {
 
     func run() async throws -> Exit {
         let clock = ContinuousClock()
-        // The row, open attempts and recent starts in one round trip (docs/operating.md §21).
-        // A lane may start for one fresh lead: its first calls are latency-sensitive
-        // (`LaneStateMachine.latencySensitive`).
+        // The row, open attempts, recent starts and how many leads are ready, in one round
+        // trip (docs/operating.md §21, §22). A lane may start for one fresh lead: this call
+        // is latency-sensitive; what it counts tells the machine whether the next ones are.
         guard
             let start = try await database(
-                "lane start", urgent: true, { [project] store in try await store.laneStart(project: project) })
+                "lane start", urgent: true,
+                { [project] store in try await store.laneStart(project: project, countUpTo: Machine.startCount) })
         else { return .drained }
         let settings = start.settings
         if settings.paused { return .paused }
@@ -98,7 +99,7 @@ struct ProjectLane: Sendable {
             configuration: .init(
                 once: configuration.once, gapScanInterval: configuration.gapScanInterval,
                 idleLinger: configuration.idleLinger, sweepInterval: configuration.sweepInterval),
-            now: clock.now)
+            now: clock.now, readyAtStart: start.ready)
         var exit = Exit.drained
         // Where never-tried leads may be (migration 0011), and how far the lane has read.
         var arrivals = ArrivalRanges()

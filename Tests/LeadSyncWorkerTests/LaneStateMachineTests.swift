@@ -624,6 +624,45 @@ extension LaneStateMachineTests {
         #expect(machine.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot(.backlog))
     }
 
+    /// What the lane's start counted decides its first turn (docs/operating.md §22): a worker
+    /// starting beside backlogs starts every lane at once, and a quiet project's first lead
+    /// must not queue behind the backlogs' first requests as one more new lane.
+    @Test func aLaneStartedWithItsReadyLeadsCountedIsABacklogOrAQuietProjectFromItsFirstClaim() {
+        let t = TestInstant.zero
+        func started(ready: Int) -> Machine {
+            Machine(
+                settings: Self.settings(batch: 1000, inFlight: 4), configuration: Self.configuration(), now: t,
+                readyAtStart: ready)
+        }
+        #expect(Machine.startCount == Machine.smallJob + 1)
+        // More than a small job: its first claim (a full batch) queues behind lanes sending
+        // a few fresh leads and goes to the shared pool.
+        var backlog = started(ready: Machine.startCount)
+        #expect(!backlog.latencySensitive)
+        #expect(
+            Self.takesItsTurn(&backlog, now: t, priority: .backlog)
+                == .claim(afterId: 0, want: 1000, scanGaps: false, retries: true, exclude: []))
+        #expect(!backlog.latencySensitive)
+        // A few fresh leads, or none yet (a retry due, a lead on its way): ahead of new
+        // lanes too, and latency-sensitive.
+        for ready in [0, 1, Machine.smallJob] {
+            var quiet = started(ready: ready)
+            #expect(quiet.latencySensitive)
+            #expect(
+                Self.takesItsTurn(&quiet, now: t, priority: .caughtUp)
+                    == .claim(afterId: 0, want: 1000, scanGaps: false, retries: true, exclude: []))
+            #expect(quiet.latencySensitive)
+        }
+        // A start that counted a backlog is still told apart by its claims: a short one has caught up.
+        _ = backlog.handle(.claimed(vetted: Self.leads(1...3), claimed: 3, retriesFound: 0, cursor: 3), now: t)
+        #expect(
+            backlog.handle(.sent(attemptId: 10, leadIds: [1, 2, 3]), now: t)
+                == .waitForRequestOrWork(timeout: .seconds(5)))
+        #expect(backlog.latencySensitive)
+        #expect(backlog.handle(.woken(notified: true), now: t) == .checkRateLimit)
+        #expect(backlog.handle(.rateLimitChecked(earliestStart: t), now: t) == .acquireSlot(.caughtUp))
+    }
+
     /// A new lane asks for a slot as `starting` until a claim shows it caught up: then it
     /// goes before new lanes, which may be backlogs (a worker starting beside a backlog:
     /// docs/operating.md §22).

@@ -193,6 +193,52 @@ import UservoxSimulator
             }
         }
     }
+
+    /// docs/operating.md §22: a worker that starts beside backlogs tells them apart from a
+    /// quiet project at each lane's start (its ready leads counted), so the quiet project's
+    /// first lead takes the request slot backlogs never use instead of queueing behind their
+    /// first requests as one more new lane. One slot (`--max-requests 1`); the backlogs'
+    /// requests hang until the request timeout, so no timing is asserted: the quiet lead's
+    /// request starts before any backlog request has ended.
+    @Test func aQuietProjectsFirstLeadGoesAheadOfBacklogsStartingWithTheWorker() async throws {
+        let backlogs = ["bulk1", "bulk2", "bulk3"]
+        var config = SimulatorConfiguration.projects(backlogs + ["quiet"])
+        config.faults.hang = .seconds(30)
+        try await TestDatabase.with { db in
+            try await UservoxSimulator.withRunning(config) { sim in
+                let f = Fixture(db: db)
+                for (i, project) in backlogs.enumerated() {
+                    sim.simulator.setFaultScript([.hang], project: project)
+                    try await f.insert(project: project, count: 150, from: (i + 1) * 1000)
+                }
+                let worker = try await WorkerProcess.start(
+                    database: db.url, baseURL: sim.baseURL, tokens: tokens(backlogs + ["quiet"]),
+                    arguments: ["--max-requests", "1"], requestTimeout: 10, lease: 15)
+                try await waitUntil("a backlog's first request is out") {
+                    if !worker.isRunning { throw WorkerDied(stderr: worker.standardError) }
+                    return try await f.int(
+                        "SELECT count(*)::int8 FROM leadsync.submission_attempts WHERE finished_at IS NULL") >= 1
+                }
+                try await f.insert(project: "quiet", count: 1)
+                try await waitUntil("the quiet lead is submitted", timeout: .seconds(40)) {
+                    if !worker.isRunning { throw WorkerDied(stderr: worker.standardError) }
+                    return try await f.states(project: "quiet") == ["submitted": 1]
+                }
+                #expect(
+                    try await f.int(
+                        """
+                        SELECT count(*)::int8 FROM leadsync.submission_attempts b
+                        WHERE b.project_id <> 'quiet' AND b.finished_at <= (
+                            SELECT min(q.started_at) FROM leadsync.submission_attempts q WHERE q.project_id = 'quiet')
+                        """) == 0)
+                try await f.waitUntilNothingPending(worker)
+                worker.signal(SIGTERM)
+                #expect(try await worker.waitForExit() == 0)
+                #expect(try await f.states() == ["submitted": 451])
+                #expect(sim.simulator.stats().totals.resentAfterFinal == 0)
+            }
+        }
+    }
 }
 
 /// Tells the simulator these phones were already called in the project (by someone else).

@@ -13,14 +13,19 @@ public struct LaneStart: Sendable {
     /// Whether a lead put back for a retry is due: if not, the first claim needs no look
     /// for retries (one round trip of a small project's few).
     public var retriesDue: Bool
+    /// How many leads are ready (`ReadyLeads.readySize`: of the newest `countUpTo`, those
+    /// never tried, and retries come due): whether the lane starts for a few fresh leads or
+    /// for a backlog (docs/operating.md §22).
+    public var ready: Int
 }
 
 package enum LaneStartQueries {
     /// LaneStart: ProjectsGet and AttemptsOpenCount for one project, and how long ago each
     /// of its requests of the last `rate_limit_window` plus a second started (to seed the
-    /// rate limiter of a worker taking the project over), and whether a retry is due (one
-    /// probe of `leads_retry`); no row when it is gone.
-    package static func read(project: String) -> PostgresQuery {
+    /// rate limiter of a worker taking the project over), whether a retry is due (one
+    /// probe of `leads_retry`), and how many leads are ready (`ReadyLeads.readySize`, as
+    /// far as `countUpTo`); no row when it is gone.
+    package static func read(project: String, countUpTo: Int) -> PostgresQuery {
         """
         SELECT project_id, rate_limit_requests, (extract(epoch FROM rate_limit_window) * 1000)::int8,
                max_batch_size, max_in_flight, max_attempts,
@@ -32,27 +37,29 @@ package enum LaneStartQueries {
                        AND a.started_at > now() - projects.rate_limit_window - interval '1 second'
                      ORDER BY a.started_at),
                EXISTS (SELECT FROM leadsync.leads l
-                       WHERE l.project_id = projects.project_id AND \(unescaped: ReadyLeads.due("l.")))
+                       WHERE l.project_id = projects.project_id AND \(unescaped: ReadyLeads.due("l."))),
+               \(unescaped: ReadyLeads.readySize(project: "projects.project_id", limit: "\(max(0, countUpTo))"))
         FROM leadsync.projects WHERE project_id = \(project)
         """
     }
 
     package static func decode(_ row: PostgresRow) throws -> LaneStart {
-        let (id, requests, windowMs, batch, inFlight, attempts, paused, reason, maxBytes, open, recent, due) =
-            try row.decode((String, Int, Int64, Int, Int, Int, Bool, String?, Int, Int64, [Double], Bool).self)
+        let (id, requests, windowMs, batch, inFlight, attempts, paused, reason, maxBytes, open, recent, due, ready) =
+            try row.decode((String, Int, Int64, Int, Int, Int, Bool, String?, Int, Int64, [Double], Bool, Int64).self)
         return LaneStart(
             settings: ProjectSettings(
                 projectId: id, rateLimitRequests: requests, rateLimitWindow: .milliseconds(windowMs),
                 maxBatchSize: batch, maxInFlight: inFlight, maxAttempts: attempts, paused: paused,
                 pauseReason: reason, maxRequestBytes: maxBytes),
-            openAttempts: Int(open), recentStarts: recent, retriesDue: due)
+            openAttempts: Int(open), recentStarts: recent, retriesDue: due, ready: Int(ready))
     }
 }
 
 extension LeadStore {
-    /// What a lane reads before its first claim, in one round trip; nil when the project's
-    /// row is gone.
-    public func laneStart(project: String) async throws -> LaneStart? {
-        try await rows(LaneStartQueries.read(project: project)).first.map(LaneStartQueries.decode)
+    /// What a lane reads before its first claim, in one round trip, its ready leads sized
+    /// as far as `countUpTo`; nil when the project's row is gone.
+    public func laneStart(project: String, countUpTo: Int) async throws -> LaneStart? {
+        try await rows(LaneStartQueries.read(project: project, countUpTo: countUpTo)).first.map(
+            LaneStartQueries.decode)
     }
 }

@@ -43,6 +43,25 @@ enum ReadyLeads {
         """
     }
 
+    /// How many leads project `project` (an SQL expression) has ready, as a size and not a
+    /// list: of its newest `limit` leads (an SQL expression) those never tried, plus its
+    /// retries come due, at most `limit` of them. A backlog drains oldest first, so while
+    /// more than `limit` are left its newest are all never tried; a quiet project's newest
+    /// are mostly sent. At most `limit` entries of `leads_project_id` read backwards and
+    /// `limit` of `leads_retry`, and no arrival rows, whatever the project's history.
+    /// Never-tried leads far below its newest (released by an operator) are not seen: such
+    /// a project counts as small until its first claim says otherwise.
+    static func readySize(project: String, limit: String) -> String {
+        """
+        ((SELECT count(*) FROM (
+              SELECT l.status, l.next_attempt_at FROM leadsync.leads l WHERE l.project_id = \(project)
+              ORDER BY l.project_id DESC, l.id DESC LIMIT \(limit)) AS x
+          WHERE \(new("x.")))
+         + (SELECT count(*) FROM (
+              SELECT 1 FROM leadsync.leads l WHERE l.project_id = \(project) AND \(due("l.")) LIMIT \(limit)) AS y))
+        """
+    }
+
     /// `leads_held`'s predicate: held leads (CHECK leads_held_has_reason), by a column the
     /// usual write-back leaves NULL.
     static func held(_ alias: String = "") -> String {
