@@ -85,9 +85,13 @@ public struct LeadStore: Sendable {
         return result
     }
 
-    /// The project's arrival rows, lowest range first, at most `limit`, after deleting `done`.
-    public func arrivals(project: String, deleting done: [Int64], limit: Int) async throws -> [Arrival] {
-        try await rows(LeadQueries.ReadArrivals(project: project, done: done, limit: limit))
+    /// The project's arrival rows, lowest range first, at most `limit`, after deleting `done`,
+    /// and whether a retry of the project is due.
+    public func arrivals(project: String, deleting done: [Int64], limit: Int) async throws -> (
+        rows: [Arrival], retryDue: Bool
+    ) {
+        let read = try await rows(LeadQueries.ReadArrivals(project: project, done: done, limit: limit))
+        return (read.compactMap(\.arrival), read.first?.retryDue ?? true)
     }
 
     public func leads(_ query: PostgresQuery) async throws -> [Lead] {

@@ -13,14 +13,19 @@ public struct LaneStart: Sendable {
     /// Whether a lead put back for a retry is due: if not, the first claim needs no look
     /// for retries (one round trip of a small project's few).
     public var retriesDue: Bool
+    /// The project's arrival rows, lowest range first, at most the limit asked for: the
+    /// first claim reads no others (one round trip fewer).
+    public var arrivals: [Arrival] = []
 }
 
 package enum LaneStartQueries {
     /// LaneStart: ProjectsGet and AttemptsOpenCount for one project, and how long ago each
     /// of its requests of the last `rate_limit_window` plus a second started (to seed the
     /// rate limiter of a worker taking the project over), and whether a retry is due (one
-    /// probe of `leads_retry`); no row when it is gone.
-    package static func read(project: String) -> PostgresQuery {
+    /// probe of `leads_retry`), and its first `arrivals` arrival rows, lowest range first
+    /// (`LeadQueries.ReadArrivals` without deleting: a new lane is done with none); no row
+    /// when it is gone.
+    package static func read(project: String, arrivals: Int = 0) -> PostgresQuery {
         """
         SELECT project_id, rate_limit_requests, (extract(epoch FROM rate_limit_window) * 1000)::int8,
                max_batch_size, max_in_flight, max_attempts,
@@ -32,27 +37,45 @@ package enum LaneStartQueries {
                        AND a.started_at > now() - projects.rate_limit_window - interval '1 second'
                      ORDER BY a.started_at),
                EXISTS (SELECT FROM leadsync.leads l
-                       WHERE l.project_id = projects.project_id AND \(unescaped: ReadyLeads.due("l.")))
-        FROM leadsync.projects WHERE project_id = \(project)
+                       WHERE l.project_id = projects.project_id AND \(unescaped: ReadyLeads.due("l."))),
+               r.ids, r.firsts, r.lasts
+        FROM leadsync.projects
+        CROSS JOIN LATERAL (
+            SELECT coalesce(array_agg(a.id ORDER BY a.first_id), '{}') AS ids,
+                   coalesce(array_agg(a.first_id ORDER BY a.first_id), '{}') AS firsts,
+                   coalesce(array_agg(a.last_id ORDER BY a.first_id), '{}') AS lasts
+            FROM (SELECT id, first_id, last_id FROM leadsync.arrivals
+                  WHERE project_id = projects.project_id ORDER BY project_id, first_id LIMIT \(arrivals)) a) r
+        WHERE project_id = \(project)
         """
     }
 
     package static func decode(_ row: PostgresRow) throws -> LaneStart {
-        let (id, requests, windowMs, batch, inFlight, attempts, paused, reason, maxBytes, open, recent, due) =
-            try row.decode((String, Int, Int64, Int, Int, Int, Bool, String?, Int, Int64, [Double], Bool).self)
+        let (
+            id, requests, windowMs, batch, inFlight, attempts, paused, reason, maxBytes, open, recent, due, ids, firsts,
+            lasts
+        ) =
+            try row.decode(
+                (
+                    String, Int, Int64, Int, Int, Int, Bool, String?, Int, Int64, [Double], Bool, [Int64], [Int64],
+                    [Int64]
+                )
+                .self)
         return LaneStart(
             settings: ProjectSettings(
                 projectId: id, rateLimitRequests: requests, rateLimitWindow: .milliseconds(windowMs),
                 maxBatchSize: batch, maxInFlight: inFlight, maxAttempts: attempts, paused: paused,
                 pauseReason: reason, maxRequestBytes: maxBytes),
-            openAttempts: Int(open), recentStarts: recent, retriesDue: due)
+            openAttempts: Int(open), recentStarts: recent, retriesDue: due,
+            arrivals: zip(ids, zip(firsts, lasts)).map { Arrival(id: $0, firstId: $1.0, lastId: $1.1) })
     }
 }
 
 extension LeadStore {
-    /// What a lane reads before its first claim, in one round trip; nil when the project's
-    /// row is gone.
-    public func laneStart(project: String) async throws -> LaneStart? {
-        try await rows(LaneStartQueries.read(project: project)).first.map(LaneStartQueries.decode)
+    /// What a lane reads before its first claim, in one round trip, with up to `arrivals`
+    /// arrival rows; nil when the project's row is gone.
+    public func laneStart(project: String, arrivals: Int = 0) async throws -> LaneStart? {
+        try await rows(LaneStartQueries.read(project: project, arrivals: arrivals)).first.map(
+            LaneStartQueries.decode)
     }
 }
