@@ -90,7 +90,7 @@ public struct LeadStore: Sendable {
     public func arrivals(project: String, deleting done: [Int64], limit: Int) async throws -> (
         rows: [Arrival], retryDue: Bool
     ) {
-        let read = try await rows(LeadQueries.ReadArrivals(project: project, done: done, limit: limit))
+        let read = try await prepared(LeadQueries.ReadArrivals(project: project, done: done, limit: limit))
         return (read.compactMap(\.arrival), read.first?.retryDue ?? true)
     }
 
@@ -345,6 +345,15 @@ public struct LeadStore: Sendable {
     func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
         guard perCall else { return try await client.query(query, logger: logger).collect() }
         return try await transaction { tx in try await tx.query(query, logger: logger).collect() }
+    }
+
+    /// A prepared statement's rows: named on the direct path, else as `rows` runs it.
+    func prepared<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row]
+    where Statement.Row: Sendable {
+        guard direct else { return try await rows(statement) }
+        var result: [Statement.Row] = []
+        for try await row in try await client.execute(statement, logger: logger) { result.append(row) }
+        return result
     }
 
     /// A prepared statement's rows when it is not run named on the direct path: unnamed

@@ -24,30 +24,48 @@ package enum LaneStartQueries {
     /// rate limiter of a worker taking the project over), and whether a retry is due (one
     /// probe of `leads_retry`), and its first `arrivals` arrival rows, lowest range first
     /// (`LeadQueries.ReadArrivals` without deleting: a new lane is done with none); no row
-    /// when it is gone.
-    package static func read(project: String, arrivals: Int = 0) -> PostgresQuery {
-        """
-        SELECT project_id, rate_limit_requests, (extract(epoch FROM rate_limit_window) * 1000)::int8,
-               max_batch_size, max_in_flight, max_attempts,
-               leadsync.project_is_paused(projects), pause_reason, max_request_bytes,
-               (SELECT count(*) FROM leadsync.submission_attempts a
-                WHERE a.project_id = projects.project_id AND a.finished_at IS NULL),
-               ARRAY(SELECT extract(epoch FROM now() - a.started_at)::float8 FROM leadsync.submission_attempts a
-                     WHERE a.project_id = projects.project_id
-                       AND a.started_at > now() - projects.rate_limit_window - interval '1 second'
-                     ORDER BY a.started_at),
-               EXISTS (SELECT FROM leadsync.leads l
-                       WHERE l.project_id = projects.project_id AND \(unescaped: ReadyLeads.due("l."))),
-               r.ids, r.firsts, r.lasts
-        FROM leadsync.projects
-        CROSS JOIN LATERAL (
-            SELECT coalesce(array_agg(a.id ORDER BY a.first_id), '{}') AS ids,
-                   coalesce(array_agg(a.first_id ORDER BY a.first_id), '{}') AS firsts,
-                   coalesce(array_agg(a.last_id ORDER BY a.first_id), '{}') AS lasts
-            FROM (SELECT id, first_id, last_id FROM leadsync.arrivals
-                  WHERE project_id = projects.project_id ORDER BY project_id, first_id LIMIT \(arrivals)) a) r
-        WHERE project_id = \(project)
-        """
+    /// when it is gone. Prepared: it runs once per lane, and planning it took the server
+    /// several times as long as running it (docs/operating.md §21).
+    package struct Read: PostgresPreparedStatement {
+        package static let sql = """
+            SELECT project_id, rate_limit_requests, (extract(epoch FROM rate_limit_window) * 1000)::int8,
+                   max_batch_size, max_in_flight, max_attempts,
+                   leadsync.project_is_paused(projects), pause_reason, max_request_bytes,
+                   (SELECT count(*) FROM leadsync.submission_attempts a
+                    WHERE a.project_id = projects.project_id AND a.finished_at IS NULL),
+                   ARRAY(SELECT extract(epoch FROM now() - a.started_at)::float8 FROM leadsync.submission_attempts a
+                         WHERE a.project_id = projects.project_id
+                           AND a.started_at > now() - projects.rate_limit_window - interval '1 second'
+                         ORDER BY a.started_at),
+                   EXISTS (SELECT FROM leadsync.leads l
+                           WHERE l.project_id = projects.project_id AND \(ReadyLeads.due("l."))),
+                   r.ids, r.firsts, r.lasts
+            FROM leadsync.projects
+            CROSS JOIN LATERAL (
+                SELECT coalesce(array_agg(a.id ORDER BY a.first_id), '{}') AS ids,
+                       coalesce(array_agg(a.first_id ORDER BY a.first_id), '{}') AS firsts,
+                       coalesce(array_agg(a.last_id ORDER BY a.first_id), '{}') AS lasts
+                FROM (SELECT id, first_id, last_id FROM leadsync.arrivals
+                      WHERE project_id = projects.project_id ORDER BY project_id, first_id LIMIT $2) a) r
+            WHERE project_id = $1
+            """
+        package typealias Row = LaneStart
+        package var project: String
+        package var arrivals: Int
+
+        package init(project: String, arrivals: Int) {
+            self.project = project
+            self.arrivals = arrivals
+        }
+
+        package func makeBindings() -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 2)
+            bindings.append(project)
+            bindings.append(Int64(arrivals))
+            return bindings
+        }
+
+        package func decodeRow(_ row: PostgresRow) throws -> LaneStart { try LaneStartQueries.decode(row) }
     }
 
     package static func decode(_ row: PostgresRow) throws -> LaneStart {
@@ -75,7 +93,6 @@ extension LeadStore {
     /// What a lane reads before its first claim, in one round trip, with up to `arrivals`
     /// arrival rows; nil when the project's row is gone.
     public func laneStart(project: String, arrivals: Int = 0) async throws -> LaneStart? {
-        try await rows(LaneStartQueries.read(project: project, arrivals: arrivals)).first.map(
-            LaneStartQueries.decode)
+        try await prepared(LaneStartQueries.Read(project: project, arrivals: arrivals)).first
     }
 }
