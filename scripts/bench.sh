@@ -595,6 +595,8 @@ if runs import; then import_bench; fi
 # long-running worker as in production (lanes linger idle before they let their projects
 # go); then the same projects idle, the sweep's cost over $idle_seconds s. One request per
 # project: the figures are per request. A broken run: a lead not sent, an error logged.
+# Locks counted are the projects' (namespace 0x1EAD = 7853): a lock session also holds a
+# key of its own while it lives (docs/operating.md §5).
 tenants_scenario() {
     local n=$tenant_projects per=10 tfile=$root/.tmp/bench-tenant-tokens.json wlog=.tmp/bench-tenants-worker.log
     local saved=("${sim_args[@]}") left errors requests cpu0 cpu_drained locks peak_locks=0 hwm pg0 pg1 w0 w1
@@ -614,7 +616,7 @@ tenants_scenario() {
     cpu0=$(awk '{print $14 + $15}' "/proc/$worker_pid/stat")
     for _ in $(seq 1 1200); do
         left=$(psql_bench -c "SELECT count(*) FROM leadsync.leads WHERE status <> 'submitted'")
-        locks=$(psql_bench -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+        locks=$(psql_bench -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 7853")
         [ "$locks" -gt "$peak_locks" ] && peak_locks=$locks
         [ "$left" = 0 ] && break
         kill -0 "$worker_pid" 2>/dev/null || break
@@ -626,10 +628,10 @@ tenants_scenario() {
     hwm=$(awk '/VmHWM/ {print $2}' "/proc/$worker_pid/status" 2>/dev/null || echo 0)
     # Idle: once every lane has let its project go (`idle_linger`), the sweep alone.
     for _ in $(seq 1 120); do
-        [ "$(psql_bench -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")" = 0 ] && break
+        [ "$(psql_bench -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 7853")" = 0 ] && break
         sleep 0.5
     done
-    locks=$(psql_bench -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+    locks=$(psql_bench -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 7853")
     w0=$(awk '{print $14 + $15}' "/proc/$worker_pid/stat")
     pg0=$(pg_ticks)
     sleep "$idle_seconds"

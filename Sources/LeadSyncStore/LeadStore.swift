@@ -110,9 +110,13 @@ public struct LeadStore: Sendable {
         return code.hasPrefix("54") || code == "53200" || code == "XX000"
     }
 
-    /// The project's arrival rows, lowest range first, at most `limit`, after deleting `done`.
-    public func arrivals(project: String, deleting done: [Int64], limit: Int) async throws -> [Arrival] {
-        try await rows(LeadQueries.ReadArrivals(project: project, done: done, limit: limit))
+    /// The project's arrival rows, lowest range first, at most `limit`, after deleting `done`,
+    /// and whether a retry of the project is due.
+    public func arrivals(project: String, deleting done: [Int64], limit: Int) async throws -> (
+        rows: [Arrival], retryDue: Bool
+    ) {
+        let read = try await prepared(LeadQueries.ReadArrivals(project: project, done: done, limit: limit))
+        return (read.compactMap(\.arrival), read.first?.retryDue ?? true)
     }
 
     public func leads(_ query: PostgresQuery) async throws -> [Lead] {
@@ -384,6 +388,15 @@ public struct LeadStore: Sendable {
     func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
         guard perCall else { return try await client.query(query, logger: logger).collect() }
         return try await transaction { tx in try await tx.query(query, logger: logger).collect() }
+    }
+
+    /// A prepared statement's rows: named on the direct path, else as `rows` runs it.
+    func prepared<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row]
+    where Statement.Row: Sendable {
+        guard direct else { return try await rows(statement) }
+        var result: [Statement.Row] = []
+        for try await row in try await client.execute(statement, logger: logger) { result.append(row) }
+        return result
     }
 
     /// A prepared statement's rows when it is not run named on the direct path: unnamed

@@ -100,6 +100,7 @@ public final class Dispatcher: Service, Sendable {
     private func serve(session: PostgresConnection) async throws -> Bool {
         let pid: Int32
         let budget: LaneBudget
+        let key: Int32
         do {
             pid =
                 try await session.query(ProjectLock.backendPid, logger: logger).collect().first?.decode(Int32.self) ?? 0
@@ -110,12 +111,13 @@ public final class Dispatcher: Service, Sendable {
                     maxPreparedTransactions: Int(prepared))
             }
             budget = LaneBudget(configured: configuration.maxLanes, table: table)
+            key = try await Self.identify(session, logger: logger)
         } catch {
             return false
         }
         // The locks of a lost session died with it.
         roster.withLock { $0.ended = [] }
-        let lock = ProjectLock(sessionPid: pid)
+        let lock = ProjectLock(sessionKey: key)
         let alive = SessionFlag()
         health.setLockSession(true)
         logger.info("worker ready", metadata: ["worker_id": "\(configuration.workerId)"])
@@ -217,6 +219,18 @@ public final class Dispatcher: Service, Sendable {
         }
         if let moved { throw moved }
         return done
+    }
+
+    /// Takes a key no other session holds, kept while the session lives: a lane's attempt is
+    /// recorded only while it is held (`InsertFenced`, docs/operating.md §5).
+    private static func identify(_ session: PostgresConnection, logger: Logger) async throws -> Int32 {
+        for _ in 0..<100 {
+            let key = Int32.random(in: 1...Int32.max)
+            let taken = try await session.query(ProjectLock.identify(key: key), logger: logger).collect().first?
+                .decode(Bool.self)
+            if taken == true { return key }
+        }
+        throw StoreError(.badArgument, "no free key for the lock session after 100 tries")
     }
 
     /// The chores of the full sweep, then every ready project no lane serves, in line.

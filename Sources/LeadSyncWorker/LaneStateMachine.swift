@@ -15,7 +15,8 @@ enum LaneExit: Sendable, Equatable {
 /// instant so tests drive it with made-up times.
 ///
 /// One round, in this order (docs/operating.md §6): stop, pause and a given-up write-back
-/// end the lane; the project's row is read again each second (a pause, new limits); no
+/// end the lane; the project's row is read again each second before a claim that may send
+/// (a pause, new limits); no
 /// token ends the lane; at most `max_in_flight` requests out (finished ones are counted
 /// until the lane has collected them); a busy lane waits for the project's rate limit
 /// (a lane that has caught up and had to wait for it also waits, briefly, for the next
@@ -380,7 +381,11 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
                 if stopRequested { return finish(.stopped) }
                 if pausedByAnswer { return finish(.paused) }
                 if gaveUp { return finish(.writeBackFailed) }
-                if lastSettings.duration(to: now) > configuration.settingsInterval {
+                // Read before a claim with a slot, which may send at once. A look without
+                // one (a lane that caught up) comes back here before it sends anything, so
+                // its row is read then if it found work: a small project's last look before
+                // its lane ends reads none (docs/operating.md §21).
+                if lastSettings.duration(to: now) > configuration.settingsInterval && (expectWork || holdsSlot) {
                     stage = .readingSettings
                     return .readSettings
                 }

@@ -76,7 +76,9 @@ struct ProjectLane: Sendable {
         guard
             let start = try await database(
                 "lane start", urgent: true,
-                { [project] store in try await store.laneStart(project: project, countUpTo: Machine.startCount) })
+                { [project] store in
+                    try await store.laneStart(project: project, countUpTo: Machine.startCount, arrivals: Self.arrivalsRead)
+                })
         else { return .drained }
         let settings = start.settings
         if settings.paused { return .paused }
@@ -103,6 +105,10 @@ struct ProjectLane: Sendable {
         var exit = Exit.drained
         // Where never-tried leads may be (migration 0011), and how far the lane has read.
         var arrivals = ArrivalRanges()
+        // The start read the arrival rows: the first claim reads them again only when it
+        // scans for gaps (docs/operating.md §21). Whether it read them all.
+        arrivals.add(start.arrivals)
+        var startRead: Bool? = start.arrivals.count < Self.arrivalsRead
         var watch = CaughtUpWatch<ContinuousClock.Instant>(interval: configuration.sweepInterval)
         // No retry was due at the start: the first claim does not look for one.
         var retriesNone = !start.retriesDue
@@ -184,7 +190,8 @@ struct ProjectLane: Sendable {
                         let urgent = machine.latencySensitive
                         let (claimed, retriesFound, cursor) = try await claim(
                             afterId: afterId, want: want, scanGaps: scanGaps, retries: retries, exclude: exclude,
-                            arrivals: &arrivals, watch: &watch, retriesNone: &retriesNone, buffered: machine.buffer,
+                            arrivals: &arrivals, startRead: &startRead, watch: &watch, retriesNone: &retriesNone,
+                            buffered: machine.buffer,
                             inFlight: machine.inFlight, urgent: urgent)
                         var vetted: [Lead] = []
                         if !claimed.isEmpty {
@@ -297,19 +304,26 @@ struct ProjectLane: Sendable {
     /// short; rows done are deleted then. Also says how many retries it found, and the
     /// highest new id read (the machine's cursor: nothing is read by it). A plain claim
     /// right after a look that saw everything, with no notification since, asks nothing
-    /// (`CaughtUpWatch`); nor does a first claim for retries when none was due at the start.
+    /// (`CaughtUpWatch`); nor does a first claim for retries when none was due at the start,
+    /// nor a look that read the arrival rows and learnt with them that none is due. The
+    /// first claim takes the arrival rows the lane's start read (`startRead`: whether all)
+    /// unless it scans for gaps.
     private func claim(
         afterId: Int64, want: Int, scanGaps: Bool, retries: Bool, exclude: [Int64],
-        arrivals: inout ArrivalRanges, watch: inout CaughtUpWatch<ContinuousClock.Instant>, retriesNone: inout Bool,
-        buffered: [Lead], inFlight: [Int64: [Int64]], urgent: Bool
+        arrivals: inout ArrivalRanges, startRead: inout Bool?, watch: inout CaughtUpWatch<ContinuousClock.Instant>,
+        retriesNone: inout Bool, buffered: [Lead], inFlight: [Int64: [Int64]], urgent: Bool
     ) async throws -> (leads: [Lead], retries: Int, cursor: Int64) {
+        let fromStart = startRead
+        startRead = nil
         if !scanGaps && !retries && afterId > 0 && !arrivals.hasWork && !wake.hasProjects
             && watch.knowsNothingArrived(now: .now)
         {
             return ([], 0, afterId)
         }
-        // Whether the arrival rows read by this look were all of them.
+        // Whether the arrival rows read by this look were all of them, and whether a retry
+        // was due when they were read.
         var readAll: Bool?
+        var retryDue: Bool?
         var found: [Lead] = []
         if !scanGaps && !arrivals.hasWork && afterId > 0 {
             // A lane that has claimed before and has no range left looks above the highest
@@ -323,15 +337,19 @@ struct ProjectLane: Sendable {
         }
         if found.isEmpty {
             var looked = false
-            if scanGaps || !arrivals.hasWork {
-                readAll = try await readArrivals(&arrivals, buffered: buffered, urgent: urgent)
+            if let fromStart, !scanGaps {
+                // Read a moment ago; a lead committed since comes with a notification.
+                readAll = fromStart
+                looked = true
+            } else if scanGaps || !arrivals.hasWork {
+                (readAll, retryDue) = try await readArrivals(&arrivals, buffered: buffered, urgent: urgent)
                 looked = true
             }
             found = try await claimArrived(
                 &arrivals, want: want, buffered: buffered, inFlight: inFlight, urgent: urgent)
             if found.count < want && !looked {
                 // What this claim found is not recorded yet either.
-                readAll = try await readArrivals(&arrivals, buffered: buffered + found, urgent: urgent)
+                (readAll, retryDue) = try await readArrivals(&arrivals, buffered: buffered + found, urgent: urgent)
                 if arrivals.hasWork {
                     var seen = Set(found.map(\.id))
                     for lead in try await claimArrived(
@@ -345,7 +363,7 @@ struct ProjectLane: Sendable {
         let cursor = found.reduce(afterId) { max($0, $1.id) }
         watch.looked(complete: readAll == true && found.count < want && !arrivals.hasWork, at: .now)
         // Known at the lane's start, for its first claim only.
-        let noneDue = retriesNone
+        let noneDue = retriesNone || retryDue == false
         retriesNone = false
         guard retries, !noneDue else { return (found, 0, cursor) }
 
@@ -364,15 +382,18 @@ struct ProjectLane: Sendable {
     static let arrivalsRead = 256
     static let rangesPerClaim = 64
 
-    /// Reads the project's arrival rows, deleting those done first; true when it read them all.
-    private func readArrivals(_ arrivals: inout ArrivalRanges, buffered: [Lead], urgent: Bool) async throws -> Bool {
+    /// Reads the project's arrival rows, deleting those done first: whether it read them all,
+    /// and whether a retry of the project was due.
+    private func readArrivals(_ arrivals: inout ArrivalRanges, buffered: [Lead], urgent: Bool) async throws -> (
+        all: Bool, retryDue: Bool
+    ) {
         let done = arrivals.done(buffered: buffered.map(\.id).sorted())
-        let rows = try await database("arrivals", urgent: urgent) { [project] store in
+        let read = try await database("arrivals", urgent: urgent) { [project] store in
             try await store.arrivals(project: project, deleting: done, limit: Self.arrivalsRead)
         }
         arrivals.forget(done)
-        arrivals.add(rows)
-        return rows.count < Self.arrivalsRead
+        arrivals.add(read.rows)
+        return (read.rows.count < Self.arrivalsRead, read.retryDue)
     }
 
     /// Never-tried leads inside the ranges left to scan, at most `want`, leaving out those

@@ -13,8 +13,8 @@ struct TimedOut: Error, CustomStringConvertible {
 /// A query on a connection the server dropped can wait forever without honouring
 /// cancellation, and a task group would wait for it too. So the operation runs in a task
 /// of its own that is cancelled, and the caller resumes, at the deadline; the stuck task
-/// ends when its connection is finally torn down. Used for the lock session's calls and
-/// for closing the worker's own connections.
+/// ends when its connection is finally torn down. Used for every database call of the
+/// worker and for closing its own connections.
 @discardableResult
 func withTimeout<T: Sendable>(
     _ limit: Duration, _ what: String, _ operation: @escaping @Sendable () async throws -> T
@@ -25,16 +25,13 @@ func withTimeout<T: Sendable>(
     }
 }
 
-/// Whoever finishes first, the operation or the timer, resumes the caller; the other is
-/// cancelled. The timer is an event loop's scheduled task, which a cancel takes off the
-/// loop's queue: a `Task.sleep` cancelled stays queued, with its task's memory, until its
-/// deadline, so with a 30 s limit every database call of the last 30 s was still held
-/// (docs/operating.md §21: hundreds of MB and a steady CPU cost with many tenants).
+/// Whoever finishes first, the operation or its deadline (`Deadlines`), resumes the caller;
+/// the other is cancelled.
 private final class TimeoutRace<T: Sendable>: Sendable {
     private struct State {
         var continuation: CheckedContinuation<T, any Error>?
         var work: Task<Void, Never>?
-        var timer: Scheduled<Void>?
+        var deadline: Deadlines.Entry?
     }
     private let state = Mutex(State())
 
@@ -46,31 +43,101 @@ private final class TimeoutRace<T: Sendable>: Sendable {
         let work = Task {
             do { self.finish(.success(try await operation())) } catch { self.finish(.failure(error)) }
         }
-        let (seconds, attoseconds) = limit.components
-        let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(
-            in: .nanoseconds(max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
-        ) { self.finish(.failure(TimedOut(what: what))) }
+        let deadline = Deadlines.shared.add(after: limit) { self.finish(.failure(TimedOut(what: what))) }
         // Finished already: nothing was there to cancel yet.
         let finished = state.withLock { state -> Bool in
             state.work = work
-            state.timer = timer
+            state.deadline = deadline
             return state.continuation == nil
         }
         if finished {
             work.cancel()
-            timer.cancel()
+            Deadlines.shared.remove(deadline)
         }
     }
 
     /// The first result resumes the caller and cancels the other side; later ones are dropped.
     private func finish(_ result: Result<T, any Error>) {
-        let (continuation, work, timer) = state.withLock { state in
+        let (continuation, work, deadline) = state.withLock { state in
             defer { state.continuation = nil }
-            return (state.continuation, state.work, state.timer)
+            return (state.continuation, state.work, state.deadline)
         }
         guard let continuation else { return }
         work?.cancel()
-        timer?.cancel()
+        if let deadline { Deadlines.shared.remove(deadline) }
         continuation.resume(with: result)
+    }
+}
+
+/// The deadlines of the worker's waits in progress (database calls, lanes waiting for
+/// work), watched by one event loop timer at a time, set for the earliest.
+///
+/// A timer per wait cost two event loop wake-ups (scheduling it from a task, cancelling it
+/// when the wait ended first), and a `Task.sleep` stays queued with its task until its
+/// deadline however early the wait ended: with many tenants a request's seven database
+/// calls left seven, and their firing was most of what a worker that had just drained
+/// spent while idle (docs/operating.md §21). Adding a deadline later than the timer's
+/// (a database call's 30 s; most waits) and removing one touch only this table.
+final class Deadlines: Sendable {
+    static let shared = Deadlines()
+
+    struct Entry: Sendable, Hashable {
+        fileprivate let id: UInt64
+        fileprivate let at: NIODeadline
+    }
+
+    private struct State {
+        var entries: [Entry: @Sendable () -> Void] = [:]
+        var nextId: UInt64 = 0
+        /// When the earliest timer still to fire is set for; nil: none.
+        var timer: NIODeadline?
+    }
+    private let state = Mutex(State())
+    private let loop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()
+
+    /// Calls `expire` on an event loop once `limit` has passed, unless removed first.
+    func add(after limit: Duration, _ expire: @escaping @Sendable () -> Void) -> Entry {
+        let (seconds, attoseconds) = limit.components
+        let nanoseconds = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        let delay =
+            nanoseconds.overflow ? Int64.max / 2 : max(0, nanoseconds.partialValue + attoseconds / 1_000_000_000)
+        let at = NIODeadline.now() + .nanoseconds(delay)
+        let (entry, setTimer) = state.withLock { state -> (Entry, Bool) in
+            state.nextId &+= 1
+            let entry = Entry(id: state.nextId, at: at)
+            state.entries[entry] = expire
+            if let timer = state.timer, timer <= at { return (entry, false) }
+            state.timer = at
+            return (entry, true)
+        }
+        if setTimer { loop.scheduleTask(deadline: at) { self.fire(setFor: at) } }
+        return entry
+    }
+
+    /// The wait ended first.
+    func remove(_ entry: Entry) {
+        _ = state.withLock { $0.entries.removeValue(forKey: entry) }
+    }
+
+    private func fire(setFor at: NIODeadline) {
+        let now = NIODeadline.now()
+        let (expired, next) = state.withLock { state -> ([@Sendable () -> Void], NIODeadline?) in
+            if state.timer == at { state.timer = nil }
+            var expired: [@Sendable () -> Void] = []
+            var earliest: NIODeadline?
+            for (entry, expire) in state.entries {
+                if entry.at <= now {
+                    expired.append(expire)
+                } else if earliest.map({ entry.at < $0 }) ?? true {
+                    earliest = entry.at
+                }
+            }
+            if !expired.isEmpty { state.entries = state.entries.filter { $0.key.at > now } }
+            guard let earliest, state.timer.map({ earliest < $0 }) ?? true else { return (expired, nil) }
+            state.timer = earliest
+            return (expired, earliest)
+        }
+        if let next { loop.scheduleTask(deadline: next) { self.fire(setFor: next) } }
+        for expire in expired { expire() }
     }
 }

@@ -10,6 +10,8 @@ public final class WakeSignal: Sendable {
         /// Something changed that needs no scan (a lane ended): the waiter just looks again.
         var poked = false
         var waiter: CheckedContinuation<Void, Never>?
+        /// Which call of `wait` the waiter is (`Waiter`), so a timeout resumes only its own.
+        var waiterId: UInt64 = 0
         var routes: [String: WakeSignal] = [:]
     }
 
@@ -77,30 +79,46 @@ public final class WakeSignal: Sendable {
     }
 
     /// Waits until something is signalled or `timeout` passes (or the task is cancelled).
+    /// The timeout is one of `Deadlines`' entries: no timer or task of its own per wait (a
+    /// lane waits once or twice per request: docs/operating.md §21).
     public func wait(timeout: Duration) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await withTaskCancellationHandler {
-                    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                        let resumeNow = self.state.withLock { s -> Bool in
-                            if s.all || s.poked || !s.projects.isEmpty || Task.isCancelled { return true }
-                            s.waiter?.resume()
-                            s.waiter = continuation
-                            return false
-                        }
-                        if resumeNow { continuation.resume() }
-                    }
-                } onCancel: {
-                    let waiter = self.state.withLock { s -> CheckedContinuation<Void, Never>? in
-                        defer { s.waiter = nil }
-                        return s.waiter
-                    }
-                    waiter?.resume()
+        let waiter = Waiter()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = self.state.withLock { s -> Bool in
+                    if s.all || s.poked || !s.projects.isEmpty || Task.isCancelled { return true }
+                    s.waiter?.resume()
+                    s.waiter = continuation
+                    s.waiterId = waiter.id
+                    return false
                 }
+                if resumeNow {
+                    continuation.resume()
+                    return
+                }
+                let deadline = Deadlines.shared.add(after: timeout) { self.resume(waiter.id) }
+                waiter.deadline.withLock { $0 = deadline }
             }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
-            group.cancelAll()
+        } onCancel: {
+            self.resume(nil)
         }
+        if let deadline = waiter.deadline.withLock({ $0 }) { Deadlines.shared.remove(deadline) }
     }
+
+    /// Resumes the waiter: only the one `id` names (its timeout), or whichever waits (nil).
+    private func resume(_ id: UInt64?) {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            guard id == nil || s.waiterId == id else { return nil }
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        waiter?.resume()
+    }
+}
+
+/// One call of `WakeSignal.wait`: its number, and its timeout once set.
+private final class Waiter: Sendable {
+    private static let counter = Atomic<UInt64>(0)
+    let id = Waiter.counter.add(1, ordering: .relaxed).newValue
+    let deadline = Mutex<Deadlines.Entry?>(nil)
 }

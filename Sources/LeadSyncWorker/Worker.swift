@@ -89,7 +89,12 @@ public struct Worker: Service {
         let poolConfiguration = try database.pool.clientConfiguration(
             maximumConnections: databaseConnections, settings: pooled == nil ? settings : [])
         let http = UservoxClient.makeHTTPClient(clientConfiguration)
-        let postgres = PostgresClient(configuration: poolConfiguration, backgroundLogger: poolLogger)
+        // Every connection kept open: the pool gives a connection above its minimum an idle
+        // timer each time it is parked, a `Task.sleep` that stays queued for a minute when
+        // the connection is taken again at once (docs/operating.md §21).
+        var keptConfiguration = poolConfiguration
+        keptConfiguration.options.minimumConnections = databaseConnections
+        let postgres = PostgresClient(configuration: keptConfiguration, backgroundLogger: poolLogger)
         // Lanes that have caught up query here while a connection is free (docs/operating.md
         // §22): kept open, so the first quiet lead does not pay for a connect.
         let reserved =

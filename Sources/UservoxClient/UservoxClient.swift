@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// The Bulk Initiate Leads API over HTTP. Sends one batch and returns what happened as an
 /// `APIAnswer`; it never throws for anything the server or the network does.
@@ -96,25 +97,8 @@ public struct UservoxClient: Sendable {
                 request, deadline: .now() + .nanoseconds(timeout.nanosecondsValue))
             let status = Int(response.status.code)
             let headers = response.headers.map { (name: $0.name, value: $0.value) }
-            let bytes = try await withThrowingTaskGroup(of: [UInt8]?.self) { group in
-                group.addTask {
-                    do {
-                        var buffer = try await response.body.collect(upTo: maxAnswerBytes)
-                        return buffer.readBytes(length: buffer.readableBytes) ?? []
-                    } catch is NIOTooManyBytesError {
-                        throw AnswerTooLarge(limit: maxAnswerBytes)
-                    }
-                }
-                group.addTask {
-                    try await Task.sleep(until: deadline, clock: ContinuousClock())
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let bytes = first else {
-                    throw HTTPClientError.deadlineExceeded
-                }
-                return bytes
-            }
+            let bytes = try await Self.readBody(
+                response.body, upTo: maxAnswerBytes, within: deadline - clock.now, on: http.eventLoopGroup.any())
             let classifyStarted = clock.now
             let answer = AnswerClassifier.classify(status: status, headers: headers, body: bytes, batch: batch)
             let finished = clock.now
@@ -129,6 +113,43 @@ public struct UservoxClient: Sendable {
         } catch {
             return Exchange(answer: Self.classify(error: error), httpStatus: nil, duration: clock.now - started)
         }
+    }
+
+    /// Reads the answer's body, giving up after `limit`. The read runs in a task of its own
+    /// that an event loop's scheduled task cancels at the deadline; the timer is taken off the
+    /// loop when the body comes first. A `Task.sleep` racing the read stayed queued for the
+    /// whole request timeout after every request, and with many tenants their firing was
+    /// most of what a worker that had just drained spent while idle (docs/operating.md §21).
+    static func readBody(
+        _ body: HTTPClientResponse.Body, upTo maxBytes: Int, within limit: Duration, on loop: any EventLoop
+    ) async throws -> [UInt8] {
+        let expired = Expired()
+        let reading = Task {
+            do {
+                var buffer = try await body.collect(upTo: maxBytes)
+                return buffer.readBytes(length: buffer.readableBytes) ?? []
+            } catch is NIOTooManyBytesError {
+                throw AnswerTooLarge(limit: maxBytes)
+            }
+        }
+        let timer = loop.scheduleTask(in: .nanoseconds(max(0, limit.nanosecondsValue))) {
+            expired.flag.store(true, ordering: .relaxed)
+            reading.cancel()
+        }
+        defer { timer.cancel() }
+        do {
+            return try await withTaskCancellationHandler {
+                try await reading.value
+            } onCancel: {
+                reading.cancel()
+            }
+        } catch  where expired.flag.load(ordering: .relaxed) {
+            throw HTTPClientError.deadlineExceeded
+        }
+    }
+
+    private final class Expired: Sendable {
+        let flag = Atomic<Bool>(false)
     }
 
     struct AnswerTooLarge: Error, CustomStringConvertible {

@@ -15,14 +15,17 @@ import Testing
             try await db.withClient(maximumConnections: 2) { client in
                 let store = LeadStore(client: client, logger: logger)
                 try await db.withConnection { session in
-                    let pid = try await session.query(ProjectLock.backendPid, logger: logger).collect().first!
-                        .decode(Int32.self)
-                    let lock = ProjectLock(sessionPid: pid)
+                    let lock = ProjectLock(sessionKey: 4242)
                     func start() async throws -> Int64? {
                         try await store.startAttempt(
                             project: "acme", workerId: "w1", leadIds: [1, 2, 3], lease: .seconds(45), lock: lock)
                     }
+                    func identify(_ key: Int32, on connection: PostgresConnection) async throws -> Bool? {
+                        try await connection.query(ProjectLock.identify(key: key), logger: logger).collect().first?
+                            .decode(Bool.self)
+                    }
 
+                    #expect(try await identify(4242, on: session) == true)
                     #expect(try await start() == nil)
                     let locked = try await session.query(ProjectLock.tryLock(project: "acme"), logger: logger).collect()
                         .first?.decode(Bool.self)
@@ -35,6 +38,21 @@ import Testing
                             project: "beta", workerId: "w1", leadIds: [4], lease: .seconds(45), lock: lock) == nil)
                     try await session.query(ProjectLock.unlock(project: "acme"), logger: logger)
                     #expect(try await start() == nil)
+
+                    // The lock session gone (its key free) while another session holds the
+                    // project: a worker that lost its lock cannot start a request.
+                    try await db.withConnection { other in
+                        #expect(try await identify(4242, on: other) == false)
+                        try await session.query(
+                            "SELECT pg_advisory_unlock(\(ProjectLock.sessionNamespace), 4242)", logger: logger)
+                        let taken = try await other.query(ProjectLock.tryLock(project: "acme"), logger: logger)
+                            .collect().first?.decode(Bool.self)
+                        #expect(taken == true)
+                        #expect(try await start() == nil)
+                        // Another lock session's key does not count either.
+                        #expect(try await identify(4343, on: other) == true)
+                        #expect(try await start() == nil)
+                    }
 
                     let row = try await client.query(
                         "SELECT lead_count, lead_ids, lease_expires_at > now() FROM leadsync.submission_attempts WHERE id = \(id ?? 0)",

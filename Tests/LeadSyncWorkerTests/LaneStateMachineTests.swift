@@ -820,6 +820,39 @@ extension LaneStateMachineTests {
         #expect(machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 0), now: t) == .readSettings)
         #expect(machine.handle(.settingsRead(Self.settings(paused: true)), now: t) == .finish(.paused))
     }
+
+    /// docs/operating.md §21: a small project's lane that sent all it held and waited over a
+    /// second for its answer looks once more before it ends, without reading its row first:
+    /// nothing is sent by that look. What it finds goes out only after the row is read.
+    @Test func aLastLookWithoutASlotReadsTheRowOnlyWhenItFindsWork() {
+        var t = TestInstant.zero
+        var machine = Self.machine(batch: 10, inFlight: 1, settingsInterval: .seconds(1))
+        _ = Self.takesItsTurn(&machine, now: t, priority: .starting)
+        #expect(
+            machine.handle(.claimed(vetted: Self.leads(1...2), claimed: 2, retriesFound: 0, cursor: 2), now: t)
+                == .send(Self.batch(1...2), byteBudget: 4096))
+        #expect(machine.handle(.sent(attemptId: 10, leadIds: [1, 2]), now: t) == .waitForRequest)
+        t = t + .seconds(2)
+        #expect(
+            machine.handle(.writeBackDone(attemptId: 10), now: t)
+                == .claim(afterId: 2, want: 10, scanGaps: true, retries: true, exclude: []))
+        #expect(
+            machine.handle(.claimed(vetted: Self.leads(3...3), claimed: 1, retriesFound: 0, cursor: 3), now: t)
+                == .readSettings)
+        #expect(machine.handle(.settingsRead(Self.settings(paused: true)), now: t) == .finish(.paused))
+
+        // Nothing found: the lane ends without having read its row.
+        var ending = Self.machine(batch: 10, inFlight: 1, settingsInterval: .seconds(1))
+        t = TestInstant.zero
+        _ = Self.takesItsTurn(&ending, now: t, priority: .starting)
+        _ = ending.handle(.claimed(vetted: Self.leads(1...2), claimed: 2, retriesFound: 0, cursor: 2), now: t)
+        _ = ending.handle(.sent(attemptId: 10, leadIds: [1, 2]), now: t)
+        t = t + .seconds(2)
+        _ = ending.handle(.writeBackDone(attemptId: 10), now: t)
+        ending.receive(.lingerAllowed(false), now: t)
+        #expect(
+            ending.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 2), now: t) == .finish(.drained))
+    }
 }
 
 /// docs/operating.md §8: what a failed write-back does next.

@@ -151,6 +151,54 @@ struct ManyTenantsTests {
         }
     }
 
+    /// A project with a few leads costs about seven statements of the worker (its lane's
+    /// start with the arrival rows, the claim, the phone claims, the attempt, the
+    /// write-back, the last look with whether a retry is due, its share of the lock
+    /// exchange), not nine: the first claim takes the arrival rows the start read, and the
+    /// last look asks for retries only when that look saw one due (docs/operating.md §21).
+    /// Counted as the database's transactions (each statement of the worker is one) once
+    /// the worker's sessions have ended; every lead is still sent once.
+    @Test func aFewLeadsCostAboutSevenStatements() async throws {
+        try await TestDatabase.with { db in
+            let f = Fixture(db: db)
+            let projects = (1...100).map { "r\($0)" }
+            try await UservoxSimulator.withRunning(.projects(projects)) { sim in
+                for (i, project) in projects.enumerated() {
+                    try await f.insert(project: project, count: 2, from: 1 + 2 * i)
+                }
+                let transactions = """
+                    SELECT (xact_commit + xact_rollback)::int8 FROM pg_stat_database WHERE datname = current_database()
+                    """
+                // A session's counts reach the statistics as it ends: the inserts' first.
+                try await waitUntil("the inserts' sessions ended", timeout: .seconds(30)) {
+                    try await f.int(
+                        "SELECT count(*)::int8 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    ) == 0
+                }
+                let before = try await f.int(PostgresQuery(unsafeSQL: transactions))
+                let worker = try await WorkerProcess.start(
+                    database: db.url, baseURL: sim.baseURL, tokens: tokens(projects), arguments: ["--once"])
+                #expect(try await worker.waitForExit() == 0, "\(worker.standardError.suffix(2000))")
+                try await waitUntil("the worker's sessions ended", timeout: .seconds(30)) {
+                    try await f.int(
+                        "SELECT count(*)::int8 FROM pg_stat_activity WHERE datname = current_database() AND usename <> current_user"
+                    ) == 0
+                }
+                let statements = try await f.int(PostgresQuery(unsafeSQL: transactions)) - before
+                // About 7 per project and the worker's start and sweeps (about 40); 9.5 per
+                // project before.
+                #expect(
+                    statements <= 8 * projects.count,
+                    "\(statements) transactions for \(projects.count) projects")
+                #expect(try await f.states() == ["submitted": 200])
+                let stats = sim.simulator.stats()
+                #expect(stats.totals.accepted == 200)
+                #expect(stats.totals.resentAfterFinal == 0)
+                #expect(stats.totals.requests == 100)
+            }
+        }
+    }
+
     /// Waits until no lead is pending, sampling how many of LeadSync's advisory locks are
     /// held (on `database`: tests share a server); returns the most seen.
     static func drainWatchingLocks(_ f: Fixture, _ worker: ManagedProcess, database: String? = nil) async throws

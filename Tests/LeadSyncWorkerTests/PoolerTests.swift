@@ -148,7 +148,7 @@ import UservoxSimulator
                     for name in [
                         "LeadQueries.ClaimArrived", "LeadQueries.ReadArrivals", "LeadQueries.ClaimFreePhones",
                         "AttemptQueries.InsertFenced",
-                        "AttemptQueries.FinishAllAccepted",
+                        "AttemptQueries.FinishAllAccepted", "LaneStartQueries.Read",
                     ] {
                         try await c.query(
                             PostgresQuery(unsafeSQL: "PREPARE \"LeadSyncStore.\(name)\" AS SELECT 1"), logger: db.logger

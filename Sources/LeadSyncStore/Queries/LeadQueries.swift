@@ -261,16 +261,22 @@ package enum LeadQueries {
 
     /// ArrivalsReadAndDelete: a project's arrival rows (id, first id, last id), lowest range
     /// first, at most `limit`, after deleting `done` (rows whose every lead is recorded in an
-    /// attempt or finished: docs/contract.md §1.7). Prepared: a lane that has caught up
-    /// runs it with every claim.
+    /// attempt or finished: docs/contract.md §1.7), and whether a retry of the project is due
+    /// (one probe of `leads_retry`): a look that reads the rows then asks for retries only
+    /// when one is (docs/operating.md §21). Every row says it; with no arrival row left, one
+    /// row of NULLs says it alone. Prepared: a lane that has caught up runs it with every
+    /// claim.
     package struct ReadArrivals: PostgresPreparedStatement {
         package static let sql = """
             WITH gone AS (DELETE FROM leadsync.arrivals WHERE project_id = $1 AND id = ANY($2::int8[]))
-            SELECT id, first_id, last_id FROM leadsync.arrivals
-            WHERE project_id = $1 AND id <> ALL($2::int8[])
-            ORDER BY project_id, first_id LIMIT $3
+            SELECT a.id, a.first_id, a.last_id, r.due
+            FROM (SELECT EXISTS (SELECT FROM leadsync.leads l WHERE l.project_id = $1 AND \(ReadyLeads.due("l."))) AS due) r
+            LEFT JOIN LATERAL (
+                SELECT id, first_id, last_id FROM leadsync.arrivals
+                WHERE project_id = $1 AND id <> ALL($2::int8[])
+                ORDER BY project_id, first_id LIMIT $3) a ON true
             """
-        package typealias Row = Arrival
+        package typealias Row = (arrival: Arrival?, retryDue: Bool)
         package var project: String
         package var done: [Int64]
         package var limit: Int
@@ -289,9 +295,10 @@ package enum LeadQueries {
             return bindings
         }
 
-        package func decodeRow(_ row: PostgresRow) throws -> Arrival {
-            let (id, first, last) = try row.decode((Int64, Int64, Int64).self)
-            return Arrival(id: id, firstId: first, lastId: last)
+        package func decodeRow(_ row: PostgresRow) throws -> Row {
+            let (id, first, last, due) = try row.decode((Int64?, Int64?, Int64?, Bool).self)
+            guard let id, let first, let last else { return (nil, due) }
+            return (Arrival(id: id, firstId: first, lastId: last), due)
         }
     }
 
