@@ -77,7 +77,8 @@ struct ProjectLane: Sendable {
             let start = try await database(
                 "lane start", urgent: true,
                 { [project] store in
-                    try await store.laneStart(project: project, countUpTo: Machine.startCount, arrivals: Self.arrivalsRead)
+                    try await store.laneStart(
+                        project: project, countUpTo: Machine.startCount, arrivals: Self.arrivalsRead)
                 })
         else { return .drained }
         let settings = start.settings
