@@ -129,9 +129,13 @@ public struct LeadStore: Sendable {
     }
 
     /// Claims phones for `leads` (unique keys); returns the ids that now hold their phone.
-    public func claimPhones(project: String, keys: [String], leadIds: [Int64]) async throws -> Set<Int64> {
+    /// `fresh`: as in `refusedPhones`.
+    public func claimPhones(project: String, keys: [String], leadIds: [Int64], fresh: Bool = false) async throws
+        -> Set<Int64>
+    {
         guard !keys.isEmpty else { return [] }
-        return Set(leadIds).subtracting(try await refusedPhones(project: project, keys: keys, leadIds: leadIds))
+        return Set(leadIds).subtracting(
+            try await refusedPhones(project: project, keys: keys, leadIds: leadIds, fresh: fresh))
     }
 
     /// Claims phones for `leads` (unique keys) like `claimPhones`, and returns the ids that

@@ -108,34 +108,8 @@ import Testing
     /// server runs them in, each phone ends with exactly one holder and only that lead is told
     /// it holds it.
     @Test func concurrentClaimsOfOnePhoneLeaveOneHolder() async throws {
-        try await TestDatabase.with { db in
-            try await db.withClient(maximumConnections: 4) { client in
-                let store = LeadStore(client: client, logger: logger)
-                let ids = try await client.query(
-                    """
-                    INSERT INTO leadsync.leads (project_id, phone)
-                    SELECT 'acme', '+1415555' || lpad((i % 200)::text, 4, '0') FROM generate_series(0, 399) AS i
-                    RETURNING id
-                    """, logger: logger
-                ).collect().map { try $0.decode(Int64.self) }
-                let keys = (0..<200).map {
-                    "1415555" + String(repeating: "0", count: 4 - String($0).count) + String($0)
-                }
-                async let a = store.claimPhones(project: "acme", keys: keys, leadIds: Array(ids[0..<200]))
-                async let b = store.claimPhones(project: "acme", keys: keys, leadIds: Array(ids[200..<400]))
-                let (heldByA, heldByB) = try await (a, b)
-                #expect(heldByA.isDisjoint(with: heldByB))
-                #expect(heldByA.count + heldByB.count == 200)
-                let claims = try await client.query(
-                    "SELECT count(*)::int8, count(DISTINCT phone_key)::int8 FROM leadsync.phone_claims", logger: logger
-                ).collect().map { try $0.decode((Int, Int).self) }
-                #expect(claims.first?.0 == 200)
-                #expect(claims.first?.1 == 200)
-                let stored = Set(
-                    try await client.query("SELECT lead_id FROM leadsync.phone_claims", logger: logger)
-                        .collect().map { try $0.decode(Int64.self) })
-                #expect(stored == heldByA.union(heldByB))
-            }
+        try await twoClaimersOfTheSamePhones { store, keys, leadIds in
+            try await store.claimPhones(project: "acme", keys: keys, leadIds: leadIds)
         }
     }
 
@@ -191,6 +165,16 @@ import Testing
     /// Two fresh claims of the same phones at once (a project taken over): one insert fails
     /// on the key and is judged again; each phone ends with exactly one holder.
     @Test func concurrentFreshClaimsOfOnePhoneLeaveOneHolder() async throws {
+        try await twoClaimersOfTheSamePhones { store, keys, leadIds in
+            try await store.claimPhones(project: "acme", keys: keys, leadIds: leadIds, fresh: true)
+        }
+    }
+
+    /// 400 leads of one project on 200 phones, claimed by two claimers at once, 200 leads
+    /// each; `claim` says which of its leads hold their phone.
+    private func twoClaimersOfTheSamePhones(
+        _ claim: @escaping @Sendable (LeadStore, [String], [Int64]) async throws -> Set<Int64>
+    ) async throws {
         try await TestDatabase.with { db in
             try await db.withClient(maximumConnections: 4) { client in
                 let store = LeadStore(client: client, logger: logger)
@@ -204,14 +188,16 @@ import Testing
                 let keys = (0..<200).map {
                     "1415555" + String(repeating: "0", count: 4 - String($0).count) + String($0)
                 }
-                async let a = store.refusedPhones(
-                    project: "acme", keys: keys, leadIds: Array(ids[0..<200]), fresh: true)
-                async let b = store.refusedPhones(
-                    project: "acme", keys: keys, leadIds: Array(ids[200..<400]), fresh: true)
-                let (refusedA, refusedB) = try await (a, b)
-                let heldByA = Set(ids[0..<200]).subtracting(refusedA)
-                let heldByB = Set(ids[200..<400]).subtracting(refusedB)
+                async let a = claim(store, keys, Array(ids[0..<200]))
+                async let b = claim(store, keys, Array(ids[200..<400]))
+                let (heldByA, heldByB) = try await (a, b)
+                #expect(heldByA.isDisjoint(with: heldByB))
                 #expect(heldByA.count + heldByB.count == 200)
+                let claims = try await client.query(
+                    "SELECT count(*)::int8, count(DISTINCT phone_key)::int8 FROM leadsync.phone_claims", logger: logger
+                ).collect().map { try $0.decode((Int, Int).self) }
+                #expect(claims.first?.0 == 200)
+                #expect(claims.first?.1 == 200)
                 let stored = Set(
                     try await client.query("SELECT lead_id FROM leadsync.phone_claims", logger: logger)
                         .collect().map { try $0.decode(Int64.self) })

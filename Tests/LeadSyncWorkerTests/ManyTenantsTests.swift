@@ -66,9 +66,7 @@ struct ManyTenantsTests {
 
             let projects = (1...120).map { "t\($0)" }
             try await UservoxSimulator.withRunning(.projects(projects)) { sim in
-                for (i, project) in projects.enumerated() {
-                    try await f.insert(project: project, count: 2, from: 1 + 2 * i)
-                }
+                try await Self.insert(f, projects, each: 2)
                 let worker = try await WorkerProcess.start(
                     database: server.url, baseURL: sim.baseURL, tokens: tokens(projects))
                 let peak = try await Self.drainWatchingLocks(f, worker)
@@ -93,9 +91,7 @@ struct ManyTenantsTests {
             let f = Fixture(db: db)
             let projects = (1...300).map { "m\($0)" }
             try await UservoxSimulator.withRunning(.projects(projects)) { sim in
-                for (i, project) in projects.enumerated() {
-                    try await f.insert(project: project, count: 3, from: 1 + 3 * i)
-                }
+                try await Self.insert(f, projects, each: 3)
                 let worker = try await WorkerProcess.start(
                     database: db.url, baseURL: sim.baseURL, tokens: tokens(projects), arguments: ["--max-lanes", "20"])
                 let peak = try await Self.drainWatchingLocks(f, worker, database: db.url.database)
@@ -103,11 +99,7 @@ struct ManyTenantsTests {
                 worker.signal(SIGTERM)
                 #expect(try await worker.waitForExit() == 0)
                 #expect(worker.standardError.contains("serving at most 20 projects at once (--max-lanes"))
-                #expect(try await f.states() == ["submitted": 900])
-                let stats = sim.simulator.stats()
-                #expect(stats.totals.accepted == 900)
-                #expect(stats.totals.resentAfterFinal == 0)
-                #expect(stats.totals.requests == 300)
+                try await Self.expectEachSentOnce(f, sim, leads: 900, requests: 300)
             }
         }
     }
@@ -122,18 +114,12 @@ struct ManyTenantsTests {
             let f = Fixture(db: db)
             let projects = (1...40).map { "s\($0)" }
             try await UservoxSimulator.withRunning(.projects(projects)) { sim in
-                for (i, project) in projects.enumerated() {
-                    try await f.insert(project: project, count: 2, from: 1 + 2 * i)
-                }
+                try await Self.insert(f, projects, each: 2)
                 let worker = try await WorkerProcess.start(
                     database: db.url, baseURL: sim.baseURL, tokens: tokens(projects), arguments: ["--once"])
                 #expect(try await worker.waitForExit() == 0, "\(worker.standardError.suffix(2000))")
                 // A session's counts reach the statistics when it ends.
-                try await waitUntil("the worker's sessions ended", timeout: .seconds(30)) {
-                    try await f.int(
-                        "SELECT count(*)::int8 FROM pg_stat_activity WHERE datname = current_database() AND usename <> current_user"
-                    ) == 0
-                }
+                try await Self.workerSessionsEnded(f)
                 let scans = try await f.int(
                     """
                     SELECT (coalesce(idx_scan, 0) + coalesce(seq_scan, 0))::int8 FROM pg_stat_user_tables
@@ -142,11 +128,7 @@ struct ManyTenantsTests {
                 // About three per project (and the dispatcher's few sweeps); five with a look
                 // after every claim.
                 #expect(scans <= 4 * projects.count, "arrival scans: \(scans) for \(projects.count) projects")
-                #expect(try await f.states() == ["submitted": 80])
-                let stats = sim.simulator.stats()
-                #expect(stats.totals.accepted == 80)
-                #expect(stats.totals.resentAfterFinal == 0)
-                #expect(stats.totals.requests == 40)
+                try await Self.expectEachSentOnce(f, sim, leads: 80, requests: 40)
             }
         }
     }
@@ -163,9 +145,7 @@ struct ManyTenantsTests {
             let f = Fixture(db: db)
             let projects = (1...100).map { "r\($0)" }
             try await UservoxSimulator.withRunning(.projects(projects)) { sim in
-                for (i, project) in projects.enumerated() {
-                    try await f.insert(project: project, count: 2, from: 1 + 2 * i)
-                }
+                try await Self.insert(f, projects, each: 2)
                 let transactions = """
                     SELECT (xact_commit + xact_rollback)::int8 FROM pg_stat_database WHERE datname = current_database()
                     """
@@ -179,24 +159,41 @@ struct ManyTenantsTests {
                 let worker = try await WorkerProcess.start(
                     database: db.url, baseURL: sim.baseURL, tokens: tokens(projects), arguments: ["--once"])
                 #expect(try await worker.waitForExit() == 0, "\(worker.standardError.suffix(2000))")
-                try await waitUntil("the worker's sessions ended", timeout: .seconds(30)) {
-                    try await f.int(
-                        "SELECT count(*)::int8 FROM pg_stat_activity WHERE datname = current_database() AND usename <> current_user"
-                    ) == 0
-                }
+                try await Self.workerSessionsEnded(f)
                 let statements = try await f.int(PostgresQuery(unsafeSQL: transactions)) - before
                 // About 7 per project and the worker's start and sweeps (about 40); 9.5 per
                 // project before.
                 #expect(
                     statements <= 8 * projects.count,
                     "\(statements) transactions for \(projects.count) projects")
-                #expect(try await f.states() == ["submitted": 200])
-                let stats = sim.simulator.stats()
-                #expect(stats.totals.accepted == 200)
-                #expect(stats.totals.resentAfterFinal == 0)
-                #expect(stats.totals.requests == 100)
+                try await Self.expectEachSentOnce(f, sim, leads: 200, requests: 100)
             }
         }
+    }
+
+    /// `each` leads for every project, numbered on from the previous project's.
+    static func insert(_ f: Fixture, _ projects: [String], each: Int) async throws {
+        for (i, project) in projects.enumerated() {
+            try await f.insert(project: project, count: each, from: 1 + each * i)
+        }
+    }
+
+    /// Waits for the worker's sessions to end: a session's counts reach the statistics then.
+    static func workerSessionsEnded(_ f: Fixture) async throws {
+        try await waitUntil("the worker's sessions ended", timeout: .seconds(30)) {
+            try await f.int(
+                "SELECT count(*)::int8 FROM pg_stat_activity WHERE datname = current_database() AND usename <> current_user"
+            ) == 0
+        }
+    }
+
+    /// Every lead submitted and accepted once, in `requests` requests.
+    static func expectEachSentOnce(_ f: Fixture, _ sim: SimulatorEndpoint, leads: Int, requests: Int) async throws {
+        #expect(try await f.states() == ["submitted": leads])
+        let stats = sim.simulator.stats()
+        #expect(stats.totals.accepted == leads)
+        #expect(stats.totals.resentAfterFinal == 0)
+        #expect(stats.totals.requests == requests)
     }
 
     /// Waits until no lead is pending, sampling how many of LeadSync's advisory locks are
