@@ -78,7 +78,8 @@ struct ProjectLane: Sendable {
                 "lane start", urgent: true,
                 { [project] store in
                     try await store.laneStart(
-                        project: project, countUpTo: Machine.startCount, arrivals: Self.arrivalsRead)
+                        project: project, countUpTo: Machine.startCount, arrivals: Self.arrivalsRead,
+                        firstClaim: Machine.startCount, ranges: Self.rangesPerClaim)
                 })
         else { return .drained }
         let settings = start.settings
@@ -106,10 +107,10 @@ struct ProjectLane: Sendable {
         var exit = Exit.drained
         // Where never-tried leads may be (migration 0011), and how far the lane has read.
         var arrivals = ArrivalRanges()
-        // The start read the arrival rows: the first claim reads them again only when it
-        // scans for gaps (docs/operating.md §21). Whether it read them all.
+        // The start read the arrival rows, and with a few ready the leads inside: the first
+        // claim reads them again only when it scans for gaps (docs/operating.md §21).
         arrivals.add(start.arrivals)
-        var startRead: Bool? = start.arrivals.count < Self.arrivalsRead
+        var startRead: StartRead? = StartRead(all: start.arrivals.count < Self.arrivalsRead, leads: start.firstClaim)
         var watch = CaughtUpWatch<ContinuousClock.Instant>(interval: configuration.sweepInterval)
         // No retry was due at the start: the first claim does not look for one.
         var retriesNone = !start.retriesDue
@@ -308,10 +309,10 @@ struct ProjectLane: Sendable {
     /// (`CaughtUpWatch`); nor does a first claim for retries when none was due at the start,
     /// nor a look that read the arrival rows and learnt with them that none is due. The
     /// first claim takes the arrival rows the lane's start read (`startRead`: whether all)
-    /// unless it scans for gaps.
+    /// unless it scans for gaps, and the leads inside them when the start read those.
     private func claim(
         afterId: Int64, want: Int, scanGaps: Bool, retries: Bool, exclude: [Int64],
-        arrivals: inout ArrivalRanges, startRead: inout Bool?, watch: inout CaughtUpWatch<ContinuousClock.Instant>,
+        arrivals: inout ArrivalRanges, startRead: inout StartRead?, watch: inout CaughtUpWatch<ContinuousClock.Instant>,
         retriesNone: inout Bool, buffered: [Lead], inFlight: [Int64: [Int64]], urgent: Bool
     ) async throws -> (leads: [Lead], retries: Int, cursor: Int64) {
         let fromStart = startRead
@@ -338,16 +339,18 @@ struct ProjectLane: Sendable {
         }
         if found.isEmpty {
             var looked = false
+            var read: [Lead]?
             if let fromStart, !scanGaps {
                 // Read a moment ago; a lead committed since comes with a notification.
-                readAll = fromStart
+                readAll = fromStart.all
+                read = fromStart.leads
                 looked = true
             } else if scanGaps || !arrivals.hasWork {
                 (readAll, retryDue) = try await readArrivals(&arrivals, buffered: buffered, urgent: urgent)
                 looked = true
             }
             found = try await claimArrived(
-                &arrivals, want: want, buffered: buffered, inFlight: inFlight, urgent: urgent)
+                &arrivals, want: want, buffered: buffered, inFlight: inFlight, urgent: urgent, read: read)
             if found.count < want && !looked {
                 // What this claim found is not recorded yet either.
                 (readAll, retryDue) = try await readArrivals(&arrivals, buffered: buffered + found, urgent: urgent)
@@ -383,6 +386,13 @@ struct ProjectLane: Sendable {
     static let arrivalsRead = 256
     static let rangesPerClaim = 64
 
+    /// What the lane's start read for its first claim: whether every arrival row, and
+    /// every never-tried lead inside them (`LaneStart.firstClaim`) when it read those.
+    struct StartRead {
+        var all: Bool
+        var leads: [Lead]?
+    }
+
     /// Reads the project's arrival rows, deleting those done first: whether it read them all,
     /// and whether a retry of the project was due.
     private func readArrivals(_ arrivals: inout ArrivalRanges, buffered: [Lead], urgent: Bool) async throws -> (
@@ -399,16 +409,25 @@ struct ProjectLane: Sendable {
 
     /// Never-tried leads inside the ranges left to scan, at most `want`, leaving out those
     /// the lane holds (two arrival rows' ranges may overlap: concurrent statements of one
-    /// project interleave their ids).
+    /// project interleave their ids). `read`: every never-tried lead inside the ranges, read
+    /// by the lane's start; the answer is taken from them instead of the database.
     private func claimArrived(
-        _ arrivals: inout ArrivalRanges, want: Int, buffered: [Lead], inFlight: [Int64: [Int64]], urgent: Bool
+        _ arrivals: inout ArrivalRanges, want: Int, buffered: [Lead], inFlight: [Int64: [Int64]], urgent: Bool,
+        read: [Lead]? = nil
     ) async throws -> [Lead] {
         let intervals = arrivals.intervals(limit: Self.rangesPerClaim)
         guard !intervals.isEmpty, want > 0 else { return [] }
         let lows = intervals.map(\.lo)
         let highs = intervals.map(\.hi)
-        var found = try await database("claim", urgent: urgent) { [project] store in
-            try await store.arrivedLeads(project: project, lows: lows, highs: highs, limit: want)
+        var found: [Lead]
+        if let read {
+            // What `arrivedLeads` would answer: those inside the ranges, lowest first.
+            found = Array(
+                read.lazy.filter { lead in intervals.contains { $0.lo <= lead.id && lead.id <= $0.hi } }.prefix(want))
+        } else {
+            found = try await database("claim", urgent: urgent) { [project] store in
+                try await store.arrivedLeads(project: project, lows: lows, highs: highs, limit: want)
+            }
         }
         var ascending = true
         for i in found.indices.dropFirst() where found[i - 1].id >= found[i].id {

@@ -50,4 +50,52 @@ import Testing
             }
         }
     }
+
+    /// With a few ready, the start also reads the first claim's leads: every never-tried
+    /// lead inside the arrival rows, once, in id order; none when they may be more than
+    /// asked for, or the rows more than the ranges asked for.
+    @Test func theStartReadsTheFirstClaimOfAFewReadyLeads() async throws {
+        try await TestDatabase.with { db in
+            try await db.withClient(maximumConnections: 2) { client in
+                let store = LeadStore(client: client, logger: logger)
+                try await client.query(
+                    """
+                    INSERT INTO leadsync.leads (project_id, phone)
+                    SELECT p, '+1415' || lpad(i::text, 7, '0')
+                    FROM (VALUES ('few', 3), ('many', 150), ('older', 250)) AS v(p, n), generate_series(1, n) AS i
+                    """, logger: logger)
+                // `older`: its newest 101 finished, 149 never tried below them, in one arrival row.
+                try await client.query(
+                    """
+                    UPDATE leadsync.leads SET status = 'cancelled' WHERE project_id = 'older'
+                      AND id > (SELECT max(id) - 101 FROM leadsync.leads WHERE project_id = 'older')
+                    """, logger: logger)
+                // A second arrival row of `few` over the same leads, as interleaved inserts leave.
+                try await client.query(
+                    """
+                    INSERT INTO leadsync.arrivals (project_id, first_id, last_id)
+                    SELECT project_id, min(id), max(id) FROM leadsync.leads WHERE project_id = 'few' GROUP BY project_id
+                    """, logger: logger)
+                let few = try await client.query(
+                    "SELECT id FROM leadsync.leads WHERE project_id = 'few' ORDER BY id", logger: logger
+                ).collect().map { try $0.decode(Int64.self) }
+
+                func firstClaim(_ project: String, ranges: Int = 64) async throws -> [Int64]? {
+                    try await store.laneStart(
+                        project: project, countUpTo: 101, arrivals: 256, firstClaim: 101, ranges: ranges)?
+                        .firstClaim?.map(\.id)
+                }
+                #expect(try await firstClaim("few") == few)
+                #expect(try await firstClaim("few", ranges: 1) == nil)
+                #expect(try await firstClaim("many") == nil)
+                #expect(try await firstClaim("older") == nil)
+                let lead = try #require(
+                    try await store.laneStart(
+                        project: "few", countUpTo: 101, arrivals: 256, firstClaim: 101, ranges: 64)?.firstClaim?.first)
+                #expect(lead.projectId == "few" && lead.phone == "+14150000001" && lead.attemptCount == 0)
+                // Not asked: not read.
+                #expect(try await store.laneStart(project: "few", countUpTo: 101, arrivals: 256)?.firstClaim == nil)
+            }
+        }
+    }
 }

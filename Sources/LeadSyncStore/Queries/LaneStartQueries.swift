@@ -20,6 +20,11 @@ public struct LaneStart: Sendable {
     /// The project's arrival rows, lowest range first, at most the limit asked for: the
     /// first claim reads no others (one round trip fewer).
     public var arrivals: [Arrival] = []
+    /// Every never-tried lead inside `arrivals`, in id order, when a few are ready and the
+    /// start read every arrival row, within the ranges a first claim takes: that claim's
+    /// answer, read already (one round trip fewer per small project, docs/operating.md
+    /// §21); nil when not read, or when there were as many as the limit asked for.
+    public var firstClaim: [Lead]?
 }
 
 package enum LaneStartQueries {
@@ -28,9 +33,12 @@ package enum LaneStartQueries {
     /// rate limiter of a worker taking the project over), whether a retry is due (one
     /// probe of `leads_retry`), how many leads are ready (`ReadyLeads.readySize`, as far as
     /// `countUpTo`), and its first `arrivals` arrival rows, lowest range first
-    /// (`LeadQueries.ReadArrivals` without deleting: a new lane is done with none); no row
-    /// when it is gone. Prepared: it runs once per lane, and planning it took the server
-    /// several times as long as running it (docs/operating.md §21).
+    /// (`LeadQueries.ReadArrivals` without deleting: a new lane is done with none); with
+    /// fewer than `firstClaim` ready and at most `ranges` arrival rows, the never-tried
+    /// leads inside those rows, at most `firstClaim` from each (`LeadQueries.ClaimArrived`
+    /// over the rows: overlapping rows repeat a lead); no row when it is gone. Prepared: it
+    /// runs once per lane, and planning it took the server several times as long as running
+    /// it (docs/operating.md §21).
     package struct Read: PostgresPreparedStatement {
         package static let sql = """
             SELECT project_id, rate_limit_requests, (extract(epoch FROM rate_limit_window) * 1000)::int8,
@@ -44,8 +52,7 @@ package enum LaneStartQueries {
                          ORDER BY a.started_at),
                    EXISTS (SELECT FROM leadsync.leads l
                            WHERE l.project_id = projects.project_id AND \(ReadyLeads.due("l."))),
-                   \(ReadyLeads.readySize(project: "projects.project_id", limit: "$3")),
-                   r.ids, r.firsts, r.lasts
+                   s.ready, r.ids, r.firsts, r.lasts, c.texts
             FROM leadsync.projects
             CROSS JOIN LATERAL (
                 SELECT coalesce(array_agg(a.id ORDER BY a.first_id), '{}') AS ids,
@@ -53,28 +60,58 @@ package enum LaneStartQueries {
                        coalesce(array_agg(a.last_id ORDER BY a.first_id), '{}') AS lasts
                 FROM (SELECT id, first_id, last_id FROM leadsync.arrivals
                       WHERE project_id = projects.project_id ORDER BY project_id, first_id LIMIT $2) a) r
+            CROSS JOIN LATERAL (SELECT \(ReadyLeads.readySize(project: "projects.project_id", limit: "$3")) AS ready) s
+            LEFT JOIN LATERAL (
+                SELECT array_agg(l.texts) AS texts FROM unnest(r.firsts, r.lasts) AS g(lo, hi)
+                CROSS JOIN LATERAL (
+                    SELECT \(LeadQueries.claimTexts) AS texts FROM leadsync.leads
+                    WHERE project_id = projects.project_id
+                      AND (project_id, id) >= (projects.project_id, g.lo) AND (project_id, id) <= (projects.project_id, g.hi)
+                      AND \(ReadyLeads.new())
+                    ORDER BY project_id, id LIMIT $4) AS l
+                WHERE s.ready < $4 AND cardinality(r.ids) <= $5) c ON true
             WHERE project_id = $1
             """
         package typealias Row = LaneStart
         package var project: String
         package var arrivals: Int
         package var countUpTo: Int
+        package var firstClaim: Int
+        package var ranges: Int
 
-        package init(project: String, arrivals: Int, countUpTo: Int) {
+        package init(project: String, arrivals: Int, countUpTo: Int, firstClaim: Int = 0, ranges: Int = 0) {
             self.project = project
             self.arrivals = arrivals
             self.countUpTo = countUpTo
+            self.firstClaim = firstClaim
+            self.ranges = ranges
         }
 
         package func makeBindings() -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 3)
+            var bindings = PostgresBindings(capacity: 5)
             bindings.append(project)
             bindings.append(Int64(arrivals))
             bindings.append(Int64(max(0, countUpTo)))
+            bindings.append(Int64(max(0, firstClaim)))
+            bindings.append(Int64(max(0, ranges)))
             return bindings
         }
 
-        package func decodeRow(_ row: PostgresRow) throws -> LaneStart { try LaneStartQueries.decode(row) }
+        package func decodeRow(_ row: PostgresRow) throws -> LaneStart {
+            var start = try LaneStartQueries.decode(row)
+            // The last cell: the leads, a row each, NULL when not read.
+            let cells = Array(row)
+            guard let cell = cells.last, cells.count == 17 else { throw PostgresDecodingError.Code.missingData }
+            if cell.bytes != nil {
+                let read = try LeadQueries.decodeClaimedLeads(cell, project: project)
+                // Complete only below the limit of each row's scan; rows may overlap.
+                if read.count < firstClaim {
+                    var seen = Set<Int64>()
+                    start.firstClaim = read.filter { seen.insert($0.id).inserted }.sorted { $0.id < $1.id }
+                }
+            }
+            return start
+        }
     }
 
     package static func decode(_ row: PostgresRow) throws -> LaneStart {
@@ -100,9 +137,19 @@ package enum LaneStartQueries {
 
 extension LeadStore {
     /// What a lane reads before its first claim, in one round trip: its ready leads sized
-    /// as far as `countUpTo`, and up to `arrivals` arrival rows; nil when the project's row
-    /// is gone.
-    public func laneStart(project: String, countUpTo: Int, arrivals: Int = 0) async throws -> LaneStart? {
-        try await prepared(LaneStartQueries.Read(project: project, arrivals: arrivals, countUpTo: countUpTo)).first
+    /// as far as `countUpTo`, up to `arrivals` arrival rows and, with `firstClaim` > 0, the
+    /// first claim's leads (`LaneStart.firstClaim`); nil when the project's row is gone.
+    public func laneStart(
+        project: String, countUpTo: Int, arrivals: Int = 0, firstClaim: Int = 0, ranges: Int = 0
+    ) async throws -> LaneStart? {
+        let read = LaneStartQueries.Read(
+            project: project, arrivals: arrivals, countUpTo: countUpTo, firstClaim: firstClaim, ranges: ranges)
+        do {
+            return try await prepared(read).first
+        } catch let error where firstClaim > 0 && Self.isOversizedArray(error) {
+            // The leads' one cell would pass PostgreSQL's limits (huge metadata): the start
+            // without them; the first claim reads them (`arrivedLeads`). It changed nothing.
+            return try await laneStart(project: project, countUpTo: countUpTo, arrivals: arrivals)
+        }
     }
 }

@@ -28,6 +28,11 @@ package enum LeadQueries {
     package static func decodeClaimedLeads(_ row: PostgresRow, project: String) throws -> [Lead] {
         var cells = row.makeIterator()
         guard let cell = cells.next() else { throw PostgresDecodingError.Code.missingData }
+        return try decodeClaimedLeads(cell, project: project)
+    }
+
+    /// The leads of `project` in a cell of `claimTexts` rows (NULL: none).
+    package static func decodeClaimedLeads(_ cell: PostgresCell, project: String) throws -> [Lead] {
         guard let bytes = cell.bytes else { return [] }
         guard cell.dataType == .textArray, cell.format == .binary else {
             throw PostgresDecodingError.Code.typeMismatch
