@@ -13,14 +13,16 @@ public enum AnswerClassifier {
         now: Date = Date()
     ) -> APIAnswer {
         let json = try? JSONParser.parse(body)
-        let message = errorMessage(json: json, body: body, status: status)
-        switch status {
-        case 200..<300:
+        if (200..<300).contains(status) {
             guard let json else {
                 return .badResponse(status: status, message: "answer is not JSON: \(snippet(body))")
             }
             return processed(json, batch: batch)
                 ?? .badResponse(status: status, message: "answer is not the documented shape: \(snippet(body))")
+        }
+        // Only an error's text is needed (3 % of the worker's CPU when built for every answer).
+        let message = errorMessage(json: json, body: body, status: status)
+        switch status {
         case 413:
             return .payloadTooLarge(message: message)
         case 400:
