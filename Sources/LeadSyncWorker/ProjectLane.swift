@@ -64,6 +64,9 @@ struct ProjectLane: Sendable {
     let mayStart: @Sendable () -> Bool
     /// Whether the dispatcher lets this lane keep its project while idle (`LaneBudget`).
     var mayLinger: @Sendable () -> Bool = { true }
+    /// What the lane reads at its start, when the dispatcher read it with other lanes'
+    /// (`Dispatcher.laneStarts`); nil: the lane reads it.
+    var start: LaneStart?
 
     typealias Exit = LaneExit
     typealias Machine = LaneStateMachine<ContinuousClock.Instant>
@@ -73,15 +76,15 @@ struct ProjectLane: Sendable {
         // The row, open attempts, recent starts and how many leads are ready, in one round
         // trip (docs/operating.md §21, §22). A lane may start for one fresh lead: this call
         // is latency-sensitive; what it counts tells the machine whether the next ones are.
-        guard
-            let start = try await database(
+        var start = self.start
+        if start == nil {
+            start = try await database(
                 "lane start", urgent: true,
                 { [project] store in
-                    try await store.laneStart(
-                        project: project, countUpTo: Machine.startCount, arrivals: Self.arrivalsRead,
-                        firstClaim: Machine.startCount, ranges: Self.rangesPerClaim)
+                    try await Self.starts([project], store: store)[project]
                 })
-        else { return .drained }
+        }
+        guard let start else { return .drained }
         let settings = start.settings
         if settings.paused { return .paused }
 
@@ -385,6 +388,13 @@ struct ProjectLane: Sendable {
     /// The most arrival rows read at once, and ranges claimed from in one query.
     static let arrivalsRead = 256
     static let rangesPerClaim = 64
+
+    /// The starts of several lanes in one round trip (`run` reads its own with it).
+    static func starts(_ projects: [String], store: LeadStore) async throws -> [String: LaneStart] {
+        try await store.laneStarts(
+            projects: projects, countUpTo: Machine.startCount, arrivals: arrivalsRead, firstClaim: Machine.startCount,
+            ranges: rangesPerClaim)
+    }
 
     /// What the lane's start read for its first claim: whether every arrival row, and
     /// every never-tried lead inside them (`LaneStart.firstClaim`) when it read those.

@@ -95,6 +95,15 @@ import Testing
                 #expect(lead.projectId == "few" && lead.phone == "+14150000001" && lead.attemptCount == 0)
                 // Not asked: not read.
                 #expect(try await store.laneStart(project: "few", countUpTo: 101, arrivals: 256)?.firstClaim == nil)
+
+                // Several lanes' starts in one statement: each project's own, none for one gone.
+                let starts = try await store.laneStarts(
+                    projects: ["few", "many", "gone", "older"], countUpTo: 101, arrivals: 256, firstClaim: 101,
+                    ranges: 64)
+                #expect(starts.keys.sorted() == ["few", "many", "older"])
+                #expect(starts["few"]?.firstClaim?.map(\.id) == few)
+                #expect(starts["few"]?.ready == 3 && starts["many"]?.ready == 101 && starts["older"]?.ready == 0)
+                #expect(starts["many"]?.firstClaim == nil && starts["many"]?.arrivals.count == 1)
             }
         }
     }

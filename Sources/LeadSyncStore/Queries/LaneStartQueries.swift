@@ -28,7 +28,7 @@ public struct LaneStart: Sendable {
 }
 
 package enum LaneStartQueries {
-    /// LaneStart: ProjectsGet and AttemptsOpenCount for one project, and how long ago each
+    /// LaneStart: for each of `projects`, ProjectsGet and AttemptsOpenCount, how long ago each
     /// of its requests of the last `rate_limit_window` plus a second started (to seed the
     /// rate limiter of a worker taking the project over), whether a retry is due (one
     /// probe of `leads_retry`), how many leads are ready (`ReadyLeads.readySize`, as far as
@@ -36,10 +36,40 @@ package enum LaneStartQueries {
     /// (`LeadQueries.ReadArrivals` without deleting: a new lane is done with none); with
     /// fewer than `firstClaim` ready and at most `ranges` arrival rows, the never-tried
     /// leads inside those rows, at most `firstClaim` from each (`LeadQueries.ClaimArrived`
-    /// over the rows: overlapping rows repeat a lead); no row when it is gone. Prepared: it
-    /// runs once per lane, and planning it took the server several times as long as running
-    /// it (docs/operating.md §21).
+    /// over the rows: overlapping rows repeat a lead); a row each, none for a project gone.
+    /// The dispatcher reads the starts of the lanes it is about to run together, one round
+    /// trip instead of one per lane. Prepared: planning it took the server several times as
+    /// long as running it (docs/operating.md §21).
     package struct Read: PostgresPreparedStatement {
+        package typealias Row = LaneStart
+        package var projects: [String]
+        package var arrivals: Int
+        package var countUpTo: Int
+        package var firstClaim: Int
+        package var ranges: Int
+
+        package init(projects: [String], arrivals: Int, countUpTo: Int, firstClaim: Int = 0, ranges: Int = 0) {
+            self.projects = projects
+            self.arrivals = arrivals
+            self.countUpTo = countUpTo
+            self.firstClaim = firstClaim
+            self.ranges = ranges
+        }
+
+        package func makeBindings() -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 5)
+            bindings.append(projects)
+            bindings.append(Int64(arrivals))
+            bindings.append(Int64(max(0, countUpTo)))
+            bindings.append(Int64(max(0, firstClaim)))
+            bindings.append(Int64(max(0, ranges)))
+            return bindings
+        }
+
+        package func decodeRow(_ row: PostgresRow) throws -> LaneStart {
+            try LaneStartQueries.decode(row, firstClaim: firstClaim)
+        }
+
         package static let sql = """
             SELECT project_id, rate_limit_requests, (extract(epoch FROM rate_limit_window) * 1000)::int8,
                    max_batch_size, max_in_flight, max_attempts,
@@ -70,48 +100,25 @@ package enum LaneStartQueries {
                       AND \(ReadyLeads.new())
                     ORDER BY project_id, id LIMIT $4) AS l
                 WHERE s.ready < $4 AND cardinality(r.ids) <= $5) c ON true
-            WHERE project_id = $1
+            WHERE project_id = ANY($1::text[])
             """
-        package typealias Row = LaneStart
-        package var project: String
-        package var arrivals: Int
-        package var countUpTo: Int
-        package var firstClaim: Int
-        package var ranges: Int
+    }
 
-        package init(project: String, arrivals: Int, countUpTo: Int, firstClaim: Int = 0, ranges: Int = 0) {
-            self.project = project
-            self.arrivals = arrivals
-            self.countUpTo = countUpTo
-            self.firstClaim = firstClaim
-            self.ranges = ranges
-        }
-
-        package func makeBindings() -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 5)
-            bindings.append(project)
-            bindings.append(Int64(arrivals))
-            bindings.append(Int64(max(0, countUpTo)))
-            bindings.append(Int64(max(0, firstClaim)))
-            bindings.append(Int64(max(0, ranges)))
-            return bindings
-        }
-
-        package func decodeRow(_ row: PostgresRow) throws -> LaneStart {
-            var start = try LaneStartQueries.decode(row)
-            // The last cell: the leads, a row each, NULL when not read.
-            let cells = Array(row)
-            guard let cell = cells.last, cells.count == 17 else { throw PostgresDecodingError.Code.missingData }
-            if cell.bytes != nil {
-                let read = try LeadQueries.decodeClaimedLeads(cell, project: project)
-                // Complete only below the limit of each row's scan; rows may overlap.
-                if read.count < firstClaim {
-                    var seen = Set<Int64>()
-                    start.firstClaim = read.filter { seen.insert($0.id).inserted }.sorted { $0.id < $1.id }
-                }
+    /// A row of `sql`; `firstClaim` as asked (the limit of each arrival row's scan).
+    static func decode(_ row: PostgresRow, firstClaim: Int) throws -> LaneStart {
+        var start = try decode(row)
+        // The last cell: the leads, a row each, NULL when not read.
+        let cells = Array(row)
+        guard let cell = cells.last, cells.count == 17 else { throw PostgresDecodingError.Code.missingData }
+        if cell.bytes != nil {
+            let read = try LeadQueries.decodeClaimedLeads(cell, project: start.settings.projectId)
+            // Complete only below the limit of each row's scan; rows may overlap.
+            if read.count < firstClaim {
+                var seen = Set<Int64>()
+                start.firstClaim = read.filter { seen.insert($0.id).inserted }.sorted { $0.id < $1.id }
             }
-            return start
         }
+        return start
     }
 
     package static func decode(_ row: PostgresRow) throws -> LaneStart {
@@ -136,20 +143,32 @@ package enum LaneStartQueries {
 }
 
 extension LeadStore {
-    /// What a lane reads before its first claim, in one round trip: its ready leads sized
-    /// as far as `countUpTo`, up to `arrivals` arrival rows and, with `firstClaim` > 0, the
-    /// first claim's leads (`LaneStart.firstClaim`); nil when the project's row is gone.
+    /// What lanes read before their first claim, in one round trip, by project (none for a
+    /// project gone): each one's ready leads sized as far as `countUpTo`, up to `arrivals`
+    /// arrival rows and, with `firstClaim` > 0, the first claim's leads
+    /// (`LaneStart.firstClaim`).
+    public func laneStarts(
+        projects: [String], countUpTo: Int, arrivals: Int = 0, firstClaim: Int = 0, ranges: Int = 0
+    ) async throws -> [String: LaneStart] {
+        let read = LaneStartQueries.Read(
+            projects: projects, arrivals: arrivals, countUpTo: countUpTo, firstClaim: firstClaim, ranges: ranges)
+        let rows: [LaneStart]
+        do {
+            rows = try await prepared(read)
+        } catch let error where firstClaim > 0 && Self.isOversizedArray(error) {
+            // The leads' one cell would pass PostgreSQL's limits (huge metadata): the starts
+            // without them; first claims read them (`arrivedLeads`). It changed nothing.
+            return try await laneStarts(projects: projects, countUpTo: countUpTo, arrivals: arrivals)
+        }
+        return Dictionary(rows.map { ($0.settings.projectId, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// `laneStarts` for one project; nil when its row is gone.
     public func laneStart(
         project: String, countUpTo: Int, arrivals: Int = 0, firstClaim: Int = 0, ranges: Int = 0
     ) async throws -> LaneStart? {
-        let read = LaneStartQueries.Read(
-            project: project, arrivals: arrivals, countUpTo: countUpTo, firstClaim: firstClaim, ranges: ranges)
-        do {
-            return try await prepared(read).first
-        } catch let error where firstClaim > 0 && Self.isOversizedArray(error) {
-            // The leads' one cell would pass PostgreSQL's limits (huge metadata): the start
-            // without them; the first claim reads them (`arrivedLeads`). It changed nothing.
-            return try await laneStart(project: project, countUpTo: countUpTo, arrivals: arrivals)
-        }
+        try await laneStarts(
+            projects: [project], countUpTo: countUpTo, arrivals: arrivals, firstClaim: firstClaim, ranges: ranges)[
+                project]
     }
 }
