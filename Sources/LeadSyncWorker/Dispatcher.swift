@@ -308,7 +308,8 @@ public final class Dispatcher: Service, Sendable {
             do {
                 starts.merge(
                     try await configuration.bounded("lane starts") { [store] in
-                        try await ProjectLane.starts(chunk, store: store)
+                        // Latency-sensitive, as a lane's own start: one may start for one fresh lead.
+                        try await store.reserving(true) { store in try await ProjectLane.starts(chunk, store: store) }
                     }, uniquingKeysWith: { first, _ in first })
             } catch {
                 logger.debug("lane starts not read together", metadata: ["error": "\(error)"])
