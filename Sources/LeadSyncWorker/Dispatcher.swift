@@ -300,23 +300,34 @@ public final class Dispatcher: Service, Sendable {
             throw error
         }
         let starting = batch.filter(locked.contains)
-        // Their starts in one round trip, not one each (docs/operating.md §21); a lane whose
-        // start is not read (an error, its project gone) reads its own.
-        var starts: [String: LaneStart] = [:]
-        for low in stride(from: 0, to: starting.count, by: Self.startsRead) where !isStopping {
+        // Their starts in one round trip a chunk, not one each (docs/operating.md §21), each
+        // chunk's lanes running before the next is read; a lane whose start is not read (an
+        // error, its project gone) reads its own.
+        var readTogether = true
+        for low in stride(from: 0, to: starting.count, by: Self.startsRead) {
             let chunk = Array(starting[low..<min(low + Self.startsRead, starting.count)])
-            do {
-                starts.merge(
-                    try await configuration.bounded("lane starts") { [store] in
+            var starts: [String: LaneStart] = [:]
+            if readTogether && !isStopping {
+                do {
+                    starts = try await configuration.bounded("lane starts") { [store] in
                         // Latency-sensitive, as a lane's own start: one may start for one fresh lead.
                         try await store.reserving(true) { store in try await ProjectLane.starts(chunk, store: store) }
-                    }, uniquingKeysWith: { first, _ in first })
-            } catch {
-                logger.debug("lane starts not read together", metadata: ["error": "\(error)"])
-                break
+                    }
+                } catch {
+                    logger.debug("lane starts not read together", metadata: ["error": "\(error)"])
+                    readTogether = false
+                }
             }
+            startLanes(chunk, starts: starts, budget: budget, lock: lock, alive: alive, group: &group)
         }
-        for project in starting {
+    }
+
+    /// Runs a lane for each of `projects`, locked, with its start when read.
+    private func startLanes(
+        _ projects: [String], starts: [String: LaneStart], budget: LaneBudget, lock: ProjectLock, alive: SessionFlag,
+        group: inout ThrowingDiscardingTaskGroup<any Error>
+    ) {
+        for project in projects {
             let laneWake = WakeSignal()
             roster.withLock { $0.lanes[project] = laneWake }
             servedCount.add(1, ordering: .relaxed)

@@ -65,7 +65,7 @@ struct ProjectLane: Sendable {
     /// Whether the dispatcher lets this lane keep its project while idle (`LaneBudget`).
     var mayLinger: @Sendable () -> Bool = { true }
     /// What the lane reads at its start, when the dispatcher read it with other lanes'
-    /// (`Dispatcher.laneStarts`); nil: the lane reads it.
+    /// (`Dispatcher`, `ProjectLane.starts`); nil: the lane reads it.
     var start: LaneStart?
 
     typealias Exit = LaneExit

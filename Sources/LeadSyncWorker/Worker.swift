@@ -89,22 +89,19 @@ public struct Worker: Service {
         let poolConfiguration = try database.pool.clientConfiguration(
             maximumConnections: databaseConnections, settings: pooled == nil ? settings : [])
         let http = UservoxClient.makeHTTPClient(clientConfiguration)
-        // Every connection kept open: the pool gives a connection above its minimum an idle
-        // timer each time it is parked, a `Task.sleep` that stays queued for a minute when
-        // the connection is taken again at once (docs/operating.md §21).
-        var keptConfiguration = poolConfiguration
-        keptConfiguration.options.minimumConnections = databaseConnections
-        let postgres = PostgresClient(configuration: keptConfiguration, backgroundLogger: poolLogger)
+        // No minimum of connections kept open: with one, PostgresNIO's pool stopped the
+        // process (a failed precondition, `minimumConcurrentConnections <= active`) when a
+        // call came while PostgreSQL was unreachable (docs/operating.md §21). The cost: a
+        // connection parked above the minimum gets an idle timer each time.
+        let postgres = PostgresClient(configuration: poolConfiguration, backgroundLogger: poolLogger)
         // Lanes that have caught up query here while a connection is free (docs/operating.md
-        // §22): kept open, so the first quiet lead does not pay for a connect.
+        // §22).
         let reserved =
-            try reservedConnections > 0
-            ? {
-                var reservedConfiguration = try database.pool.clientConfiguration(
-                    maximumConnections: reservedConnections, settings: pooled == nil ? settings : [])
-                reservedConfiguration.options.minimumConnections = reservedConnections
-                return PostgresClient(configuration: reservedConfiguration, backgroundLogger: poolLogger)
-            }() : nil
+            reservedConnections > 0
+            ? PostgresClient(
+                configuration: try database.pool.clientConfiguration(
+                    maximumConnections: reservedConnections, settings: pooled == nil ? settings : []),
+                backgroundLogger: poolLogger) : nil
         let wake = WakeSignal()
         let health = WorkerHealth(stallLimit: configuration.requestTimeout * 2)
         let store = LeadStore(
