@@ -427,14 +427,14 @@ struct ProjectLane: Sendable {
     ) async throws -> [Lead] {
         let intervals = arrivals.intervals(limit: Self.rangesPerClaim)
         guard !intervals.isEmpty, want > 0 else { return [] }
-        let lows = intervals.map(\.lo)
-        let highs = intervals.map(\.hi)
+        func inside(_ id: Int64) -> Bool { intervals.contains { $0.lo <= id && id <= $0.hi } }
         var found: [Lead]
         if let read {
             // What `arrivedLeads` would answer: those inside the ranges, lowest first.
-            found = Array(
-                read.lazy.filter { lead in intervals.contains { $0.lo <= lead.id && lead.id <= $0.hi } }.prefix(want))
+            found = Array(read.lazy.filter { inside($0.id) }.prefix(want))
         } else {
+            let lows = intervals.map(\.lo)
+            let highs = intervals.map(\.hi)
             found = try await database("claim", urgent: urgent) { [project] store in
                 try await store.arrivedLeads(project: project, lows: lows, highs: highs, limit: want)
             }
@@ -453,7 +453,6 @@ struct ProjectLane: Sendable {
         }
         // Held leads inside the intervals read: drop them. Usually none (a backlog's held
         // leads lie below the range it reads), so the set is built only when one may be.
-        func inside(_ id: Int64) -> Bool { intervals.contains { $0.lo <= id && id <= $0.hi } }
         var held = buffered.map(\.id).filter(inside)
         held += inFlight.values.joined().filter(inside)
         if !held.isEmpty {

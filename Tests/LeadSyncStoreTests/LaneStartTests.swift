@@ -10,44 +10,35 @@ import Testing
     let logger = TestDatabase.logger
 
     @Test func theStartCountsReadyLeadsUpToTheBoundAsked() async throws {
-        try await TestDatabase.with { db in
-            try await db.withClient(maximumConnections: 2) { client in
-                let store = LeadStore(client: client, logger: logger)
-                try await client.query(
-                    """
-                    INSERT INTO leadsync.leads (project_id, phone)
-                    SELECT p, '+1415' || lpad(i::text, 7, '0')
-                    FROM (VALUES ('few', 3), ('many', 150), ('retry', 3), ('history', 300)) AS v(p, n), generate_series(1, n) AS i
-                    """, logger: logger)
-                // Of `retry`'s leads, one is due for a retry, one waits for its back-off, one is done.
-                try await client.query(
-                    """
-                    UPDATE leadsync.leads SET next_attempt_at = now() + CASE phone
-                        WHEN '+14150000001' THEN interval '-1 second' ELSE interval '1 hour' END
-                    WHERE project_id = 'retry' AND phone <> '+14150000003'
-                    """, logger: logger)
-                try await client.query(
-                    "UPDATE leadsync.leads SET status = 'cancelled' WHERE project_id = 'retry' AND phone = '+14150000003'",
-                    logger: logger)
+        try await withLeads("('few', 3), ('many', 150), ('retry', 3), ('history', 300)") { store, client in
+            // Of `retry`'s leads, one is due for a retry, one waits for its back-off, one is done.
+            try await client.query(
+                """
+                UPDATE leadsync.leads SET next_attempt_at = now() + CASE phone
+                    WHEN '+14150000001' THEN interval '-1 second' ELSE interval '1 hour' END
+                WHERE project_id = 'retry' AND phone <> '+14150000003'
+                """, logger: logger)
+            try await client.query(
+                "UPDATE leadsync.leads SET status = 'cancelled' WHERE project_id = 'retry' AND phone = '+14150000003'",
+                logger: logger)
 
-                // A quiet project with a long history: every lead finished but its newest.
-                try await client.query(
-                    """
-                    UPDATE leadsync.leads SET status = 'cancelled'
-                    WHERE project_id = 'history' AND id < (SELECT max(id) FROM leadsync.leads WHERE project_id = 'history')
-                    """, logger: logger)
+            // A quiet project with a long history: every lead finished but its newest.
+            try await client.query(
+                """
+                UPDATE leadsync.leads SET status = 'cancelled'
+                WHERE project_id = 'history' AND id < (SELECT max(id) FROM leadsync.leads WHERE project_id = 'history')
+                """, logger: logger)
 
-                func ready(_ project: String, upTo bound: Int) async throws -> Int? {
-                    try await store.laneStart(project: project, countUpTo: bound)?.ready
-                }
-                #expect(try await ready("few", upTo: 101) == 3)
-                #expect(try await ready("many", upTo: 101) == 101)
-                #expect(try await ready("many", upTo: 1000) == 150)
-                #expect(try await ready("retry", upTo: 101) == 1)
-                #expect(try await ready("history", upTo: 101) == 1)
-                #expect(try await store.laneStart(project: "retry", countUpTo: 101)?.retriesDue == true)
-                #expect(try await ready("gone", upTo: 101) == nil)
+            func ready(_ project: String, upTo bound: Int) async throws -> Int? {
+                try await store.laneStart(project: project, countUpTo: bound)?.ready
             }
+            #expect(try await ready("few", upTo: 101) == 3)
+            #expect(try await ready("many", upTo: 101) == 101)
+            #expect(try await ready("many", upTo: 1000) == 150)
+            #expect(try await ready("retry", upTo: 101) == 1)
+            #expect(try await ready("history", upTo: 101) == 1)
+            #expect(try await store.laneStart(project: "retry", countUpTo: 101)?.retriesDue == true)
+            #expect(try await ready("gone", upTo: 101) == nil)
         }
     }
 
@@ -55,55 +46,62 @@ import Testing
     /// lead inside the arrival rows, once, in id order; none when they may be more than
     /// asked for, or the rows more than the ranges asked for.
     @Test func theStartReadsTheFirstClaimOfAFewReadyLeads() async throws {
+        try await withLeads("('few', 3), ('many', 150), ('older', 250)") { store, client in
+            // `older`: its newest 101 finished, 149 never tried below them, in one arrival row.
+            try await client.query(
+                """
+                UPDATE leadsync.leads SET status = 'cancelled' WHERE project_id = 'older'
+                  AND id > (SELECT max(id) - 101 FROM leadsync.leads WHERE project_id = 'older')
+                """, logger: logger)
+            // A second arrival row of `few` over the same leads, as interleaved inserts leave.
+            try await client.query(
+                """
+                INSERT INTO leadsync.arrivals (project_id, first_id, last_id)
+                SELECT project_id, min(id), max(id) FROM leadsync.leads WHERE project_id = 'few' GROUP BY project_id
+                """, logger: logger)
+            let few = try await client.query(
+                "SELECT id FROM leadsync.leads WHERE project_id = 'few' ORDER BY id", logger: logger
+            ).collect().map { try $0.decode(Int64.self) }
+
+            func firstClaim(_ project: String, ranges: Int = 64) async throws -> [Int64]? {
+                try await store.laneStart(
+                    project: project, countUpTo: 101, arrivals: 256, firstClaim: 101, ranges: ranges)?
+                    .firstClaim?.map(\.id)
+            }
+            #expect(try await firstClaim("few") == few)
+            #expect(try await firstClaim("few", ranges: 1) == nil)
+            #expect(try await firstClaim("many") == nil)
+            #expect(try await firstClaim("older") == nil)
+            let lead = try #require(
+                try await store.laneStart(
+                    project: "few", countUpTo: 101, arrivals: 256, firstClaim: 101, ranges: 64)?.firstClaim?.first)
+            #expect(lead.projectId == "few" && lead.phone == "+14150000001" && lead.attemptCount == 0)
+            // Not asked: not read.
+            #expect(try await store.laneStart(project: "few", countUpTo: 101, arrivals: 256)?.firstClaim == nil)
+
+            // Several lanes' starts in one statement: each project's own, none for one gone.
+            let starts = try await store.laneStarts(
+                projects: ["few", "many", "gone", "older"], countUpTo: 101, arrivals: 256, firstClaim: 101,
+                ranges: 64)
+            #expect(starts.keys.sorted() == ["few", "many", "older"])
+            #expect(starts["few"]?.firstClaim?.map(\.id) == few)
+            #expect(starts["few"]?.ready == 3 && starts["many"]?.ready == 101 && starts["older"]?.ready == 0)
+            #expect(starts["many"]?.firstClaim == nil && starts["many"]?.arrivals.count == 1)
+        }
+    }
+
+    /// A store on a fresh database whose leads are `values` (project, count), numbered phones.
+    func withLeads(_ values: String, _ body: (LeadStore, PostgresClient) async throws -> Void) async throws {
         try await TestDatabase.with { db in
             try await db.withClient(maximumConnections: 2) { client in
-                let store = LeadStore(client: client, logger: logger)
                 try await client.query(
-                    """
-                    INSERT INTO leadsync.leads (project_id, phone)
-                    SELECT p, '+1415' || lpad(i::text, 7, '0')
-                    FROM (VALUES ('few', 3), ('many', 150), ('older', 250)) AS v(p, n), generate_series(1, n) AS i
-                    """, logger: logger)
-                // `older`: its newest 101 finished, 149 never tried below them, in one arrival row.
-                try await client.query(
-                    """
-                    UPDATE leadsync.leads SET status = 'cancelled' WHERE project_id = 'older'
-                      AND id > (SELECT max(id) - 101 FROM leadsync.leads WHERE project_id = 'older')
-                    """, logger: logger)
-                // A second arrival row of `few` over the same leads, as interleaved inserts leave.
-                try await client.query(
-                    """
-                    INSERT INTO leadsync.arrivals (project_id, first_id, last_id)
-                    SELECT project_id, min(id), max(id) FROM leadsync.leads WHERE project_id = 'few' GROUP BY project_id
-                    """, logger: logger)
-                let few = try await client.query(
-                    "SELECT id FROM leadsync.leads WHERE project_id = 'few' ORDER BY id", logger: logger
-                ).collect().map { try $0.decode(Int64.self) }
-
-                func firstClaim(_ project: String, ranges: Int = 64) async throws -> [Int64]? {
-                    try await store.laneStart(
-                        project: project, countUpTo: 101, arrivals: 256, firstClaim: 101, ranges: ranges)?
-                        .firstClaim?.map(\.id)
-                }
-                #expect(try await firstClaim("few") == few)
-                #expect(try await firstClaim("few", ranges: 1) == nil)
-                #expect(try await firstClaim("many") == nil)
-                #expect(try await firstClaim("older") == nil)
-                let lead = try #require(
-                    try await store.laneStart(
-                        project: "few", countUpTo: 101, arrivals: 256, firstClaim: 101, ranges: 64)?.firstClaim?.first)
-                #expect(lead.projectId == "few" && lead.phone == "+14150000001" && lead.attemptCount == 0)
-                // Not asked: not read.
-                #expect(try await store.laneStart(project: "few", countUpTo: 101, arrivals: 256)?.firstClaim == nil)
-
-                // Several lanes' starts in one statement: each project's own, none for one gone.
-                let starts = try await store.laneStarts(
-                    projects: ["few", "many", "gone", "older"], countUpTo: 101, arrivals: 256, firstClaim: 101,
-                    ranges: 64)
-                #expect(starts.keys.sorted() == ["few", "many", "older"])
-                #expect(starts["few"]?.firstClaim?.map(\.id) == few)
-                #expect(starts["few"]?.ready == 3 && starts["many"]?.ready == 101 && starts["older"]?.ready == 0)
-                #expect(starts["many"]?.firstClaim == nil && starts["many"]?.arrivals.count == 1)
+                    PostgresQuery(
+                        unsafeSQL: """
+                            INSERT INTO leadsync.leads (project_id, phone)
+                            SELECT p, '+1415' || lpad(i::text, 7, '0')
+                            FROM (VALUES \(values)) AS v(p, n), generate_series(1, n) AS i
+                            """), logger: logger)
+                try await body(LeadStore(client: client, logger: logger), client)
             }
         }
     }
