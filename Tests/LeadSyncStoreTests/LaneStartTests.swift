@@ -90,6 +90,44 @@ import Testing
         }
     }
 
+    /// A start counts its own project's open attempts and reads nothing of others': the
+    /// entries of attempts finished since the last vacuum stay in an index of open attempts
+    /// (migration 0015). By lease only, every start read all of them: 6,000 entries and 650
+    /// pages while 10,000 small projects drained.
+    @Test func theStartReadsOnlyItsOwnProjectsOpenAttempts() async throws {
+        try await withLeads("('quiet', 1)") { store, client in
+            try await client.query(
+                "ALTER TABLE leadsync.submission_attempts SET (autovacuum_enabled = false)", logger: logger)
+            try await client.query(
+                """
+                INSERT INTO leadsync.submission_attempts (project_id, worker_id, lead_count, lease_expires_at)
+                SELECT CASE WHEN i = 1 THEN 'quiet' ELSE 'busy' || i % 1000 END, 'w', 1, now() + interval '1 hour'
+                FROM generate_series(1, 10000) AS i
+                """, logger: logger)
+            try await client.query(
+                "UPDATE leadsync.submission_attempts SET finished_at = now(), lease_expires_at = NULL WHERE project_id <> 'quiet'",
+                logger: logger)
+            try await client.query("ANALYZE leadsync.submission_attempts", logger: logger)
+
+            // Pages read, before any scan marks the dead entries.
+            let read = LaneStartQueries.Read(projects: ["quiet"], arrivals: 256, countUpTo: 101)
+            let plan = try #require(
+                try await client.query(
+                    PostgresQuery(
+                        unsafeSQL: "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + LaneStartQueries.Read.sql,
+                        binds: read.makeBindings()), logger: logger
+                ).collect().first?.decode(String.self))
+            // The top node's figures come first and include its children's.
+            func blocks(_ name: String) -> Int? {
+                guard let range = plan.range(of: "\"\(name)\": ") else { return nil }
+                return Int(plan[range.upperBound...].prefix { $0.isNumber })
+            }
+            let pages = try #require(blocks("Shared Hit Blocks")) + (try #require(blocks("Shared Read Blocks")))
+            #expect(pages < 100, "the start read \(pages) pages")
+            #expect(try await store.laneStart(project: "quiet", countUpTo: 101)?.openAttempts == 1)
+        }
+    }
+
     /// A store on a fresh database whose leads are `values` (project, count), numbered phones.
     func withLeads(_ values: String, _ body: (LeadStore, PostgresClient) async throws -> Void) async throws {
         try await TestDatabase.with { db in
