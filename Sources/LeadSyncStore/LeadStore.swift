@@ -214,12 +214,15 @@ public struct LeadStore: Sendable {
         }
     }
 
-    /// Records an attempt before sending, fenced by the project lock; nil when the lock is gone.
+    /// Records an attempt before sending, fenced by the project lock, and deletes the
+    /// project's arrival rows `doneArrivals` with it; nil when the lock is gone (nothing done).
     public func startAttempt(
-        project: String, workerId: String, leadIds: [Int64], lease: Duration, lock: ProjectLock
+        project: String, workerId: String, leadIds: [Int64], lease: Duration, lock: ProjectLock,
+        doneArrivals: [Int64] = []
     ) async throws -> Int64? {
         let insert = AttemptQueries.InsertFenced(
-            project: project, workerId: workerId, leadIds: leadIds, lease: lease, lock: lock)
+            project: project, workerId: workerId, leadIds: leadIds, lease: lease, lock: lock,
+            doneArrivals: doneArrivals)
         guard direct else { return try await rows(insert).first }
         for try await id in try await client.execute(insert, logger: logger) {
             return id

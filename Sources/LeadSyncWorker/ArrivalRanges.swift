@@ -32,6 +32,9 @@ struct ArrivalRanges: Sendable, Equatable {
         }
     }
 
+    /// Whether every row read is deleted.
+    var isEmpty: Bool { ranges.isEmpty }
+
     /// Whether a range is left to scan.
     var hasWork: Bool { ranges.values.contains { !$0.exhausted } }
 

@@ -102,8 +102,10 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
         /// New leads after `afterId`; due retries when `retries`; late commits at or below
         /// `afterId` when `scanGaps`; never the leads in `exclude` (buffered or out):
         /// `claimed`. (`ProjectLane` finds new leads through the project's arrival rows, and
-        /// reads those again when `scanGaps`: migration 0011.)
-        case claim(afterId: Int64, want: Int, scanGaps: Bool, retries: Bool, exclude: [Int64])
+        /// reads those again when `scanGaps`: migration 0011.) `lastLook`: the look before
+        /// idling, with no retry of the lane's own come due; the lane may know its answer
+        /// without asking (nothing, when nothing arrived since a look that saw everything).
+        case claim(afterId: Int64, want: Int, scanGaps: Bool, retries: Bool, exclude: [Int64], lastLook: Bool = false)
         /// Collect one request out, waiting for it to finish: `writeBackDone`.
         case waitForRequest
         /// Wait for a notification of the project, at most `timeout`: `woken`.
@@ -158,6 +160,8 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
     private var lastSettings: Instant
     private var lastGapScan: Instant
     private var finalScanDone = false
+    /// The next claim is the look before idling (`finalScanDone` just set).
+    private var lastLookNext = false
     /// A lane that caught up sent all it held: once its request is collected (no new lead
     /// meanwhile) its next claim is the last look before idling.
     private var lastLookAfterCollecting = false
@@ -363,6 +367,7 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
                 if lastLookAfterCollecting {
                     lastLookAfterCollecting = false
                     finalScanDone = true
+                    lastLookNext = true
                     lastGapScan = now.advanced(by: .zero - configuration.gapScanInterval)
                 }
                 stage = .top
@@ -454,9 +459,12 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
         let retries = lookForRetries || scanGaps || retryCameDue(now: now)
         // Gaps lie below what was read before: none before the first read.
         let gaps = scanGaps && cursor > 0
+        let lastLook = lastLookNext && gaps && !lookForRetries && !retriesDue.contains { $0 <= now }
+        lastLookNext = false
         let action = Action.claim(
             afterId: cursor, want: batchSize, scanGaps: gaps, retries: retries,
-            exclude: retries || gaps ? inFlight.sorted { $0.key < $1.key }.flatMap(\.value) + buffer.map(\.id) : [])
+            exclude: retries || gaps ? inFlight.sorted { $0.key < $1.key }.flatMap(\.value) + buffer.map(\.id) : [],
+            lastLook: lastLook)
         stage = .claiming(want: batchSize, action)
         return action
     }
@@ -491,6 +499,7 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
             // Before idling, look once more below the cursor for late commits.
             if !finalScanDone {
                 finalScanDone = true
+                lastLookNext = true
                 lastGapScan = now.advanced(by: .zero - configuration.gapScanInterval)
                 stage = .top
                 return nil

@@ -190,11 +190,12 @@ struct ProjectLane: Sendable {
                         event = .slotGranted
                     case .releaseSlot:
                         slots.release()
-                    case .claim(let afterId, let want, let scanGaps, let retries, let exclude):
+                    case .claim(let afterId, let want, let scanGaps, let retries, let exclude, let lastLook):
                         let claimStarted = clock.now
                         let urgent = machine.latencySensitive
                         let (claimed, retriesFound, cursor) = try await claim(
                             afterId: afterId, want: want, scanGaps: scanGaps, retries: retries, exclude: exclude,
+                            lastLook: lastLook,
                             arrivals: &arrivals, startRead: &startRead, watch: &watch, retriesNone: &retriesNone,
                             buffered: machine.buffer,
                             inFlight: machine.inFlight, urgent: urgent)
@@ -235,13 +236,14 @@ struct ProjectLane: Sendable {
                         let ids = batch.leads.map(\.id)
                         limiter.value.withLock { $0.recordStart(at: clock.now) }
 
+                        // The arrival rows whose leads are all recorded once this is: deleted with it.
+                        let done = arrivals.done(buffered: Self.left(machine.buffer, after: ids))
                         let recordStarted = clock.now
                         let recorded = try await database("recording the attempt", urgent: urgent) {
                             [project, configuration, lock] store in
                             try await store.startAttempt(
                                 project: project, workerId: configuration.workerId, leadIds: ids,
-                                lease: configuration.lease,
-                                lock: lock)
+                                lease: configuration.lease, lock: lock, doneArrivals: done)
                         }
                         progress.add(.record, clock.now - recordStarted)
                         guard let attemptId = recorded else {
@@ -250,6 +252,7 @@ struct ProjectLane: Sendable {
                             event = .lockLost
                             continue loop
                         }
+                        arrivals.forget(done)
                         // Known to the machine before its task can report anything.
                         machine.receive(.sent(attemptId: attemptId, leadIds: ids), now: clock.now)
                         let current = machine.settings
@@ -312,16 +315,18 @@ struct ProjectLane: Sendable {
     /// (`CaughtUpWatch`); nor does a first claim for retries when none was due at the start,
     /// nor a look that read the arrival rows and learnt with them that none is due. The
     /// first claim takes the arrival rows the lane's start read (`startRead`: whether all)
-    /// unless it scans for gaps, and the leads inside them when the start read those.
+    /// unless it scans for gaps, and the leads inside them when the start read those. The
+    /// look before idling (`lastLook`) asks nothing either when it could only delete arrival
+    /// rows and none is left: the attempts deleted them (`startAttempt`).
     private func claim(
-        afterId: Int64, want: Int, scanGaps: Bool, retries: Bool, exclude: [Int64],
+        afterId: Int64, want: Int, scanGaps: Bool, retries: Bool, exclude: [Int64], lastLook: Bool,
         arrivals: inout ArrivalRanges, startRead: inout StartRead?, watch: inout CaughtUpWatch<ContinuousClock.Instant>,
         retriesNone: inout Bool, buffered: [Lead], inFlight: [Int64: [Int64]], urgent: Bool
     ) async throws -> (leads: [Lead], retries: Int, cursor: Int64) {
         let fromStart = startRead
         startRead = nil
-        if !scanGaps && !retries && afterId > 0 && !arrivals.hasWork && !wake.hasProjects
-            && watch.knowsNothingArrived(now: .now)
+        if (lastLook ? arrivals.isEmpty : !scanGaps && !retries) && afterId > 0 && !arrivals.hasWork
+            && !wake.hasProjects && watch.knowsNothingArrived(now: .now)
         {
             return ([], 0, afterId)
         }
@@ -752,6 +757,17 @@ struct ProjectLane: Sendable {
             limiter.seed(starts: ago.map { now - .milliseconds(Int64($0 * 1000)) })
         }
         limiter.seeded.withLock { $0 = true }
+    }
+}
+
+extension ProjectLane {
+    /// The ids of `buffer` (ascending) other than `sent`'s: what stays buffered once they
+    /// are recorded.
+    static func left(_ buffer: [Lead], after sent: [Int64]) -> [Int64] {
+        // Usually all of it goes.
+        if buffer.count == sent.count { return [] }
+        let gone = Set(sent)
+        return buffer.lazy.map(\.id).filter { !gone.contains($0) }
     }
 }
 

@@ -65,4 +65,43 @@ import Testing
             }
         }
     }
+
+    /// The attempt deletes the arrival rows it is told are done (`ArrivalRanges.done`), of
+    /// its project only, and only when it is recorded: a lane that lost its lock deletes nothing.
+    @Test func anAttemptDeletesTheArrivalRowsItFinishesOnlyWhenRecorded() async throws {
+        try await TestDatabase.with { db in
+            try await db.withClient(maximumConnections: 2) { client in
+                let store = LeadStore(client: client, logger: logger)
+                try await client.query(
+                    "INSERT INTO leadsync.leads (project_id, phone) VALUES ('acme', '+14155550101'), ('beta', '+14155550102')",
+                    logger: logger)
+                func arrivals() async throws -> [String: [Int64]] {
+                    var rows: [String: [Int64]] = [:]
+                    for try await (project, id) in try await client.query(
+                        "SELECT project_id, id FROM leadsync.arrivals ORDER BY id", logger: logger
+                    ).decode((String, Int64).self) {
+                        rows[project, default: []].append(id)
+                    }
+                    return rows
+                }
+                let before = try await arrivals()
+                let done = (before["acme"] ?? []) + (before["beta"] ?? [])
+                #expect(done.count == 2)
+                try await db.withConnection { session in
+                    let lock = ProjectLock(sessionKey: 4242)
+                    func start() async throws -> Int64? {
+                        try await store.startAttempt(
+                            project: "acme", workerId: "w1", leadIds: [1], lease: .seconds(45), lock: lock,
+                            doneArrivals: done)
+                    }
+                    _ = try await session.query(ProjectLock.identify(key: 4242), logger: logger).collect()
+                    #expect(try await start() == nil)
+                    #expect(try await arrivals() == before)
+                    _ = try await session.query(ProjectLock.tryLock(project: "acme"), logger: logger).collect()
+                    #expect(try await start() != nil)
+                    #expect(try await arrivals() == ["beta": before["beta"] ?? []])
+                }
+            }
+        }
+    }
 }

@@ -99,7 +99,7 @@ struct LaneStateMachineTests {
         // waiting for a turn; then it idles.
         #expect(
             machine.handle(.writeBackDone(attemptId: 11), now: t)
-                == .claim(afterId: 3, want: 2, scanGaps: true, retries: true, exclude: []))
+                == .claim(afterId: 3, want: 2, scanGaps: true, retries: true, exclude: [], lastLook: true))
         #expect(
             machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 3), now: t)
                 == .waitForWork(timeout: .seconds(5)))
@@ -563,7 +563,7 @@ struct LaneStateMachineTests {
             case .releaseSlot:
                 action = machine.nextAction(now: t)
                 continue
-            case .claim(let afterId, let want, _, _, _):
+            case .claim(let afterId, let want, _, _, _, _):
                 let found = arrivals.indices.filter { Int64($0 + 1) > afterId && arrivals[$0] <= t }.prefix(want)
                 let leads = found.map { Lead(id: Int64($0 + 1), projectId: "p", phone: "+1415555\(1000 + $0)") }
                 event = .claimed(
@@ -739,7 +739,7 @@ extension LaneStateMachineTests {
         // The request ending first is collected, and the lane looks again, its last look.
         #expect(
             machine.handle(.writeBackDone(attemptId: 10), now: t)
-                == .claim(afterId: 2, want: 2, scanGaps: true, retries: true, exclude: [2]))
+                == .claim(afterId: 2, want: 2, scanGaps: true, retries: true, exclude: [2], lastLook: true))
         #expect(machine.inFlight.count == 1)
     }
 
@@ -758,7 +758,7 @@ extension LaneStateMachineTests {
             machine.handle(.sent(attemptId: 10, leadIds: [1]), now: t) == .waitForRequestOrWork(timeout: .seconds(5)))
         #expect(
             machine.handle(.writeBackDone(attemptId: 10), now: t)
-                == .claim(afterId: 1, want: 10, scanGaps: true, retries: true, exclude: []))
+                == .claim(afterId: 1, want: 10, scanGaps: true, retries: true, exclude: [], lastLook: true))
         #expect(
             machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 1), now: t)
                 == .waitForWork(timeout: .seconds(5)))
@@ -785,7 +785,18 @@ extension LaneStateMachineTests {
                 == .claim(afterId: 2, want: 10, scanGaps: false, retries: false, exclude: []))
         #expect(
             machine.handle(.claimed(vetted: [], claimed: 0, retriesFound: 0, cursor: 2), now: t)
-                == .claim(afterId: 2, want: 10, scanGaps: true, retries: true, exclude: []))
+                == .claim(afterId: 2, want: 10, scanGaps: true, retries: true, exclude: [], lastLook: true))
+
+        // Its request put a lead back for a retry now due: the look before idling is not
+        // one the lane may answer without asking.
+        var requeued = Self.machine(batch: 10, inFlight: 4)
+        _ = Self.takesItsTurn(&requeued, now: t, priority: .starting)
+        _ = requeued.handle(.claimed(vetted: Self.leads(1...1), claimed: 1, retriesFound: 0, cursor: 1), now: t)
+        _ = requeued.handle(.sent(attemptId: 10, leadIds: [1]), now: t)
+        requeued.receive(.answerPlanned(project: .none, retriesDue: [t]), now: t)
+        #expect(
+            requeued.handle(.writeBackDone(attemptId: 10), now: t)
+                == .claim(afterId: 1, want: 10, scanGaps: true, retries: true, exclude: [], lastLook: false))
 
         // Retries being found: the lane looks at once, as a busy one does.
         var retrying = Self.machine(batch: 10, inFlight: 4)
@@ -835,7 +846,7 @@ extension LaneStateMachineTests {
         t = t + .seconds(2)
         #expect(
             machine.handle(.writeBackDone(attemptId: 10), now: t)
-                == .claim(afterId: 2, want: 10, scanGaps: true, retries: true, exclude: []))
+                == .claim(afterId: 2, want: 10, scanGaps: true, retries: true, exclude: [], lastLook: true))
         #expect(
             machine.handle(.claimed(vetted: Self.leads(3...3), claimed: 1, retriesFound: 0, cursor: 3), now: t)
                 == .readSettings)

@@ -12,14 +12,23 @@ package enum AttemptQueries {
     /// locks are held by someone, the project's is the session's. Each is probed with a
     /// shared lock that fails while someone holds it: two lookups of the lock table instead
     /// of reading all of it through `pg_locks` (about 1 ms with 1,000 projects locked:
-    /// docs/operating.md §21). Prepared: it runs once per request.
+    /// docs/operating.md §21). Prepared: it runs once per request. With the attempt go the
+    /// project's arrival rows in `doneArrivals` (`ArrivalRanges.done`: every lead in them
+    /// is now recorded or finished), in the same round trip: a small project's lane then
+    /// needs no look of its own to delete them before it idles.
     package struct InsertFenced: PostgresPreparedStatement {
         package static let sql = """
-            INSERT INTO leadsync.submission_attempts (project_id, worker_id, lead_count, lead_ids, lease_expires_at)
-            SELECT $1, $2, cardinality($3::int8[]), $3::int8[], now() + $4 * interval '1 millisecond'
-            WHERE NOT pg_try_advisory_xact_lock_shared($6::int4, $5::int4)
-              AND NOT pg_try_advisory_xact_lock_shared($7::int4, hashtext($1))
-            RETURNING id
+            WITH attempt AS (
+                INSERT INTO leadsync.submission_attempts (project_id, worker_id, lead_count, lead_ids, lease_expires_at)
+                SELECT $1, $2, cardinality($3::int8[]), $3::int8[], now() + $4 * interval '1 millisecond'
+                WHERE NOT pg_try_advisory_xact_lock_shared($6::int4, $5::int4)
+                  AND NOT pg_try_advisory_xact_lock_shared($7::int4, hashtext($1))
+                RETURNING id
+            ), done AS (
+                DELETE FROM leadsync.arrivals
+                WHERE project_id = $1 AND id = ANY($8::int8[]) AND EXISTS (SELECT FROM attempt)
+            )
+            SELECT id FROM attempt
             """
         package typealias Row = Int64
         package var project: String
@@ -27,17 +36,22 @@ package enum AttemptQueries {
         package var leadIds: [Int64]
         package var lease: Duration
         package var lock: ProjectLock
+        package var doneArrivals: [Int64]
 
-        package init(project: String, workerId: String, leadIds: [Int64], lease: Duration, lock: ProjectLock) {
+        package init(
+            project: String, workerId: String, leadIds: [Int64], lease: Duration, lock: ProjectLock,
+            doneArrivals: [Int64] = []
+        ) {
             self.project = project
             self.workerId = workerId
             self.leadIds = leadIds
             self.lease = lease
             self.lock = lock
+            self.doneArrivals = doneArrivals
         }
 
         package func makeBindings() -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 7)
+            var bindings = PostgresBindings(capacity: 8)
             bindings.append(project)
             bindings.append(workerId)
             bindings.append(Int8ArrayBind(leadIds))
@@ -45,6 +59,7 @@ package enum AttemptQueries {
             bindings.append(lock.sessionKey)
             bindings.append(ProjectLock.sessionNamespace)
             bindings.append(ProjectLock.namespace)
+            bindings.append(Int8ArrayBind(doneArrivals))
             return bindings
         }
 
