@@ -63,13 +63,19 @@ import WireJSON
         }
     }
 
+    /// The hang ends in a drop: no answer. The client usually sees the connection close; once
+    /// in a few hundred full-suite runs the close did not reach HummingbirdTesting's client
+    /// and it waited for its own deadline instead, as the worker's drop tests allow too
+    /// (`InProcessWorkerTests`): either way nothing was answered and nothing accepted.
     @Test func hangThenDropsAfterHangSeconds() async throws {
         try await withSimulator { client in
             try await client.script(["hang"], extra: #","hangSeconds":0.05"#)
-            await #expect(throws: TestClient.Error.self) {
+            let error = await #expect(throws: (any Error).self) {
                 try await client.leads([Lead(phone: "+15551230001")])
             }
+            #expect(error is TestClient.Error || error is ClientTimedOut, "\(String(describing: error))")
             #expect(try await client.stat("accepted") == 0)
+            #expect(try await client.stat("dropped") == 1)
         }
     }
 
