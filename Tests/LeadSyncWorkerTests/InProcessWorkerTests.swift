@@ -32,6 +32,48 @@ import UservoxSimulator
         }
     }
 
+    /// docs/contract.md §3: of several leads with one phone the earliest wins, also when the
+    /// earlier one was sent long ago. New leads' phones are claimed with their attempt; the
+    /// one held by the sent lead fails that attempt, the phones are judged, and the batch
+    /// goes without the duplicate, which is invalid and never sent; in one insert, the
+    /// second of two leads with one phone is refused before anything is recorded.
+    @Test func aPhoneHeldBySentLeadsMakesTheNewcomerALocalDuplicate() async throws {
+        try await TestDatabase.with { db in
+            try await UservoxSimulator.withRunning(.projects(["p1"])) { sim in
+                let f = Fixture(db: db)
+                func drain() async throws {
+                    let worker = try Worker(
+                        configuration: WorkerConfiguration(once: true, sweepInterval: .milliseconds(200)),
+                        database: try await WorkerProcess.workerRoleURL(db.url), baseURL: sim.baseURL,
+                        tokensPath: try WorkerProcess.writeTokens(tokens(["p1"])), logger: db.logger)
+                    try await worker.run()
+                }
+                try await f.insert(project: "p1", count: 3)
+                try await drain()
+                // +14150000002 is held by a lead sent already; +14150000009 twice in this insert.
+                try await f.execute(
+                    """
+                    INSERT INTO leadsync.leads (project_id, phone) VALUES
+                        ('p1', '+14150000004'), ('p1', '+14150000002'), ('p1', '+14150000009'), ('p1', '+14150000009')
+                    """)
+                try await drain()
+                #expect(try await f.states() == ["submitted": 5, "invalid": 2])
+                #expect(
+                    try await f.int(
+                        "SELECT count(*)::int8 FROM leadsync.invalid_leads WHERE source = 'local' AND reason = 'local_duplicate'"
+                    ) == 2)
+                #expect(sim.simulator.stats().totals.accepted == 5)
+                // Every phone has one holder, a lead sent.
+                #expect(
+                    try await f.int(
+                        """
+                        SELECT count(*)::int8 FROM leadsync.phone_claims c JOIN leadsync.leads l ON l.id = c.lead_id
+                        WHERE l.status = 'submitted'
+                        """) == 5)
+            }
+        }
+    }
+
     /// docs/contract.md §2.2: a lead whose transaction took its id early and committed late,
     /// after the lane had read and sent every later lead of its project, is still found (its
     /// arrival row commits with it) and sent exactly once; once all is sent, no arrival row
