@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Testing
 
@@ -23,5 +24,14 @@ import Testing
 
     @Test func unicodeLineBreaksAndBidiOverridesAreEscaped() {
         #expect(TextLogHandler.escape("a\u{2028}b\u{202E}c\u{85}d\u{7F}") == #"a\u{2028}b\u{202E}c\u{85}d\u{7F}"#)
+    }
+
+    /// The time of a line, to the second, formatted once per second.
+    @Test func linesOfOneSecondShareTheirTimestamp() {
+        let first = Date(timeIntervalSince1970: 1_800_000_000.2)
+        #expect(TextLogHandler.timestamp(first) == "2027-01-15T08:00:00Z")
+        #expect(TextLogHandler.timestamp(first.addingTimeInterval(0.7)) == "2027-01-15T08:00:00Z")
+        #expect(TextLogHandler.timestamp(first.addingTimeInterval(0.8)) == "2027-01-15T08:00:01Z")
+        #expect(TextLogHandler.timestamp(first.addingTimeInterval(-0.3)) == "2027-01-15T07:59:59Z")
     }
 }
