@@ -188,7 +188,8 @@ public final class Dispatcher: Service, Sendable {
                 }
                 do {
                     try await exchangeLocks(
-                        from: &queue, budget: budget, session: session, lock: lock, alive: alive, group: &group)
+                        from: &queue, budget: budget, sweep: sweepDue, session: session, lock: lock, alive: alive,
+                        group: &group)
                 } catch {
                     logger.error(
                         "taking up projects failed; retrying",
@@ -265,10 +266,12 @@ public final class Dispatcher: Service, Sendable {
 
     /// Gives the locks of lanes that ended back and takes those of as many waiting projects
     /// as the budget allows, in one round trip (docs/operating.md §21), and runs a lane for
-    /// each project locked (another worker has the others).
+    /// each project locked (another worker has the others). While projects wait for room
+    /// that is not yet worth taking (`LaneBudget.toStart`), the ended lanes' locks wait too,
+    /// to go back in the same round trip.
     private func exchangeLocks(
-        from queue: inout ReadyQueue, budget: LaneBudget, session: PostgresConnection, lock: ProjectLock,
-        alive: SessionFlag, group: inout ThrowingDiscardingTaskGroup<any Error>
+        from queue: inout ReadyQueue, budget: LaneBudget, sweep: Bool, session: PostgresConnection,
+        lock: ProjectLock, alive: SessionFlag, group: inout ThrowingDiscardingTaskGroup<any Error>
     ) async throws {
         let ended = roster.withLock { roster in
             defer { roster.ended = [] }
@@ -280,7 +283,12 @@ public final class Dispatcher: Service, Sendable {
         if !queue.isEmpty && !isStopping {
             // Locks of ended lanes not given back by this call count too: the cap is on locks held.
             let held = roster.withLock { $0.lanes.count + $0.ended.count }
-            batch = queue.take(budget.toStart(served: held, waiting: queue.count), skipping: isServed)
+            let count = budget.toStart(served: held, waiting: queue.count, notified: queue.hasNotified, sweep: sweep)
+            if count == 0 && !giveBack.isEmpty {
+                roster.withLock { $0.ended.append(contentsOf: giveBack) }
+                return
+            }
+            batch = queue.take(count, skipping: isServed)
         }
         guard !giveBack.isEmpty || !batch.isEmpty else { return }
         let locked: Set<String>

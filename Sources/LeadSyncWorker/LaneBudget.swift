@@ -35,8 +35,19 @@ struct LaneBudget: Sendable, Equatable {
     /// Whether the server's settings, not `--max-lanes`, set the cap.
     var limitedByServer: Bool { maxLanes < configured }
 
-    /// How many waiting projects to start now, with `served` lanes running.
-    func toStart(served: Int, waiting: Int) -> Int { max(0, min(waiting, maxLanes - served)) }
+    /// How many waiting projects to start now, with `served` lanes running: as many as
+    /// there is room for, unless the room is worth waiting for (`startsNow`).
+    func toStart(served: Int, waiting: Int, notified: Bool = false, sweep: Bool = true) -> Int {
+        let room = max(0, min(waiting, maxLanes - served))
+        return room >= min(waiting, fewest) || notified || sweep ? room : 0
+    }
+
+    /// The fewest waiting projects started together while more wait than there is room for
+    /// (the cap reached): each start costs a statement on the lock session and a read of
+    /// their starts, worth one for many lanes, and with 1,000 lanes running, one ends
+    /// every millisecond. A project named by a notification (a lead that should go at
+    /// once) starts at once, and every sweep starts what there is room for.
+    var fewest: Int { min(32, max(1, maxLanes / 16)) }
 
     /// Whether an idle lane may keep its project: few lanes run, and no project waits for
     /// the place it holds. A project waiting while there is room below the cap gets a lane
@@ -64,14 +75,19 @@ struct LaneBudget: Sendable, Equatable {
 struct ReadyQueue: Sendable {
     private var order: Deque<String> = []
     private var members: Set<String> = []
+    /// Of `members`, those a notification named (at the front).
+    private var named: Set<String> = []
 
     var count: Int { order.count }
     var isEmpty: Bool { order.isEmpty }
+    /// Whether a project a notification named waits.
+    var hasNotified: Bool { !named.isEmpty }
 
     /// The sweep's list replaces what was waiting: a project no longer ready drops out.
     mutating func replace(with ready: [String], skipping served: (String) -> Bool) {
         order = []
         members = []
+        named = []
         for project in ready where !served(project) && members.insert(project).inserted { order.append(project) }
     }
 
@@ -79,6 +95,7 @@ struct ReadyQueue: Sendable {
     mutating func pushFront(_ project: String) {
         guard members.insert(project).inserted else { return }
         order.prepend(project)
+        named.insert(project)
     }
 
     /// Up to `count` projects to start, none that `served` says already has a lane.
@@ -86,6 +103,7 @@ struct ReadyQueue: Sendable {
         var taken: [String] = []
         while taken.count < count, let project = order.popFirst() {
             members.remove(project)
+            named.remove(project)
             if !served(project) { taken.append(project) }
         }
         return taken

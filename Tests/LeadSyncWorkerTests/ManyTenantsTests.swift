@@ -40,6 +40,34 @@ struct ManyTenantsTests {
         #expect(!eight.mayLinger(served: 8, waiting: 1))
     }
 
+    /// At the cap, with more projects waiting than there is room for, lanes that end make
+    /// room a few at a time: the dispatcher takes it up once it holds a few lanes' worth
+    /// (`fewest`, one statement for them all), at once for a project a notification named,
+    /// and on every sweep; below the cap, or with room for all that wait, at once.
+    @Test func roomAtTheCapIsTakenUpSeveralLanesAtATime() {
+        let budget = LaneBudget(configured: 1000, table: nil)
+        #expect(budget.fewest == 32)
+        #expect(budget.toStart(served: 999, waiting: 5000, sweep: false) == 0)
+        #expect(budget.toStart(served: 968, waiting: 5000, sweep: false) == 32)
+        #expect(budget.toStart(served: 999, waiting: 5000, notified: true, sweep: false) == 1)
+        #expect(budget.toStart(served: 999, waiting: 5000, sweep: true) == 1)
+        #expect(budget.toStart(served: 999, waiting: 1, sweep: false) == 1)
+        #expect(budget.toStart(served: 10, waiting: 5000, sweep: false) == 990)
+        // A small cap starts each lane at once.
+        #expect(LaneBudget(configured: 8, table: nil).toStart(served: 7, waiting: 50, sweep: false) == 1)
+
+        var queue = ReadyQueue()
+        queue.replace(with: ["a", "b"], skipping: { _ in false })
+        #expect(!queue.hasNotified)
+        queue.pushFront("z")
+        #expect(queue.hasNotified)
+        #expect(queue.take(1, skipping: { _ in false }) == ["z"])
+        #expect(!queue.hasNotified)
+        queue.pushFront("y")
+        queue.replace(with: ["a"], skipping: { _ in false })
+        #expect(!queue.hasNotified)
+    }
+
     @Test func theReadyQueueKeepsEachProjectOnceAndNotifiedOnesFirst() {
         var queue = ReadyQueue()
         queue.replace(with: ["a", "b", "c", "b"], skipping: { $0 == "c" })
