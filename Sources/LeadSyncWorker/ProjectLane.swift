@@ -520,9 +520,7 @@ struct ProjectLane: Sendable {
             try await markInvalid(verdicts, urgent: urgent)
             return passing.map { ordered[$0] }
         }
-        let refused = try await database("phone claims", urgent: urgent) { [project, keys, keyIds] store in
-            try await store.refusedPhones(project: project, keys: keys, leadIds: keyIds)
-        }
+        let refused = try await refusedPhones(keys: keys, leadIds: keyIds, urgent: urgent)
         var accepted: [Lead] = []
         accepted.reserveCapacity(passing.count)
         for index in passing {
@@ -535,6 +533,14 @@ struct ProjectLane: Sendable {
         }
         try await markInvalid(verdicts, urgent: urgent)
         return accepted
+    }
+
+    /// Claims phones `keys` for `leadIds` the careful way (`LeadStore.refusedPhones`): the
+    /// leads refused theirs, a phone an earlier live lead holds.
+    private func refusedPhones(keys: [String], leadIds: [Int64], urgent: Bool) async throws -> Set<Int64> {
+        try await database("phone claims", urgent: urgent) { [project] store in
+            try await store.refusedPhones(project: project, keys: keys, leadIds: leadIds)
+        }
     }
 
     /// What recording a batch's attempt came to.
@@ -563,9 +569,7 @@ struct ProjectLane: Sendable {
         }
         var recorded = try await record(waiting)
         if recorded == .phoneHeld {
-            let refused = try await database("phone claims", urgent: urgent) { [project] store in
-                try await store.refusedPhones(project: project, keys: waiting.keys, leadIds: waiting.leadIds)
-            }
+            let refused = try await refusedPhones(keys: waiting.keys, leadIds: waiting.leadIds, urgent: urgent)
             phones.remove(waiting.leadIds)
             if !refused.isEmpty {
                 let sorted = refused.sorted()
