@@ -88,12 +88,12 @@ public struct Worker: Service {
         let pooled = database.pooled ? PooledSettings(settings) : nil
         var poolConfiguration = try database.pool.clientConfiguration(
             maximumConnections: databaseConnections, settings: pooled == nil ? settings : [])
-        Self.parkBriefly(&poolConfiguration)
+        Self.withoutKeepAlive(&poolConfiguration)
         let http = UservoxClient.makeHTTPClient(clientConfiguration)
         // No minimum of connections kept open: with one, PostgresNIO's pool stopped the
         // process (a failed precondition, `minimumConcurrentConnections <= active`) when a
         // call came while PostgreSQL was unreachable (docs/operating.md §21). The cost: a
-        // connection parked above the minimum gets an idle timer each time (`parkBriefly`).
+        // connection parked above the minimum gets an idle timer each time (`withoutKeepAlive`).
         let postgres = PostgresClient(configuration: poolConfiguration, backgroundLogger: poolLogger)
         // Lanes that have caught up query here while a connection is free (docs/operating.md
         // §22).
@@ -103,7 +103,7 @@ public struct Worker: Service {
                 configuration: try {
                     var c = try database.pool.clientConfiguration(
                         maximumConnections: reservedConnections, settings: pooled == nil ? settings : [])
-                    Self.parkBriefly(&c)
+                    Self.withoutKeepAlive(&c)
                     return c
                 }(),
                 backgroundLogger: poolLogger) : nil
@@ -187,19 +187,17 @@ public struct Worker: Service {
 }
 
 extension Worker {
-    /// How long a pooled connection stays open unused.
-    static let connectionIdleTimeout = Duration.seconds(10)
-
     /// PostgresNIO's pool times each connection it parks with a `Task.sleep` (its idle
     /// timeout, and its keep-alive), and a sleep cancelled when the connection is leased
-    /// again stays queued until its deadline, with its task's memory. With the defaults
-    /// (a minute, and half a minute for the keep-alive) a drain of 10,000 small projects
-    /// left tens of thousands queued: 10 MiB of the worker's peak, and 1.3 % of a core
-    /// while idle afterwards as they fired (docs/operating.md §21). So no keep-alive (the
-    /// sweep uses a connection every second; a dead one fails its call like any lost
-    /// connection), and 10 s unused before a connection closes; the next call opens one.
-    static func parkBriefly(_ configuration: inout PostgresClient.Configuration) {
+    /// again stays queued until its deadline, with its task's memory: a drain of 10,000
+    /// small projects left tens of thousands, 10 MiB of the worker's peak and 2.3–2.9 % of
+    /// a core while idle afterwards as they fired (docs/operating.md §21). So no keep-alive
+    /// (the sweep uses a connection every second; a dead one fails its call like any lost
+    /// connection), which halves them. The idle timeout stays a minute: at 10 s, a worker
+    /// whose load moved between connections closed and reopened them, and each new
+    /// session plans its prepared statements again (PostgreSQL's CPU per lead +15 % with
+    /// one busy project, docs/performance.md §13).
+    static func withoutKeepAlive(_ configuration: inout PostgresClient.Configuration) {
         configuration.options.keepAliveBehavior = nil
-        configuration.options.connectionIdleTimeout = connectionIdleTimeout
     }
 }
