@@ -65,10 +65,8 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
         case claimed(vetted: [Lead], claimed: Int, retriesFound: Int, cursor: Int64)
         /// The idle wait ended; `notified` when a notification named the project.
         case woken(notified: Bool)
-        /// Leads of the batch are invalid now and do not go: its first lead alone is over
-        /// `max_request_bytes`, or phones claimed with the attempt were held by earlier
-        /// leads (nothing was recorded then).
-        case leadsRefused([Int64])
+        /// The batch's first lead alone is over `max_request_bytes`: it is invalid now.
+        case leadTooLarge(Int64)
         /// The batch (cut to the byte budget) is recorded as an attempt and its request is
         /// out, with the lane's slot.
         case sent(attemptId: Int64, leadIds: [Int64])
@@ -116,7 +114,7 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
         /// `timeout`: `writeBackDone` (the request collected) or `woken`.
         case waitForRequestOrWork(timeout: Duration)
         /// Cut `batch` to `byteBudget` bytes (docs/contract.md §4), record the attempt and send
-        /// it: `sent`, `leadsRefused` or `lockLost`.
+        /// it: `sent`, `leadTooLarge` or `lockLost`.
         case send(BatchPlanner.Batch, byteBudget: Int)
         /// Give the project up; requests still out finish and are written back first.
         case finish(LaneExit)
@@ -314,9 +312,9 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
             if notified { expectWork = true }
             lastLookAfterCollecting = false
             stage = .top
-        case .leadsRefused(let ids):
+        case .leadTooLarge(let id):
             guard case .sending = stage else { return }
-            buffer.removeAll { ids.contains($0.id) }
+            buffer.removeAll { $0.id == id }
             stage = .top
         case .sent(let attemptId, let ids):
             guard case .sending = stage else { return }
