@@ -36,7 +36,7 @@ struct LaneBudget: Sendable, Equatable {
     var limitedByServer: Bool { maxLanes < configured }
 
     /// How many waiting projects to start now, with `served` lanes running: as many as
-    /// there is room for, unless the room is worth waiting for (`startsNow`).
+    /// there is room for, unless waiting for more room is worth it (`fewest`).
     func toStart(served: Int, waiting: Int, notified: Bool = false, sweep: Bool = true) -> Int {
         let room = max(0, min(waiting, maxLanes - served))
         return room >= min(waiting, fewest) || notified || sweep ? room : 0
