@@ -366,9 +366,7 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
             if stage == .collecting || stage == .collectingOrWoken {
                 if lastLookAfterCollecting {
                     lastLookAfterCollecting = false
-                    finalScanDone = true
-                    lastLookNext = true
-                    lastGapScan = now.advanced(by: .zero - configuration.gapScanInterval)
+                    lookBeforeIdling(now: now)
                 }
                 stage = .top
             }
@@ -453,6 +451,13 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
         return .finish(exit)
     }
 
+    /// The next claim is the look before idling: a gap scan, now.
+    private mutating func lookBeforeIdling(now: Instant) {
+        finalScanDone = true
+        lastLookNext = true
+        lastGapScan = now.advanced(by: .zero - configuration.gapScanInterval)
+    }
+
     private mutating func claim(now: Instant) -> Action {
         let scanGaps = lastGapScan.duration(to: now) >= configuration.gapScanInterval
         if scanGaps { lastGapScan = now }
@@ -498,9 +503,7 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
             }
             // Before idling, look once more below the cursor for late commits.
             if !finalScanDone {
-                finalScanDone = true
-                lastLookNext = true
-                lastGapScan = now.advanced(by: .zero - configuration.gapScanInterval)
+                lookBeforeIdling(now: now)
                 stage = .top
                 return nil
             }

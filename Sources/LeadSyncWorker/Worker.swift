@@ -86,26 +86,26 @@ public struct Worker: Service {
         // Direct, the sessions carry the settings from startup; through a pooler each
         // transaction sets them (`PooledSettings`).
         let pooled = database.pooled ? PooledSettings(settings) : nil
-        var poolConfiguration = try database.pool.clientConfiguration(
-            maximumConnections: databaseConnections, settings: pooled == nil ? settings : [])
-        Self.withoutKeepAlive(&poolConfiguration)
+        // Both pools alike, but for their size.
+        func poolConfiguration(_ maximumConnections: Int) throws -> PostgresClient.Configuration {
+            var configuration = try database.pool.clientConfiguration(
+                maximumConnections: maximumConnections, settings: pooled == nil ? settings : [])
+            Self.withoutKeepAlive(&configuration)
+            return configuration
+        }
+        let sharedPool = try poolConfiguration(databaseConnections)
         let http = UservoxClient.makeHTTPClient(clientConfiguration)
         // No minimum of connections kept open: with one, PostgresNIO's pool stopped the
         // process (a failed precondition, `minimumConcurrentConnections <= active`) when a
         // call came while PostgreSQL was unreachable (docs/operating.md §21). The cost: a
         // connection parked above the minimum gets an idle timer each time (`withoutKeepAlive`).
-        let postgres = PostgresClient(configuration: poolConfiguration, backgroundLogger: poolLogger)
+        let postgres = PostgresClient(configuration: sharedPool, backgroundLogger: poolLogger)
         // Lanes that have caught up query here while a connection is free (docs/operating.md
         // §22).
         let reserved =
             reservedConnections > 0
             ? PostgresClient(
-                configuration: try {
-                    var c = try database.pool.clientConfiguration(
-                        maximumConnections: reservedConnections, settings: pooled == nil ? settings : [])
-                    Self.withoutKeepAlive(&c)
-                    return c
-                }(),
+                configuration: try poolConfiguration(reservedConnections),
                 backgroundLogger: poolLogger) : nil
         let wake = WakeSignal()
         let health = WorkerHealth(stallLimit: configuration.requestTimeout * 2)
