@@ -129,59 +129,42 @@ public struct LeadStore: Sendable {
     }
 
     /// Claims phones for `leads` (unique keys); returns the ids that now hold their phone.
-    /// `fresh`: as in `refusedPhones`.
-    public func claimPhones(project: String, keys: [String], leadIds: [Int64], fresh: Bool = false) async throws
-        -> Set<Int64>
-    {
+    public func claimPhones(project: String, keys: [String], leadIds: [Int64]) async throws -> Set<Int64> {
         guard !keys.isEmpty else { return [] }
-        return Set(leadIds).subtracting(
-            try await refusedPhones(project: project, keys: keys, leadIds: leadIds, fresh: fresh))
+        return Set(leadIds).subtracting(try await refusedPhones(project: project, keys: keys, leadIds: leadIds))
     }
+
+    /// Whether never-tried leads of `project` may have their phones claimed with their
+    /// attempt (`startAttempt`'s `phones`) instead of by `refusedPhones` first: unless the
+    /// project's last claims met a held phone, whose leads would fail that attempt each time.
+    public func defersPhoneClaims(project: String) -> Bool { !phonesHeld.contains(project) }
 
     /// Claims phones for `leads` (unique keys) like `claimPhones`, and returns the ids that
     /// did not get their phone: usually none, so the worker builds no set of the batch.
     /// Free phones are taken in one plain insert; only phones some lead already holds go
-    /// through the statement that judges a takeover. `fresh`: no lead of the batch was
-    /// tried before (a tried lead usually holds its own phone already); then, unless the
-    /// project's last batch met a held phone, the insert goes without its probe
-    /// (`InsertFreshPhones`) and a held phone falls back to judging them all.
-    public func refusedPhones(project: String, keys: [String], leadIds: [Int64], fresh: Bool = false) async throws
-        -> Set<Int64>
-    {
+    /// through the statement that judges a takeover.
+    public func refusedPhones(project: String, keys: [String], leadIds: [Int64]) async throws -> Set<Int64> {
         guard !keys.isEmpty else { return [] }
         var contested: [(key: String, leadId: Int64)] = []
         do {
-            if fresh && !phonesHeld.contains(project) {
-                let insert = LeadQueries.InsertFreshPhones(project: project, keys: keys, leadIds: leadIds)
-                if direct {
-                    for try await _ in try await client.execute(insert, logger: logger) {}
-                } else {
-                    _ = try await rows(insert)
+            let claim = LeadQueries.ClaimFreePhones(project: project, keys: keys, leadIds: leadIds)
+            if direct {
+                for try await (key, leadId, holder) in try await client.execute(claim, logger: logger)
+                where holder != leadId {
+                    contested.append((key, leadId))
                 }
             } else {
-                let claim = LeadQueries.ClaimFreePhones(project: project, keys: keys, leadIds: leadIds)
-                if direct {
-                    for try await (key, leadId, holder) in try await client.execute(claim, logger: logger)
-                    where holder != leadId {
-                        contested.append((key, leadId))
-                    }
-                } else {
-                    for (key, leadId, holder) in try await rows(claim) where holder != leadId {
-                        contested.append((key, leadId))
-                    }
+                for (key, leadId, holder) in try await rows(claim) where holder != leadId {
+                    contested.append((key, leadId))
                 }
             }
-        } catch let error
-            where (error as? PSQLError ?? (error as? PostgresTransactionError)?.closureError as? PSQLError)?
-            .sqlState == "23505"
-        {
-            // A phone is held: by a lead of an earlier batch (the fresh insert), or claimed
-            // between the probe and the insert (another worker took the project over);
-            // nothing was inserted, so judge every phone the careful way.
+        } catch let error where Self.isUniqueViolation(error) {
+            // A phone claimed between the probe and the insert (another worker took the
+            // project over); nothing was inserted, so judge every phone the careful way.
             contested = Array(zip(keys, leadIds))
         }
         // Remembered per project (one lane each): a project whose leads repeat phones
-        // probes until a batch finds none held, so it pays no failed insert per batch.
+        // probes until a batch finds none held, so it pays no failed attempt per batch.
         phonesHeld.set(project, held: !contested.isEmpty)
         guard !contested.isEmpty else { return [] }
         var refused = Set(contested.map(\.leadId))
@@ -191,6 +174,10 @@ public struct LeadStore: Sendable {
             refused.remove(try row.decode(Int64.self))
         }
         return refused
+    }
+
+    private static func isUniqueViolation(_ error: any Error) -> Bool {
+        (error as? PSQLError ?? (error as? PostgresTransactionError)?.closureError as? PSQLError)?.sqlState == "23505"
     }
 
     /// Marks leads invalid by the local pre-check: state and marker in one transaction.
@@ -214,20 +201,32 @@ public struct LeadStore: Sendable {
         }
     }
 
-    /// Records an attempt before sending, fenced by the project lock, and deletes the
-    /// project's arrival rows `doneArrivals` with it; nil when the lock is gone (nothing done).
+    /// What recording an attempt came to.
+    public enum AttemptRecord: Sendable, Equatable {
+        case recorded(Int64)
+        /// The project's lock is gone: nothing done, do not send.
+        case lockLost
+        /// A phone to claim with it is held already: nothing done; judge the phones with
+        /// `refusedPhones`, then record without them.
+        case phoneHeld
+    }
+
+    /// Records an attempt before sending, fenced by the project lock; with it, deletes the
+    /// project's arrival rows `doneArrivals` and claims `phones` for never-tried leads
+    /// (`AttemptQueries.InsertFenced`).
     public func startAttempt(
         project: String, workerId: String, leadIds: [Int64], lease: Duration, lock: ProjectLock,
-        doneArrivals: [Int64] = []
-    ) async throws -> Int64? {
+        doneArrivals: [Int64] = [], phones: (keys: [String], leadIds: [Int64]) = ([], [])
+    ) async throws -> AttemptRecord {
         let insert = AttemptQueries.InsertFenced(
             project: project, workerId: workerId, leadIds: leadIds, lease: lease, lock: lock,
-            doneArrivals: doneArrivals)
-        guard direct else { return try await rows(insert).first }
-        for try await id in try await client.execute(insert, logger: logger) {
-            return id
+            doneArrivals: doneArrivals, phoneKeys: phones.keys, phoneLeadIds: phones.leadIds)
+        do {
+            return try await prepared(insert).first.map(AttemptRecord.recorded) ?? .lockLost
+        } catch let error where !phones.keys.isEmpty && Self.isUniqueViolation(error) {
+            phonesHeld.set(project, held: true)
+            return .phoneHeld
         }
-        return nil
     }
 
     /// Writes one request's result back: every lead's state, the invalid markers, the

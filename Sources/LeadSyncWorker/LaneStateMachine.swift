@@ -65,8 +65,10 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
         case claimed(vetted: [Lead], claimed: Int, retriesFound: Int, cursor: Int64)
         /// The idle wait ended; `notified` when a notification named the project.
         case woken(notified: Bool)
-        /// The batch's first lead alone is over `max_request_bytes`: it is invalid now.
-        case leadTooLarge(Int64)
+        /// Leads of the batch are invalid now and do not go: its first lead alone is over
+        /// `max_request_bytes`, or phones claimed with the attempt were held by earlier
+        /// leads (nothing was recorded then).
+        case leadsRefused([Int64])
         /// The batch (cut to the byte budget) is recorded as an attempt and its request is
         /// out, with the lane's slot.
         case sent(attemptId: Int64, leadIds: [Int64])
@@ -114,7 +116,7 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
         /// `timeout`: `writeBackDone` (the request collected) or `woken`.
         case waitForRequestOrWork(timeout: Duration)
         /// Cut `batch` to `byteBudget` bytes (docs/contract.md §4), record the attempt and send
-        /// it: `sent`, `leadTooLarge` or `lockLost`.
+        /// it: `sent`, `leadsRefused` or `lockLost`.
         case send(BatchPlanner.Batch, byteBudget: Int)
         /// Give the project up; requests still out finish and are written back first.
         case finish(LaneExit)
@@ -312,9 +314,9 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
             if notified { expectWork = true }
             lastLookAfterCollecting = false
             stage = .top
-        case .leadTooLarge(let id):
+        case .leadsRefused(let ids):
             guard case .sending = stage else { return }
-            buffer.removeAll { $0.id == id }
+            buffer.removeAll { ids.contains($0.id) }
             stage = .top
         case .sent(let attemptId, let ids):
             guard case .sending = stage else { return }

@@ -117,6 +117,8 @@ struct ProjectLane: Sendable {
         var watch = CaughtUpWatch<ContinuousClock.Instant>(interval: configuration.sweepInterval)
         // No retry was due at the start: the first claim does not look for one.
         var retriesNone = !start.retriesDue
+        // Phones of never-tried leads held, to be claimed with their attempts.
+        var phones = DeferredPhones()
         // A query of the loop that fails ends the lane, but never cancels requests already
         // sent: they finish and are written back first (docs/contract.md §3.5).
         var failure: (any Error)?
@@ -203,7 +205,7 @@ struct ProjectLane: Sendable {
                         if !claimed.isEmpty {
                             progress.add(.claim, clock.now - claimStarted)
                             let vetStarted = clock.now
-                            vetted = try await vet(claimed, urgent: urgent)  // in id order
+                            vetted = try await vet(claimed, phones: &phones, urgent: urgent)  // in id order
                             progress.add(.vet, clock.now - vetStarted)
                         }
                         event = .claimed(
@@ -228,8 +230,10 @@ struct ProjectLane: Sendable {
                                 &batch, budget: byteBudget, configured: machine.settings.maxRequestBytes, urgent: urgent
                             )
                         else {
-                            // Its first lead alone is over `max_request_bytes`: now invalid.
-                            event = .leadTooLarge(batch.leads[0].id)
+                            // Its first lead alone is over `max_request_bytes`: now invalid, and
+                            // its phone no longer held.
+                            phones.remove([batch.leads[0].id])
+                            event = .leadsRefused([batch.leads[0].id])
                             continue loop
                         }
                         progress.add(.encode, clock.now - encodeStarted)
@@ -239,14 +243,17 @@ struct ProjectLane: Sendable {
                         // The arrival rows whose leads are all recorded once this is: deleted with it.
                         let done = arrivals.done(buffered: Self.left(machine.buffer, after: ids))
                         let recordStarted = clock.now
-                        let recorded = try await database("recording the attempt", urgent: urgent) {
-                            [project, configuration, lock] store in
-                            try await store.startAttempt(
-                                project: project, workerId: configuration.workerId, leadIds: ids,
-                                lease: configuration.lease, lock: lock, doneArrivals: done)
-                        }
+                        let recorded = try await recordAttempt(
+                            batch.leads, ids: ids, doneArrivals: done, phones: &phones, urgent: urgent)
                         progress.add(.record, clock.now - recordStarted)
-                        guard let attemptId = recorded else {
+                        let attemptId: Int64
+                        switch recorded {
+                        case .recorded(let id):
+                            attemptId = id
+                        case .refused(let refused):
+                            event = .leadsRefused(refused)
+                            continue loop
+                        case .lockLost:
                             logger.warning(
                                 "project lock lost; stopping this project", metadata: ["project": "\(project)"])
                             event = .lockLost
@@ -468,8 +475,10 @@ struct ProjectLane: Sendable {
     }
 
     /// docs/contract.md §3, last paragraph: what the API would reject for its data becomes `invalid`
-    /// locally (no quota spent); of several leads with one phone the earliest wins.
-    private func vet(_ leads: [Lead], urgent: Bool) async throws -> [Lead] {
+    /// locally (no quota spent); of several leads with one phone the earliest wins. Never-tried
+    /// leads' phones are claimed with their attempt (`phones`, `recordAttempt`) unless the
+    /// project's claims met held phones lately; others' are claimed here.
+    private func vet(_ leads: [Lead], phones: inout DeferredPhones, urgent: Bool) async throws -> [Lead] {
         // A claim comes back in id order; only one merged with retries or late leads needs sorting.
         let ordered = leads.idsAscend ? leads : leads.sorted(by: { $0.id < $1.id })
         var verdicts: [(leadId: Int64, verdict: LeadValidator.Verdict)] = []
@@ -493,17 +502,25 @@ struct ProjectLane: Sendable {
                     verdicts.append((lead.id, Self.duplicate(of: first)))
                     continue
                 }
+                // Held by a lead of an earlier claim, as its claim in the database would say.
+                if phones.holds(key) {
+                    verdicts.append((lead.id, Self.duplicate(of: nil)))
+                    continue
+                }
                 keys.append(key)
                 keyIds.append(lead.id)
             }
             passing.append(index)
         }
-        // Leads never tried hold no phone yet, as a rule: their claims can skip the probe.
-        // Only the cost depends on it; a held phone falls back to judging each (LeadStore).
-        let fresh = ordered.allSatisfy { $0.attemptCount == 0 && !$0.ambiguous }
-        let refused = try await database("phone claims", urgent: urgent) { [project, keys, keyIds] store in
-            try await store.refusedPhones(project: project, keys: keys, leadIds: keyIds, fresh: fresh)
+        // Leads never tried hold no phone yet, as a rule: their claims go with their attempt,
+        // without a probe. Only the cost depends on it; a held phone fails that attempt, and
+        // the phones are judged here then (`recordAttempt`).
+        if ordered.allSatisfy({ $0.attemptCount == 0 && !$0.ambiguous }) && store.defersPhoneClaims(project: project) {
+            phones.add(keys: keys, leadIds: keyIds)
+            try await markInvalid(verdicts, urgent: urgent)
+            return passing.map { ordered[$0] }
         }
+        let refused = try await refusedPhones(keys: keys, leadIds: keyIds, urgent: urgent)
         var accepted: [Lead] = []
         accepted.reserveCapacity(passing.count)
         for index in passing {
@@ -516,6 +533,58 @@ struct ProjectLane: Sendable {
         }
         try await markInvalid(verdicts, urgent: urgent)
         return accepted
+    }
+
+    /// Claims phones `keys` for `leadIds` the careful way (`LeadStore.refusedPhones`): the
+    /// leads refused theirs, a phone an earlier live lead holds.
+    private func refusedPhones(keys: [String], leadIds: [Int64], urgent: Bool) async throws -> Set<Int64> {
+        try await database("phone claims", urgent: urgent) { [project] store in
+            try await store.refusedPhones(project: project, keys: keys, leadIds: leadIds)
+        }
+    }
+
+    /// What recording a batch's attempt came to.
+    private enum Recorded {
+        case recorded(Int64)
+        case lockLost
+        /// Leads refused their phone (invalid now): nothing recorded, the batch goes without them.
+        case refused([Int64])
+    }
+
+    /// Records the attempt of `leads` (`ids`) with the arrival rows it finishes and the
+    /// phones its leads wait to claim (`phones`). A phone held already fails that; the
+    /// phones are judged then as `vet` judges others', the leads refused theirs become
+    /// invalid and the batch is cut again without them, or, none refused, it is recorded
+    /// without its phones (claimed by now).
+    private func recordAttempt(
+        _ leads: [Lead], ids: [Int64], doneArrivals: [Int64], phones: inout DeferredPhones, urgent: Bool
+    ) async throws -> Recorded {
+        let waiting = phones.claims(of: leads)
+        func record(_ claims: (keys: [String], leadIds: [Int64])) async throws -> LeadStore.AttemptRecord {
+            try await database("recording the attempt", urgent: urgent) { [project, configuration, lock] store in
+                try await store.startAttempt(
+                    project: project, workerId: configuration.workerId, leadIds: ids, lease: configuration.lease,
+                    lock: lock, doneArrivals: doneArrivals, phones: claims)
+            }
+        }
+        var recorded = try await record(waiting)
+        if recorded == .phoneHeld {
+            let refused = try await refusedPhones(keys: waiting.keys, leadIds: waiting.leadIds, urgent: urgent)
+            phones.remove(waiting.leadIds)
+            if !refused.isEmpty {
+                let sorted = refused.sorted()
+                try await markInvalid(sorted.map { ($0, Self.duplicate(of: nil)) }, urgent: urgent)
+                return .refused(sorted)
+            }
+            recorded = try await record(([], []))
+        }
+        switch recorded {
+        case .recorded(let id):
+            phones.remove(waiting.leadIds)
+            return .recorded(id)
+        case .lockLost, .phoneHeld:  // held: only with phones to claim, none the second time
+            return .lockLost
+        }
     }
 
     /// Leads the local pre-check refused: `invalid`, `source = local`, never sent.

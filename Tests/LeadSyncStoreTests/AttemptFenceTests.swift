@@ -18,7 +18,8 @@ import Testing
                     let lock = ProjectLock(sessionKey: 4242)
                     func start() async throws -> Int64? {
                         try await store.startAttempt(
-                            project: "acme", workerId: "w1", leadIds: [1, 2, 3], lease: .seconds(45), lock: lock)
+                            project: "acme", workerId: "w1", leadIds: [1, 2, 3], lease: .seconds(45), lock: lock
+                        ).id
                     }
                     func identify(_ key: Int32, on connection: PostgresConnection) async throws -> Bool? {
                         try await connection.query(ProjectLock.identify(key: key), logger: logger).collect().first?
@@ -35,7 +36,8 @@ import Testing
                     // Another project's lock does not count.
                     #expect(
                         try await store.startAttempt(
-                            project: "beta", workerId: "w1", leadIds: [4], lease: .seconds(45), lock: lock) == nil)
+                            project: "beta", workerId: "w1", leadIds: [4], lease: .seconds(45), lock: lock) == .lockLost
+                    )
                     try await session.query(ProjectLock.unlock(project: "acme"), logger: logger)
                     #expect(try await start() == nil)
 
@@ -92,7 +94,8 @@ import Testing
                     func start() async throws -> Int64? {
                         try await store.startAttempt(
                             project: "acme", workerId: "w1", leadIds: [1], lease: .seconds(45), lock: lock,
-                            doneArrivals: done)
+                            doneArrivals: done
+                        ).id
                     }
                     _ = try await session.query(ProjectLock.identify(key: 4242), logger: logger).collect()
                     #expect(try await start() == nil)
@@ -103,5 +106,13 @@ import Testing
                 }
             }
         }
+    }
+}
+
+extension LeadStore.AttemptRecord {
+    /// The attempt's id when recorded.
+    var id: Int64? {
+        if case .recorded(let id) = self { return id }
+        return nil
     }
 }

@@ -113,10 +113,12 @@ import Testing
         }
     }
 
-    /// Fresh claims (leads never tried) go without the probe; one held phone fails that
-    /// insert, and then every phone of the batch is judged the careful way: none lost, the
-    /// earliest live holder kept, and a lead that already holds its own phone keeps it.
-    @Test func freshClaimsMeetingAHeldPhoneAreJudgedLikeAnyOther() async throws {
+    /// Never-tried leads' phones go with their attempt, without the probe; one held phone
+    /// fails that attempt whole (nothing recorded, nothing claimed), and the phones are then
+    /// judged the careful way: none lost, the earliest live holder kept, and a lead that
+    /// already holds its own phone keeps it. A project whose claims met a held phone claims
+    /// its next ones first, until they meet none.
+    @Test func phonesClaimedWithAnAttemptMeetingAHeldPhoneAreJudgedLikeAnyOther() async throws {
         try await TestDatabase.with { db in
             try await db.withClient(maximumConnections: 4) { client in
                 let store = LeadStore(client: client, logger: logger)
@@ -129,26 +131,39 @@ import Testing
                     """, logger: logger
                 ).collect().map { try $0.decode(Int64.self) }
                 let keys = ["14155550001", "14155550002", "14155550003", "14155550004"]
+                try await db.withConnection { session in
+                    let lock = ProjectLock(sessionKey: 4242)
+                    _ = try await session.query(ProjectLock.identify(key: 4242), logger: logger).collect()
+                    _ = try await session.query(ProjectLock.tryLock(project: "acme"), logger: logger).collect()
+                    func attempt(_ keys: [String], _ leadIds: [Int64]) async throws -> LeadStore.AttemptRecord {
+                        try await store.startAttempt(
+                            project: "acme", workerId: "w1", leadIds: leadIds, lease: .seconds(45), lock: lock,
+                            phones: (keys, leadIds))
+                    }
+                    func attempts() async throws -> Int64? {
+                        try await client.query("SELECT count(*) FROM leadsync.submission_attempts", logger: logger)
+                            .collect().first?.decode(Int64.self)
+                    }
 
-                #expect(
-                    try await store.refusedPhones(project: "acme", keys: [keys[0]], leadIds: [ids[0]], fresh: true)
-                        == [])
-                // ids[1] repeats ids[0]'s phone in a fresh batch: refused, and ids[2] still gets its own.
-                let refused = try await store.refusedPhones(
-                    project: "acme", keys: [keys[0], keys[1]], leadIds: [ids[1], ids[2]], fresh: true)
-                #expect(refused == [ids[1]])
-                // The project met a held phone: the next fresh batch probes, and claims.
-                #expect(
-                    try await store.refusedPhones(project: "acme", keys: [keys[2]], leadIds: [ids[3]], fresh: true)
-                        == [])
-                // A lead said to be fresh that holds its own phone already keeps it.
-                #expect(
-                    try await store.refusedPhones(project: "acme", keys: [keys[2]], leadIds: [ids[3]], fresh: true)
-                        == [])
-                // Back to the plain insert after a batch with no held phone.
-                #expect(
-                    try await store.refusedPhones(project: "acme", keys: [keys[3]], leadIds: [ids[4]], fresh: true)
-                        == [])
+                    #expect(store.defersPhoneClaims(project: "acme"))
+                    #expect(try await attempt([keys[0]], [ids[0]]) != .phoneHeld)
+                    // ids[1] repeats ids[0]'s phone: nothing recorded, not even ids[2]'s claim.
+                    #expect(try await attempt([keys[0], keys[1]], [ids[1], ids[2]]) == .phoneHeld)
+                    #expect(try await attempts() == 1)
+                    #expect(!store.defersPhoneClaims(project: "acme"))
+                    // Judged: ids[1] refused, and ids[2] gets its own.
+                    #expect(
+                        try await store.refusedPhones(
+                            project: "acme", keys: [keys[0], keys[1]], leadIds: [ids[1], ids[2]])
+                            == [ids[1]])
+                    // Claims that meet no held phone: the next go with their attempt again.
+                    #expect(try await store.refusedPhones(project: "acme", keys: [keys[2]], leadIds: [ids[3]]) == [])
+                    #expect(store.defersPhoneClaims(project: "acme"))
+                    // A lead that holds its own phone already keeps it.
+                    #expect(try await store.refusedPhones(project: "acme", keys: [keys[2]], leadIds: [ids[3]]) == [])
+                    #expect(try await attempt([keys[3]], [ids[4]]) != .phoneHeld)
+                    #expect(try await attempts() == 2)
+                }
 
                 let holders = try await client.query(
                     "SELECT phone_key || ' ' || lead_id FROM leadsync.phone_claims ORDER BY 1", logger: logger
@@ -159,14 +174,6 @@ import Testing
                         "14155550004 \(ids[4])",
                     ])
             }
-        }
-    }
-
-    /// Two fresh claims of the same phones at once (a project taken over): one insert fails
-    /// on the key and is judged again; each phone ends with exactly one holder.
-    @Test func concurrentFreshClaimsOfOnePhoneLeaveOneHolder() async throws {
-        try await twoClaimersOfTheSamePhones { store, keys, leadIds in
-            try await store.claimPhones(project: "acme", keys: keys, leadIds: leadIds, fresh: true)
         }
     }
 

@@ -33,10 +33,10 @@ import UservoxSimulator
     }
 
     /// docs/contract.md §3: of several leads with one phone the earliest wins, also when the
-    /// earlier one was sent long ago. New leads' phones are claimed with a plain insert; the
-    /// one held by the sent lead fails it, the phones are judged, and the duplicate is
-    /// invalid and never sent; in one insert, the second of two leads with one phone is
-    /// refused before anything is claimed.
+    /// earlier one was sent long ago. New leads' phones are claimed with their attempt; the
+    /// one held by the sent lead fails that attempt, the phones are judged, and the batch
+    /// goes without the duplicate, which is invalid and never sent; in one insert, the
+    /// second of two leads with one phone is refused before anything is recorded.
     @Test func aPhoneHeldBySentLeadsMakesTheNewcomerALocalDuplicate() async throws {
         try await TestDatabase.with { db in
             try await UservoxSimulator.withRunning(.projects(["p1"])) { sim in

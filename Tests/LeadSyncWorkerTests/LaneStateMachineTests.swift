@@ -420,7 +420,7 @@ struct LaneStateMachineTests {
         // A lead alone over the configured budget is invalid now and leaves the buffer.
         // The lane keeps its slot and fills the batch up again.
         #expect(
-            machine.handle(.leadTooLarge(1), now: t)
+            machine.handle(.leadsRefused([1]), now: t)
                 == .claim(afterId: 2, want: 2, scanGaps: false, retries: false, exclude: []))
         #expect(machine.buffer.map(\.id) == [2])
     }

@@ -12,10 +12,17 @@ package enum AttemptQueries {
     /// locks are held by someone, the project's is the session's. Each is probed with a
     /// shared lock that fails while someone holds it: two lookups of the lock table instead
     /// of reading all of it through `pg_locks` (about 1 ms with 1,000 projects locked:
-    /// docs/operating.md §21). Prepared: it runs once per request. With the attempt go the
-    /// project's arrival rows in `doneArrivals` (`ArrivalRanges.done`: every lead in them
-    /// is now recorded or finished), in the same round trip: a small project's lane then
-    /// needs no look of its own to delete them before it idles.
+    /// docs/operating.md §21). Prepared: it runs once per request. In the same round trip,
+    /// so that a small project's lane needs neither a look of its own to delete them before
+    /// it idles nor a statement for its phones (docs/operating.md §21):
+    /// - the project's arrival rows in `doneArrivals` are deleted (`ArrivalRanges.done`:
+    ///   every lead in them is now recorded or finished);
+    /// - the phones `phoneKeys` are claimed for `phoneLeadIds`, plainly: never-tried leads'
+    ///   phones are very likely free (`LeadStore.defersPhoneClaims`). One already held fails
+    ///   the whole statement (unique violation), which then records and deletes nothing; the
+    ///   caller judges the phones with `LeadStore.refusedPhones` and records again. Without
+    ///   the probe `ClaimFreePhones` makes, a lead's claim cost 0.5 µs less of the 2.9 µs of
+    ///   database CPU it took (docs/performance.md §10).
     package struct InsertFenced: PostgresPreparedStatement {
         package static let sql = """
             WITH attempt AS (
@@ -27,6 +34,10 @@ package enum AttemptQueries {
             ), done AS (
                 DELETE FROM leadsync.arrivals
                 WHERE project_id = $1 AND id = ANY($8::int8[]) AND EXISTS (SELECT FROM attempt)
+            ), phones AS (
+                INSERT INTO leadsync.phone_claims (project_id, phone_key, lead_id)
+                SELECT $1, k.key, k.lead_id FROM unnest($9::text[], $10::int8[]) AS k(key, lead_id)
+                WHERE EXISTS (SELECT FROM attempt)
             )
             SELECT id FROM attempt
             """
@@ -37,10 +48,12 @@ package enum AttemptQueries {
         package var lease: Duration
         package var lock: ProjectLock
         package var doneArrivals: [Int64]
+        package var phoneKeys: [String]
+        package var phoneLeadIds: [Int64]
 
         package init(
             project: String, workerId: String, leadIds: [Int64], lease: Duration, lock: ProjectLock,
-            doneArrivals: [Int64] = []
+            doneArrivals: [Int64] = [], phoneKeys: [String] = [], phoneLeadIds: [Int64] = []
         ) {
             self.project = project
             self.workerId = workerId
@@ -48,10 +61,12 @@ package enum AttemptQueries {
             self.lease = lease
             self.lock = lock
             self.doneArrivals = doneArrivals
+            self.phoneKeys = phoneKeys
+            self.phoneLeadIds = phoneLeadIds
         }
 
         package func makeBindings() -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 8)
+            var bindings = PostgresBindings(capacity: 10)
             bindings.append(project)
             bindings.append(workerId)
             bindings.append(Int8ArrayBind(leadIds))
@@ -60,6 +75,8 @@ package enum AttemptQueries {
             bindings.append(ProjectLock.sessionNamespace)
             bindings.append(ProjectLock.namespace)
             bindings.append(Int8ArrayBind(doneArrivals))
+            bindings.append(TextArrayBind(phoneKeys))
+            bindings.append(Int8ArrayBind(phoneLeadIds))
             return bindings
         }
 

@@ -339,7 +339,9 @@ package enum LeadQueries {
     /// hash of them does not know: a LATERAL probe per phone (an executor rescan each) cost
     /// 3.25 µs per lead for the probe and insert, this 2.9 (docs/performance.md §10). A
     /// phone claimed concurrently (another worker taking the project over) fails the insert
-    /// with a unique violation; the caller then uses `claimPhones`.
+    /// with a unique violation; the caller then uses `claimPhones`. Never-tried leads'
+    /// phones usually go with their attempt instead, without the probe
+    /// (`AttemptQueries.InsertFenced`).
     package struct ClaimFreePhones: PostgresPreparedStatement {
         package static let sql = """
             WITH held AS MATERIALIZED (
@@ -376,39 +378,6 @@ package enum LeadQueries {
             let (key, leadId, holder) = try row.decode((String, Int64, Int64).self)
             return (key, leadId, holder)
         }
-    }
-
-    /// PhoneClaimsInsertFresh: `ClaimFreePhones` without the probe, for a batch whose phones
-    /// are very likely free (never-tried leads, and the project's last batch found none of
-    /// its phones held: `LeadStore.refusedPhones`). Any phone already held fails the whole
-    /// statement (unique violation), which inserts nothing; the caller then judges every
-    /// phone with `claimPhones`. The probe was about 0.5 µs of the 2.9 µs of database CPU a
-    /// lead's phone claim cost (docs/performance.md §10).
-    package struct InsertFreshPhones: PostgresPreparedStatement {
-        package static let sql = """
-            INSERT INTO leadsync.phone_claims (project_id, phone_key, lead_id)
-            SELECT $1, k.key, k.lead_id FROM unnest($2::text[], $3::int8[]) AS k(key, lead_id)
-            """
-        package typealias Row = Void
-        package var project: String
-        package var keys: [String]
-        package var leadIds: [Int64]
-
-        package init(project: String, keys: [String], leadIds: [Int64]) {
-            self.project = project
-            self.keys = keys
-            self.leadIds = leadIds
-        }
-
-        package func makeBindings() -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 3)
-            bindings.append(project)
-            bindings.append(TextArrayBind(keys))
-            bindings.append(Int8ArrayBind(leadIds))
-            return bindings
-        }
-
-        package func decodeRow(_ row: PostgresRow) throws {}
     }
 
     /// PhoneClaimsTakeMany: each lead claims its normalized phone in the project. A phone held
