@@ -85,18 +85,11 @@ public struct LeadStore: Sendable {
     public func arrivedLeads(project: String, lows: [Int64], highs: [Int64], limit: Int) async throws -> [Lead] {
         let claim = LeadQueries.ClaimArrived(project: project, lows: lows, highs: highs, limit: limit)
         do {
-            guard direct else { return try await rows(claim).flatMap { $0 } }
-            var result: [Lead] = []
-            for try await leads in try await client.execute(claim, logger: logger) { result += leads }
-            return result
+            return try await prepared(claim).flatMap { $0 }
         } catch let error where Self.isOversizedArray(error) {
             // The claim's one row would pass PostgreSQL's limits (leads of huge metadata):
             // the same leads a row each. It failed, so it changed nothing.
-            let perRow = LeadQueries.ClaimArrivedRows(claim)
-            guard direct else { return try await rows(perRow) }
-            var result: [Lead] = []
-            for try await lead in try await client.execute(perRow, logger: logger) { result.append(lead) }
-            return result
+            return try await prepared(LeadQueries.ClaimArrivedRows(claim))
         }
     }
 
@@ -120,12 +113,7 @@ public struct LeadStore: Sendable {
     }
 
     public func leads(_ query: PostgresQuery) async throws -> [Lead] {
-        guard !perCall else { return try await rows(query).map(LeadQueries.decodeLead) }
-        var result: [Lead] = []
-        for try await row in try await client.query(query, logger: logger) {
-            result.append(try LeadQueries.decodeLead(row))
-        }
-        return result
+        try await rows(query).map(LeadQueries.decodeLead)
     }
 
     /// Claims phones for `leads` (unique keys); returns the ids that now hold their phone.
@@ -148,15 +136,8 @@ public struct LeadStore: Sendable {
         var contested: [(key: String, leadId: Int64)] = []
         do {
             let claim = LeadQueries.ClaimFreePhones(project: project, keys: keys, leadIds: leadIds)
-            if direct {
-                for try await (key, leadId, holder) in try await client.execute(claim, logger: logger)
-                where holder != leadId {
-                    contested.append((key, leadId))
-                }
-            } else {
-                for (key, leadId, holder) in try await rows(claim) where holder != leadId {
-                    contested.append((key, leadId))
-                }
+            for (key, leadId, holder) in try await prepared(claim) where holder != leadId {
+                contested.append((key, leadId))
             }
         } catch let error where Self.isUniqueViolation(error) {
             // A phone claimed between the probe and the insert (another worker took the
@@ -254,12 +235,7 @@ public struct LeadStore: Sendable {
                 let finish = AttemptQueries.FinishAllAccepted(
                     attemptId: attemptId, httpStatus: httpStatus, leadIds: ids,
                     remoteIds: remoteIds.map { StorableText.clean($0, maxBytes: StorableText.messageBytes) })
-                guard direct else { return try await !rows(finish).isEmpty }
-                var finished = false
-                for try await _ in try await client.execute(finish, logger: logger) {
-                    finished = true
-                }
-                return finished
+                return try await !prepared(finish).isEmpty
             }
         }
 
@@ -392,7 +368,7 @@ public struct LeadStore: Sendable {
     /// The rows of `query`: one statement on the pool, or through a pooler one transaction
     /// that sets the sessions' settings first.
     func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
-        guard perCall else { return try await client.query(query, logger: logger).collect() }
+        guard perCall else { return try await client.rows(query, logger: logger) }
         return try await transaction { tx in try await tx.query(query, logger: logger).collect() }
     }
 
@@ -400,9 +376,7 @@ public struct LeadStore: Sendable {
     func prepared<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row]
     where Statement.Row: Sendable {
         guard direct else { return try await rows(statement) }
-        var result: [Statement.Row] = []
-        for try await row in try await client.execute(statement, logger: logger) { result.append(row) }
-        return result
+        return try await client.rows(statement, logger: logger)
     }
 
     /// A prepared statement's rows when it is not run named on the direct path: unnamed
