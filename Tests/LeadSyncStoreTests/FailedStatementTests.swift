@@ -26,7 +26,8 @@ import Testing
                     let lock = ProjectLock(sessionKey: 4242)
                     _ = try await session.query(ProjectLock.identify(key: 4242), logger: logger).collect()
                     _ = try await session.query(ProjectLock.tryLock(project: "acme"), logger: logger).collect()
-                    #expect(try await store.refusedPhones(project: "acme", keys: ["14155550001"], leadIds: [leadId]) == [])
+                    #expect(
+                        try await store.refusedPhones(project: "acme", keys: ["14155550001"], leadIds: [leadId]) == [])
                     // The leak needs PostgreSQL's error to be read before the caller attaches to
                     // the rows; busy threads make that likely within a few hundred calls.
                     try await whileBusy(threads: 3) {
