@@ -96,10 +96,7 @@ public struct LeadStore: Sendable {
     /// A statement that failed building a value past PostgreSQL's limits: `program_limit_exceeded`,
     /// out of memory, or the allocator's "invalid memory alloc request size" (an internal error).
     package static func isOversizedArray(_ error: any Error) -> Bool {
-        guard
-            let code = (error as? PSQLError ?? (error as? PostgresTransactionError)?.closureError as? PSQLError)?
-                .sqlState
-        else { return false }
+        guard let code = sqlState(of: error) else { return false }
         return code.hasPrefix("54") || code == "53200" || code == "XX000"
     }
 
@@ -157,8 +154,11 @@ public struct LeadStore: Sendable {
         return refused
     }
 
-    private static func isUniqueViolation(_ error: any Error) -> Bool {
-        (error as? PSQLError ?? (error as? PostgresTransactionError)?.closureError as? PSQLError)?.sqlState == "23505"
+    private static func isUniqueViolation(_ error: any Error) -> Bool { sqlState(of: error) == "23505" }
+
+    /// The SQLSTATE of a statement's error, alone or inside a transaction's closure.
+    private static func sqlState(of error: any Error) -> String? {
+        (error as? PSQLError ?? (error as? PostgresTransactionError)?.closureError as? PSQLError)?.sqlState
     }
 
     /// Marks leads invalid by the local pre-check: state and marker in one transaction.
@@ -389,11 +389,7 @@ public struct LeadStore: Sendable {
     where Statement.Row: Sendable {
         if pooled != nil && named.value {
             do {
-                return try await transaction { tx in
-                    var result: [Statement.Row] = []
-                    for try await row in try await tx.execute(statement, logger: logger) { result.append(row) }
-                    return result
-                }
+                return try await transaction { tx in try await tx.rows(statement, logger: logger) }
             } catch  where Self.isLostPreparedStatement(error) {
                 if named.turnOff() {
                     notices.warning(
@@ -418,9 +414,8 @@ public struct LeadStore: Sendable {
     /// invalid_sql_statement_name, duplicate_prepared_statement: a pooler handed this
     /// client a server connection that lacks, or already has, the statement.
     static func isLostPreparedStatement(_ error: any Error) -> Bool {
-        let inner = (error as? PostgresTransactionError)?.closureError ?? error
-        guard let psql = inner as? PSQLError else { return false }
-        return psql.sqlState == "26000" || psql.sqlState == "42P05"
+        let state = sqlState(of: error)
+        return state == "26000" || state == "42P05"
     }
 }
 

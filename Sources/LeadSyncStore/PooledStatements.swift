@@ -19,10 +19,17 @@ extension PostgresClient {
     func rows<Statement: PostgresPreparedStatement>(_ statement: Statement, logger: Logger) async throws
         -> [Statement.Row]
     where Statement.Row: Sendable {
-        try await withConnection { connection in
-            var result: [Statement.Row] = []
-            for try await row in try await connection.execute(statement, logger: logger) { result.append(row) }
-            return result
-        }
+        try await withConnection { connection in try await connection.rows(statement, logger: logger) }
+    }
+}
+
+extension PostgresConnection {
+    /// Every row of a prepared statement, decoded.
+    func rows<Statement: PostgresPreparedStatement>(_ statement: Statement, logger: Logger) async throws
+        -> [Statement.Row]
+    where Statement.Row: Sendable {
+        var result: [Statement.Row] = []
+        for try await row in try await execute(statement, logger: logger) { result.append(row) }
+        return result
     }
 }
