@@ -348,7 +348,11 @@ public final class Dispatcher: Service, Sendable {
                     budget.mayLinger(
                         served: servedCount.load(ordering: .relaxed), waiting: waitingCount.load(ordering: .relaxed))
                 }, start: starts[project])
-            group.addTask { [self] in
+            // A lane started for a backlog runs off NIO's event loops (`BacklogExecutor`).
+            let executor =
+                (starts[project]?.ready ?? .max) > LaneStateMachine<ContinuousClock.Instant>.smallJob
+                ? BacklogExecutor.shared : nil
+            group.addTask(executorPreference: executor) { [self] in
                 defer {
                     // Its lock is given back by the dispatcher, with those of other lanes
                     // that ended meanwhile; a lost session's died with it.
@@ -361,7 +365,7 @@ public final class Dispatcher: Service, Sendable {
                     wake.poke()
                 }
                 do {
-                    let exit = try await lane.run()
+                    let exit = try await BacklogExecutor.$current.withValue(executor) { try await lane.run() }
                     logger.debug("lane ended", metadata: ["project": "\(project)", "exit": "\(exit)"])
                 } catch {
                     // Stopping, nothing restarts it: its attempts out are the next worker's sweep's.

@@ -20,8 +20,9 @@ func withTimeout<T: Sendable>(
     _ limit: Duration, _ what: String, _ operation: @escaping @Sendable () async throws -> T
 ) async throws -> T {
     let race = TimeoutRace<T>()
+    let executor = BacklogExecutor.current
     return try await withCheckedThrowingContinuation { continuation in
-        race.start(continuation, limit: limit, what: what, operation)
+        race.start(continuation, limit: limit, what: what, on: executor, operation)
     }
 }
 
@@ -37,10 +38,10 @@ private final class TimeoutRace<T: Sendable>: Sendable {
 
     func start(
         _ continuation: CheckedContinuation<T, any Error>, limit: Duration, what: String,
-        _ operation: @escaping @Sendable () async throws -> T
+        on executor: (any TaskExecutor)?, _ operation: @escaping @Sendable () async throws -> T
     ) {
         state.withLock { $0.continuation = continuation }
-        let work = Task {
+        let work = Task(executorPreference: executor) {
             do { self.finish(.success(try await operation())) } catch { self.finish(.failure(error)) }
         }
         let deadline = Deadlines.shared.add(after: limit) { self.finish(.failure(TimedOut(what: what))) }
