@@ -350,7 +350,7 @@ public final class Dispatcher: Service, Sendable {
                 }, start: starts[project])
             // A lane started for a backlog runs off NIO's event loops (`BacklogExecutor`).
             let executor =
-                (starts[project]?.ready ?? .max) > LaneStateMachine<ContinuousClock.Instant>.smallJob
+                LaneStateMachine<ContinuousClock.Instant>.startsWithBacklog(starts[project]?.ready)
                 ? BacklogExecutor.shared : nil
             group.addTask(executorPreference: executor) { [self] in
                 defer {

@@ -210,10 +210,14 @@ struct LaneStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Ins
         self.lastSettings = now
         self.lastGapScan = now
         if let readyAtStart {
-            caughtUp = readyAtStart <= Self.smallJob
+            caughtUp = !Self.startsWithBacklog(readyAtStart)
             sized = true
         }
     }
+
+    /// Whether a lane whose start counted `readyAtStart` ready leads has a backlog to
+    /// drain: more than `smallJob`, or not counted.
+    static func startsWithBacklog(_ readyAtStart: Int?) -> Bool { (readyAtStart ?? .max) > smallJob }
 
     /// How far a lane's start counts its ready leads (`readyAtStart`): enough to tell a few
     /// fresh leads from a backlog, and no further.
