@@ -9,7 +9,7 @@ import Testing
 
 /// A statement that fails after PostgreSQL began its answer (a unique violation in a
 /// data-modifying part, an array too large for a row) gives its pooled connection back:
-/// the next call on a pool of one is answered (docs/operating.md §22).
+/// the next call on a pool of one is answered (docs/operating.md §23).
 @Suite struct FailedStatementTests {
     let logger = TestDatabase.logger
 
@@ -22,10 +22,7 @@ import Testing
                     logger: logger
                 ).collect().first?.decode(Int64.self)
                 let leadId = try #require(id)
-                try await db.withConnection { session in
-                    let lock = ProjectLock(sessionKey: 4242)
-                    _ = try await session.query(ProjectLock.identify(key: 4242), logger: logger).collect()
-                    _ = try await session.query(ProjectLock.tryLock(project: "acme"), logger: logger).collect()
+                try await db.withProjectLocked("acme") { lock async throws in
                     #expect(
                         try await store.refusedPhones(project: "acme", keys: ["14155550001"], leadIds: [leadId]) == [])
                     // The leak needs PostgreSQL's error to be read before the caller attaches to

@@ -131,10 +131,7 @@ import Testing
                     """, logger: logger
                 ).collect().map { try $0.decode(Int64.self) }
                 let keys = ["14155550001", "14155550002", "14155550003", "14155550004"]
-                try await db.withConnection { session in
-                    let lock = ProjectLock(sessionKey: 4242)
-                    _ = try await session.query(ProjectLock.identify(key: 4242), logger: logger).collect()
-                    _ = try await session.query(ProjectLock.tryLock(project: "acme"), logger: logger).collect()
+                try await db.withProjectLocked("acme") { lock async throws in
                     func attempt(_ keys: [String], _ leadIds: [Int64]) async throws -> LeadStore.AttemptRecord {
                         try await store.startAttempt(
                             project: "acme", workerId: "w1", leadIds: leadIds, lease: .seconds(45), lock: lock,
