@@ -210,6 +210,48 @@ public struct LeadStore: Sendable {
         }
     }
 
+    /// The write-back of a request whose every lead was accepted, the common case: its
+    /// leads' ids and remote ids (made storable here, once), as `FinishAllAccepted` writes
+    /// them, alone or with others'.
+    public struct AcceptedWriteBack: Sendable {
+        public let attemptId: Int64
+        public let httpStatus: Int?
+        public let leadIds: [Int64]
+        public let remoteIds: [String]
+
+        public init(attemptId: Int64, httpStatus: Int?, leadIds: [Int64], remoteIds: [String]) {
+            self.attemptId = attemptId
+            self.httpStatus = httpStatus
+            self.leadIds = leadIds
+            self.remoteIds = remoteIds
+        }
+
+        /// nil unless every lead of `plan` was accepted with nothing else to write.
+        public init?(attemptId: Int64, httpStatus: Int?, plan: OutcomePlanner.Plan) {
+            guard plan.project == .none, plan.outcome == .ok, plan.countsAttempt, plan.error == nil,
+                plan.errorCount == 0, plan.unconfirmedCount == 0, plan.successCount == plan.changes.count
+            else { return nil }
+            var ids: [Int64] = []
+            var remoteIds: [String] = []
+            ids.reserveCapacity(plan.changes.count)
+            remoteIds.reserveCapacity(plan.changes.count)
+            for (id, change, result, message) in plan.changes {
+                guard case .submitted(let remoteId, _) = change, result == .accepted, message == nil else { return nil }
+                ids.append(id)
+                remoteIds.append(StorableText.clean(remoteId ?? "", maxBytes: StorableText.messageBytes))
+            }
+            self.init(attemptId: attemptId, httpStatus: httpStatus, leadIds: ids, remoteIds: remoteIds)
+        }
+    }
+
+    /// Writes the answers of several requests whose every lead was accepted in one
+    /// statement (`AttemptQueries.FinishAllAccepted`): the attempts written; one missing is
+    /// gone (pruned), and nothing was written for it.
+    public func finishAllAccepted(_ writeBacks: [AcceptedWriteBack]) async throws -> Set<Int64> {
+        guard !writeBacks.isEmpty else { return [] }
+        return Set(try await prepared(AttemptQueries.FinishAllAccepted(writeBacks)))
+    }
+
     /// Writes one request's result back: every lead's state, the invalid markers, the
     /// history rows, the attempt and the project's reaction, in one transaction (docs/contract.md §2).
     /// False when the attempt row is gone (pruned): nothing is written then. Text from the
@@ -219,24 +261,8 @@ public struct LeadStore: Sendable {
         project: String, attemptId: Int64, httpStatus: Int?, plan: OutcomePlanner.Plan
     ) async throws -> Bool {
         // The common case, every lead accepted: one prepared statement does it all.
-        if plan.project == .none, plan.outcome == .ok, plan.countsAttempt, plan.error == nil,
-            plan.errorCount == 0, plan.unconfirmedCount == 0, plan.successCount == plan.changes.count
-        {
-            var ids: [Int64] = []
-            var remoteIds: [String] = []
-            ids.reserveCapacity(plan.changes.count)
-            remoteIds.reserveCapacity(plan.changes.count)
-            for (id, change, result, message) in plan.changes {
-                guard case .submitted(let remoteId, _) = change, result == .accepted, message == nil else { break }
-                ids.append(id)
-                remoteIds.append(remoteId ?? "")
-            }
-            if ids.count == plan.changes.count {
-                let finish = AttemptQueries.FinishAllAccepted(
-                    attemptId: attemptId, httpStatus: httpStatus, leadIds: ids,
-                    remoteIds: remoteIds.map { StorableText.clean($0, maxBytes: StorableText.messageBytes) })
-                return try await !prepared(finish).isEmpty
-            }
+        if let accepted = AcceptedWriteBack(attemptId: attemptId, httpStatus: httpStatus, plan: plan) {
+            return try await !finishAllAccepted([accepted]).isEmpty
         }
 
         var rows = OutcomeRows()

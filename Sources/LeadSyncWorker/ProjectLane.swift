@@ -58,6 +58,8 @@ struct ProjectLane: Sendable {
     let wake: WakeSignal
     /// The worker-wide cap on requests out at once.
     let slots: RequestSlots
+    /// Small write-backs of all lanes, written in groups.
+    let writeBacks: WriteBackGroups
     let health: WorkerHealth
     let logger: Logger
     /// False once the lock session is lost or a graceful shutdown began: stop starting requests.
@@ -724,6 +726,14 @@ struct ProjectLane: Sendable {
                     stillOpen = try await database("write-back", urgent: urgent) { store in
                         try await store.closeUnstorable(
                             attemptId: attemptId, leadIds: ids, why: why, delay: .seconds(30))
+                    }
+                } else if leads.count <= WriteBackGroups.smallBatch,
+                    let accepted = LeadStore.AcceptedWriteBack(attemptId: attemptId, httpStatus: httpStatus, plan: plan)
+                {
+                    stillOpen = try await writeBacks.write(accepted) { group in
+                        try await database("write-back", urgent: urgent) { store in
+                            try await store.finishAllAccepted(group)
+                        }
                     }
                 } else {
                     stillOpen = try await database("write-back", urgent: urgent) { [project] store in

@@ -128,4 +128,70 @@ import Testing
             }
         }
     }
+
+    /// Several requests' all-accepted answers in one statement (the worker's group commit):
+    /// each attempt gets its own leads, counts and status; a pruned attempt gets nothing.
+    @Test func severalAllAcceptedAnswersAreWrittenInOneStatement() async throws {
+        try await TestDatabase.with { db in
+            try await db.withClient(maximumConnections: 2) { client in
+                let store = LeadStore(client: client, logger: logger)
+                var attempts: [(id: Int64, leads: [Int64])] = []
+                for (project, count) in [("acme", 3), ("beta", 2), ("gone", 2)] {
+                    let ids = try await client.query(
+                        """
+                        INSERT INTO leadsync.leads (project_id, phone)
+                        SELECT \(project), '+1415555' || lpad(i::text, 4, '0') FROM generate_series(1, \(count)) AS i
+                        RETURNING id
+                        """, logger: logger
+                    ).collect().map { try $0.decode(Int64.self) }
+                    let attempt = try await client.query(
+                        """
+                        INSERT INTO leadsync.submission_attempts (project_id, worker_id, lead_count, lead_ids, lease_expires_at)
+                        VALUES (\(project), 't', \(count), \(ids), now() + interval '1 minute') RETURNING id
+                        """, logger: logger
+                    ).collect().first!.decode(Int64.self)
+                    attempts.append((attempt, ids))
+                }
+                try await client.query(
+                    "DELETE FROM leadsync.submission_attempts WHERE id = \(attempts[2].id)", logger: logger)
+
+                let written = try await store.finishAllAccepted(
+                    attempts.enumerated().map { index, attempt in
+                        LeadStore.AcceptedWriteBack(
+                            attemptId: attempt.id, httpStatus: 200 + index, leadIds: attempt.leads,
+                            remoteIds: attempt.leads.map { "r\($0)" })
+                    })
+                #expect(written == [attempts[0].id, attempts[1].id])
+
+                let leads = try await client.query(
+                    """
+                    SELECT l.project_id, l.status, coalesce(l.remote_id, ''), l.attempt_count,
+                           coalesce((SELECT string_agg(a.attempt_id::text || ':' || a.result, ',')
+                                     FROM leadsync.attempt_leads a WHERE a.lead_id = l.id), '')
+                    FROM leadsync.leads l ORDER BY l.id
+                    """, logger: logger
+                ).collect().map { try $0.decode((String, String, String, Int, String).self) }
+                for (project, status, remoteId, count, history) in leads {
+                    let attempt = attempts[["acme": 0, "beta": 1, "gone": 2][project]!]
+                    if project == "gone" {
+                        #expect(status == "pending" && remoteId == "" && count == 0 && history == "")
+                    } else {
+                        #expect(status == "submitted" && remoteId.hasPrefix("r") && count == 1)
+                        #expect(history == "\(attempt.id):accepted")
+                    }
+                }
+                let finished = try await client.query(
+                    """
+                    SELECT id, outcome, http_status, success_count, lead_ids IS NULL AND lease_expires_at IS NULL
+                    FROM leadsync.submission_attempts WHERE finished_at IS NOT NULL ORDER BY id
+                    """, logger: logger
+                ).collect().map { try $0.decode((Int64, String, Int, Int, Bool).self) }
+                #expect(finished.map(\.0) == [attempts[0].id, attempts[1].id])
+                #expect(finished.map(\.1) == ["ok", "ok"])
+                #expect(finished.map(\.2) == [200, 201])
+                #expect(finished.map(\.3) == [3, 2])
+                #expect(finished.map(\.4) == [true, true])
+            }
+        }
+    }
 }

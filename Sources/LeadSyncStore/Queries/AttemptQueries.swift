@@ -118,18 +118,23 @@ package enum AttemptQueries {
             """
     }
 
-    /// AttemptsFinishAllAccepted: the write-back of a request whose every lead was
-    /// accepted (most of them, when all goes well) as one statement: the leads, their
-    /// history rows and the attempt, atomically, in one round trip instead of five.
-    /// Locks the attempt like `lock`.
-    /// Same effects as `LeadQueries.setOutcomes` + `insertLeadResults` + `finish` for such a
-    /// request. Prepared: it runs once per request.
+    /// AttemptsFinishAllAccepted: the write-backs of requests whose every lead was
+    /// accepted (most of them, when all goes well), one or several, as one statement: the
+    /// leads, their history rows and the attempts, atomically, in one round trip instead of
+    /// five a request. Several small requests' write-backs go together while one is
+    /// running (`WriteBackGroups` in the worker): one statement, one trigger run, one commit.
+    /// Locks the attempts like `lock`, in id order, and writes an answer as `lock` says
+    /// even when the sweep came first; an attempt whose row is gone (pruned) has nothing
+    /// written, and its id is not returned.
+    /// Same effects as `LeadQueries.setOutcomes` + `insertLeadResults` + `finish` for each
+    /// such request. Prepared: it runs once per request or group.
     package struct FinishAllAccepted: PostgresPreparedStatement {
         package static let sql = """
             WITH open AS (
-                SELECT id FROM leadsync.submission_attempts WHERE id = $1 FOR UPDATE
+                SELECT id FROM leadsync.submission_attempts WHERE id = ANY($1::int8[]) ORDER BY id FOR UPDATE
             ), input AS (
-                SELECT * FROM unnest($2::int8[], $3::text[]) AS c(id, remote_id) WHERE EXISTS (SELECT FROM open)
+                SELECT * FROM unnest($4::int8[], $5::int8[], $6::text[]) AS c(attempt_id, id, remote_id)
+                WHERE c.attempt_id IN (SELECT id FROM open)
             ), accepted AS (
                 UPDATE leadsync.leads AS l SET
                     status = 'submitted', remote_id = coalesce(nullif(c.remote_id, ''), l.remote_id),
@@ -139,34 +144,45 @@ package enum AttemptQueries {
                 WHERE l.id = c.id AND l.status = 'pending'
             ), history AS (
                 INSERT INTO leadsync.attempt_leads (attempt_id, lead_id, result)
-                SELECT $1, c.id, 'accepted' FROM input c
+                SELECT c.attempt_id, c.id, 'accepted' FROM input c
             )
-            UPDATE leadsync.submission_attempts SET
-                finished_at = now(), http_status = $4, outcome = 'ok',
-                success_count = cardinality($2::int8[]), error_count = 0, unconfirmed_count = 0,
+            UPDATE leadsync.submission_attempts AS a SET
+                finished_at = now(), http_status = nullif(r.http_status, 0), outcome = 'ok',
+                success_count = r.leads, error_count = 0, unconfirmed_count = 0,
                 error = NULL, lead_ids = NULL, lease_expires_at = NULL
-            WHERE id = (SELECT id FROM open)
-            RETURNING id
+            FROM unnest($1::int8[], $2::int4[], $3::int4[]) AS r(id, http_status, leads)
+            WHERE a.id = r.id AND a.id IN (SELECT id FROM open)
+            RETURNING a.id
             """
         package typealias Row = Int64
-        package var attemptId: Int64
-        package var httpStatus: Int?
-        package var leadIds: [Int64]
-        package var remoteIds: [String]
+        package var attempts: [LeadStore.AcceptedWriteBack]
 
-        package init(attemptId: Int64, httpStatus: Int?, leadIds: [Int64], remoteIds: [String]) {
-            self.attemptId = attemptId
-            self.httpStatus = httpStatus
-            self.leadIds = leadIds
-            self.remoteIds = remoteIds
+        package init(_ attempts: [LeadStore.AcceptedWriteBack]) {
+            self.attempts = attempts
         }
 
         package func makeBindings() -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 4)
-            bindings.append(attemptId)
+            var leadCount = 0
+            for attempt in attempts { leadCount += attempt.leadIds.count }
+            var leadAttempts: [Int64] = []
+            var leadIds: [Int64] = []
+            var remoteIds: [String] = []
+            leadAttempts.reserveCapacity(leadCount)
+            leadIds.reserveCapacity(leadCount)
+            remoteIds.reserveCapacity(leadCount)
+            for attempt in attempts {
+                leadAttempts.append(contentsOf: repeatElement(attempt.attemptId, count: attempt.leadIds.count))
+                leadIds.append(contentsOf: attempt.leadIds)
+                remoteIds.append(contentsOf: attempt.remoteIds)
+            }
+            var bindings = PostgresBindings(capacity: 6)
+            bindings.append(Int8ArrayBind(attempts.map(\.attemptId)))
+            // 0: no status (never an HTTP status).
+            bindings.append(attempts.map { Int32($0.httpStatus ?? 0) })
+            bindings.append(attempts.map { Int32($0.leadIds.count) })
+            bindings.append(Int8ArrayBind(leadAttempts))
             bindings.append(Int8ArrayBind(leadIds))
             bindings.append(TextArrayBind(remoteIds))
-            bindings.append(httpStatus.map(Int32.init))
             return bindings
         }
 
