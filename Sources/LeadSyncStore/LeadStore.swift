@@ -156,6 +156,11 @@ public struct LeadStore: Sendable {
 
     private static func isUniqueViolation(_ error: any Error) -> Bool { sqlState(of: error) == "23505" }
 
+    /// Whether `error` is PostgreSQL's answer to a statement (it has an SQLSTATE): the
+    /// statement, and its transaction, changed nothing. Not so for a deadline that passed or
+    /// a connection lost: the statement may still commit.
+    public static func refusedByServer(_ error: any Error) -> Bool { sqlState(of: error) != nil }
+
     /// The SQLSTATE of a statement's error, alone or inside a transaction's closure.
     private static func sqlState(of error: any Error) -> String? {
         (error as? PSQLError ?? (error as? PostgresTransactionError)?.closureError as? PSQLError)?.sqlState
@@ -192,22 +197,56 @@ public struct LeadStore: Sendable {
         case phoneHeld
     }
 
-    /// Records an attempt before sending, fenced by the project lock; with it, deletes the
-    /// project's arrival rows `doneArrivals` and claims `phones` for never-tried leads
-    /// (`AttemptQueries.InsertFenced`).
+    /// An attempt to record before sending (`startAttempts`): its project's leads, fenced
+    /// by the project's lock held through `lock`; with it, the project's arrival rows
+    /// `doneArrivals` are deleted and `phones` claimed for never-tried leads.
+    public struct NewAttempt: Sendable {
+        public let project: String
+        public let leadIds: [Int64]
+        public let lock: ProjectLock
+        public let doneArrivals: [Int64]
+        public let phones: (keys: [String], leadIds: [Int64])
+
+        public init(
+            project: String, leadIds: [Int64], lock: ProjectLock, doneArrivals: [Int64] = [],
+            phones: (keys: [String], leadIds: [Int64]) = ([], [])
+        ) {
+            self.project = project
+            self.leadIds = leadIds
+            self.lock = lock
+            self.doneArrivals = doneArrivals
+            self.phones = phones
+        }
+    }
+
+    /// Records attempts of distinct projects in one statement (`AttemptQueries.InsertFenced`),
+    /// each fenced by its own project's lock: what each came to, in order. Alone, one whose
+    /// phones meet a held phone is `phoneHeld`; several, a held phone fails them all (a
+    /// unique violation is thrown, nothing recorded), and each is to be recorded alone.
+    public func startAttempts(_ attempts: [NewAttempt], workerId: String, lease: Duration) async throws
+        -> [AttemptRecord]
+    {
+        guard !attempts.isEmpty else { return [] }
+        let insert = AttemptQueries.InsertFenced(attempts, workerId: workerId, lease: lease)
+        let recorded: [String: Int64]
+        do {
+            recorded = Dictionary(try await prepared(insert), uniquingKeysWith: { first, _ in first })
+        } catch let error where attempts.count == 1 && !attempts[0].phones.keys.isEmpty && Self.isUniqueViolation(error)
+        {
+            phonesHeld.set(attempts[0].project, held: true)
+            return [.phoneHeld]
+        }
+        return attempts.map { recorded[$0.project].map(AttemptRecord.recorded) ?? .lockLost }
+    }
+
+    /// `startAttempts` for one attempt.
     public func startAttempt(
         project: String, workerId: String, leadIds: [Int64], lease: Duration, lock: ProjectLock,
         doneArrivals: [Int64] = [], phones: (keys: [String], leadIds: [Int64]) = ([], [])
     ) async throws -> AttemptRecord {
-        let insert = AttemptQueries.InsertFenced(
-            project: project, workerId: workerId, leadIds: leadIds, lease: lease, lock: lock,
-            doneArrivals: doneArrivals, phoneKeys: phones.keys, phoneLeadIds: phones.leadIds)
-        do {
-            return try await prepared(insert).first.map(AttemptRecord.recorded) ?? .lockLost
-        } catch let error where !phones.keys.isEmpty && Self.isUniqueViolation(error) {
-            phonesHeld.set(project, held: true)
-            return .phoneHeld
-        }
+        let attempt = NewAttempt(
+            project: project, leadIds: leadIds, lock: lock, doneArrivals: doneArrivals, phones: phones)
+        return try await startAttempts([attempt], workerId: workerId, lease: lease)[0]
     }
 
     /// The write-back of a request whose every lead was accepted, the common case: its

@@ -35,7 +35,7 @@ public final class Dispatcher: Service, Sendable {
     private let waitingCount = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
     private let slots: RequestSlots
-    private let writeBacks = WriteBackGroups()
+    private let groups = StatementGroups()
 
     public init(
         database: DatabaseURL, store: LeadStore, client: UservoxClient, tokens: TokenStore, wake: WakeSignal,
@@ -344,7 +344,7 @@ public final class Dispatcher: Service, Sendable {
             let lane = ProjectLane(
                 project: project, store: store, client: client, tokens: tokens, limiter: limiter(for: project),
                 lock: lock, configuration: configuration, progress: progress, wake: laneWake, slots: slots,
-                writeBacks: writeBacks, health: health, logger: logger,
+                groups: groups, health: health, logger: logger,
                 mayStart: { [self] in alive.value && !self.isStopping },
                 mayLinger: { [self] in
                     budget.mayLinger(

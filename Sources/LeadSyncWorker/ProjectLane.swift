@@ -58,8 +58,8 @@ struct ProjectLane: Sendable {
     let wake: WakeSignal
     /// The worker-wide cap on requests out at once.
     let slots: RequestSlots
-    /// Small write-backs of all lanes, written in groups.
-    let writeBacks: WriteBackGroups
+    /// Small projects' attempts and write-backs, of all lanes, written in groups.
+    let groups: StatementGroups
     let health: WorkerHealth
     let logger: Logger
     /// False once the lock session is lost or a graceful shutdown began: stop starting requests.
@@ -563,11 +563,15 @@ struct ProjectLane: Sendable {
     ) async throws -> Recorded {
         let waiting = phones.claims(of: leads)
         func record(_ claims: (keys: [String], leadIds: [Int64])) async throws -> LeadStore.AttemptRecord {
-            try await database("recording the attempt", urgent: urgent) { [project, configuration, lock] store in
-                try await store.startAttempt(
-                    project: project, workerId: configuration.workerId, leadIds: ids, lease: configuration.lease,
-                    lock: lock, doneArrivals: doneArrivals, phones: claims)
+            let attempt = LeadStore.NewAttempt(
+                project: project, leadIds: ids, lock: lock, doneArrivals: doneArrivals, phones: claims)
+            let write: GroupCommit<LeadStore.NewAttempt, LeadStore.AttemptRecord>.Write = { [configuration] group in
+                try await database("recording the attempt", urgent: urgent) { store in
+                    try await store.startAttempts(group, workerId: configuration.workerId, lease: configuration.lease)
+                }
             }
+            guard ids.count <= StatementGroups.smallBatch else { return try await write([attempt])[0] }
+            return try await groups.attempts.write(attempt, write)
         }
         var recorded = try await record(waiting)
         if recorded == .phoneHeld {
@@ -727,13 +731,14 @@ struct ProjectLane: Sendable {
                         try await store.closeUnstorable(
                             attemptId: attemptId, leadIds: ids, why: why, delay: .seconds(30))
                     }
-                } else if leads.count <= WriteBackGroups.smallBatch,
+                } else if leads.count <= StatementGroups.smallBatch,
                     let accepted = LeadStore.AcceptedWriteBack(attemptId: attemptId, httpStatus: httpStatus, plan: plan)
                 {
-                    stillOpen = try await writeBacks.write(accepted) { group in
-                        try await database("write-back", urgent: urgent) { store in
+                    stillOpen = try await groups.writeBacks.write(accepted) { group in
+                        let written = try await database("write-back", urgent: urgent) { store in
                             try await store.finishAllAccepted(group)
                         }
+                        return group.map { written.contains($0.attemptId) }
                     }
                 } else {
                     stillOpen = try await database("write-back", urgent: urgent) { [project] store in

@@ -107,6 +107,83 @@ import Testing
             }
         }
     }
+
+    /// Several projects' attempts in one statement (the worker's group commit): each fenced
+    /// by its own project's lock, each deleting its own arrival rows and claiming its own
+    /// phones only when recorded; a held phone fails the group, recording nothing.
+    @Test func attemptsOfSeveralProjectsAreEachFencedByTheirOwnLock() async throws {
+        try await TestDatabase.with { db in
+            try await db.withClient(maximumConnections: 2) { client in
+                let store = LeadStore(client: client, logger: logger)
+                try await client.query(
+                    """
+                    INSERT INTO leadsync.leads (project_id, phone)
+                    VALUES ('acme', '+14155550101'), ('beta', '+14155550102'), ('gamma', '+14155550103')
+                    """, logger: logger)
+                let arrival = Dictionary(
+                    uniqueKeysWithValues: try await client.query(
+                        "SELECT project_id, id FROM leadsync.arrivals", logger: logger
+                    ).collect().map { try $0.decode((String, Int64).self) })
+                func remaining() async throws -> Set<String> {
+                    Set(
+                        try await client.query("SELECT project_id FROM leadsync.arrivals", logger: logger).collect()
+                            .map { try $0.decode(String.self) })
+                }
+                func claimed() async throws -> [String] {
+                    try await client.query(
+                        "SELECT project_id || ':' || phone_key FROM leadsync.phone_claims ORDER BY 1", logger: logger
+                    ).collect().map { try $0.decode(String.self) }
+                }
+                func attempts() async throws -> [String] {
+                    try await client.query(
+                        """
+                        SELECT project_id || ':' || lead_count || ':' || array_to_string(lead_ids, ',')
+                        FROM leadsync.submission_attempts ORDER BY 1
+                        """, logger: logger
+                    ).collect().map { try $0.decode(String.self) }
+                }
+                try await db.withConnection { session in
+                    _ = try await session.query(ProjectLock.identify(key: 4242), logger: logger).collect()
+                    // acme and gamma are this lock session's; beta is nobody's.
+                    for project in ["acme", "gamma"] {
+                        _ = try await session.query(ProjectLock.tryLock(project: project), logger: logger).collect()
+                    }
+                    let lock = ProjectLock(sessionKey: 4242)
+                    func attempt(_ project: String, _ leads: [Int64], phone: String) -> LeadStore.NewAttempt {
+                        .init(
+                            project: project, leadIds: leads, lock: lock, doneArrivals: [arrival[project]!],
+                            phones: ([phone], [leads[0]]))
+                    }
+
+                    let answers = try await store.startAttempts(
+                        [attempt("acme", [1, 2], phone: "k1"), attempt("beta", [3], phone: "k2")],
+                        workerId: "w1", lease: .seconds(45))
+                    #expect(answers.map { $0.id != nil } == [true, false])
+                    #expect(answers[1] == .lockLost)
+                    #expect(try await remaining() == ["beta", "gamma"])
+                    #expect(try await claimed() == ["acme:k1"])
+                    #expect(try await attempts() == ["acme:2:1,2"])
+
+                    // gamma's phone is held already (acme's k1 is acme's, not gamma's: claims
+                    // are per project): the group fails whole.
+                    try await client.query(
+                        "INSERT INTO leadsync.phone_claims (project_id, phone_key, lead_id) VALUES ('gamma', 'k3', 99)",
+                        logger: logger)
+                    await #expect(throws: (any Error).self) {
+                        try await store.startAttempts(
+                            [attempt("gamma", [5], phone: "k3"), attempt("acme", [6], phone: "k4")],
+                            workerId: "w1", lease: .seconds(45))
+                    }
+                    #expect(try await attempts() == ["acme:2:1,2"])
+                    #expect(try await remaining() == ["beta", "gamma"])
+                    // Alone, the same attempt says so, as the group commit then records each.
+                    let alone = try await store.startAttempts(
+                        [attempt("gamma", [5], phone: "k3")], workerId: "w1", lease: .seconds(45))
+                    #expect(alone == [.phoneHeld])
+                }
+            }
+        }
+    }
 }
 
 extension LeadStore.AttemptRecord {

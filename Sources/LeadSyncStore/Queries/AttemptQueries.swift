@@ -23,64 +23,87 @@ package enum AttemptQueries {
     ///   caller judges the phones with `LeadStore.refusedPhones` and records again. Without
     ///   the probe `ClaimFreePhones` makes, a lead's claim cost 0.5 µs less of the 2.9 µs of
     ///   database CPU it took (docs/performance.md §10).
+    ///
+    /// One statement records one attempt or several, each of its own project (at most one
+    /// each: a project's lane records one at a time), each fenced by its own locks: small
+    /// projects' attempts go together while one is recorded (`StatementGroups` in the
+    /// worker). A phone held fails them all; each is then recorded alone. Rows: the
+    /// projects recorded and their attempts.
     package struct InsertFenced: PostgresPreparedStatement {
         package static let sql = """
             WITH attempt AS (
                 INSERT INTO leadsync.submission_attempts (project_id, worker_id, lead_count, lead_ids, lease_expires_at)
-                SELECT $1, $2, cardinality($3::int8[]), $3::int8[], now() + $4 * interval '1 millisecond'
-                WHERE NOT pg_try_advisory_xact_lock_shared($6::int4, $5::int4)
-                  AND NOT pg_try_advisory_xact_lock_shared($7::int4, hashtext($1))
-                RETURNING id
+                SELECT r.project, $4, r.hi - r.lo + 1, ($5::int8[])[r.lo:r.hi], now() + $6 * interval '1 millisecond'
+                FROM unnest($1::text[], $2::int4[], $3::int4[], $7::int4[]) AS r(project, lo, hi, session)
+                WHERE NOT pg_try_advisory_xact_lock_shared($8::int4, r.session)
+                  AND NOT pg_try_advisory_xact_lock_shared($9::int4, hashtext(r.project))
+                RETURNING project_id, id
             ), done AS (
-                DELETE FROM leadsync.arrivals
-                WHERE project_id = $1 AND id = ANY($8::int8[]) AND EXISTS (SELECT FROM attempt)
+                DELETE FROM leadsync.arrivals AS a
+                WHERE a.id = ANY($11::int8[])
+                  AND (a.project_id, a.id) IN (
+                      SELECT d.project, d.id FROM unnest($10::text[], $11::int8[]) AS d(project, id)
+                      WHERE d.project IN (SELECT project_id FROM attempt))
             ), phones AS (
                 INSERT INTO leadsync.phone_claims (project_id, phone_key, lead_id)
-                SELECT $1, k.key, k.lead_id FROM unnest($9::text[], $10::int8[]) AS k(key, lead_id)
-                WHERE EXISTS (SELECT FROM attempt)
+                SELECT k.project, k.key, k.lead_id FROM unnest($12::text[], $13::text[], $14::int8[]) AS k(project, key, lead_id)
+                WHERE k.project IN (SELECT project_id FROM attempt)
             )
-            SELECT id FROM attempt
+            SELECT project_id, id FROM attempt
             """
-        package typealias Row = Int64
-        package var project: String
+        package typealias Row = (String, Int64)
+        package var attempts: [LeadStore.NewAttempt]
         package var workerId: String
-        package var leadIds: [Int64]
         package var lease: Duration
-        package var lock: ProjectLock
-        package var doneArrivals: [Int64]
-        package var phoneKeys: [String]
-        package var phoneLeadIds: [Int64]
 
-        package init(
-            project: String, workerId: String, leadIds: [Int64], lease: Duration, lock: ProjectLock,
-            doneArrivals: [Int64] = [], phoneKeys: [String] = [], phoneLeadIds: [Int64] = []
-        ) {
-            self.project = project
+        package init(_ attempts: [LeadStore.NewAttempt], workerId: String, lease: Duration) {
+            self.attempts = attempts
             self.workerId = workerId
-            self.leadIds = leadIds
             self.lease = lease
-            self.lock = lock
-            self.doneArrivals = doneArrivals
-            self.phoneKeys = phoneKeys
-            self.phoneLeadIds = phoneLeadIds
         }
 
         package func makeBindings() -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 10)
-            bindings.append(project)
+            var projects: [String] = []
+            var los: [Int32] = []
+            var his: [Int32] = []
+            var sessions: [Int32] = []
+            var leadIds: [Int64] = []
+            var doneProjects: [String] = []
+            var done: [Int64] = []
+            var phoneProjects: [String] = []
+            var phoneKeys: [String] = []
+            var phoneLeadIds: [Int64] = []
+            for attempt in attempts {
+                projects.append(attempt.project)
+                los.append(Int32(leadIds.count + 1))
+                leadIds.append(contentsOf: attempt.leadIds)
+                his.append(Int32(leadIds.count))
+                sessions.append(attempt.lock.sessionKey)
+                doneProjects.append(contentsOf: repeatElement(attempt.project, count: attempt.doneArrivals.count))
+                done.append(contentsOf: attempt.doneArrivals)
+                phoneProjects.append(contentsOf: repeatElement(attempt.project, count: attempt.phones.keys.count))
+                phoneKeys.append(contentsOf: attempt.phones.keys)
+                phoneLeadIds.append(contentsOf: attempt.phones.leadIds)
+            }
+            var bindings = PostgresBindings(capacity: 14)
+            bindings.append(TextArrayBind(projects))
+            bindings.append(los)
+            bindings.append(his)
             bindings.append(workerId)
             bindings.append(Int8ArrayBind(leadIds))
             bindings.append(lease.millisecondsValue)
-            bindings.append(lock.sessionKey)
+            bindings.append(sessions)
             bindings.append(ProjectLock.sessionNamespace)
             bindings.append(ProjectLock.namespace)
-            bindings.append(Int8ArrayBind(doneArrivals))
+            bindings.append(TextArrayBind(doneProjects))
+            bindings.append(Int8ArrayBind(done))
+            bindings.append(TextArrayBind(phoneProjects))
             bindings.append(TextArrayBind(phoneKeys))
             bindings.append(Int8ArrayBind(phoneLeadIds))
             return bindings
         }
 
-        package func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
+        package func decodeRow(_ row: PostgresRow) throws -> (String, Int64) { try row.decode((String, Int64).self) }
     }
 
     /// AttemptsLock: the write-back locks its attempt first. The sweep closes attempts
