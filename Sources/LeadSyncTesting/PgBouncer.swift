@@ -25,7 +25,7 @@ public final class PgBouncer: Sendable {
         guard let binary = Self.binary else {
             throw WaitTimedOut(description: "pgbouncer is not installed (apt-get install pgbouncer)")
         }
-        port = try PrivateServer.freePort(in: 20_000...29_999)
+        port = try PrivateServer.freePort()
         directory = "/tmp/leadsync-pgbouncer-\(port)-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let target =

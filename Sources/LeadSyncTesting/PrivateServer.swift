@@ -14,7 +14,7 @@ public final class PrivateServer: Sendable {
     }
 
     public init() async throws {
-        port = try Self.freePort(in: 20_000...29_999)
+        port = try Self.freePort()
         directory = "/tmp/leadsync-private-\(port)-\(UInt32.random(in: 0...UInt32.max))"
         let output = try await Self.run("start", port: port, directory: directory)
         url = try DatabaseURL(output.trimmingCharacters(in: .whitespacesAndNewlines))
@@ -40,17 +40,16 @@ public final class PrivateServer: Sendable {
     public func start() async throws { _ = try await Self.run("start", port: port, directory: directory) }
     public func destroy() async { _ = try? await Self.run("destroy", port: port, directory: directory) }
 
-    /// A port nothing uses. With a range: one from it that binds (below 32768 no outgoing
-    /// connection takes it meanwhile); without: the kernel picks one for a socket bound to port 0.
-    public static func freePort(in range: ClosedRange<Int>? = nil) throws -> Int {
-        if let range {
-            for _ in 0..<50 {
-                let candidate = Int.random(in: range)
-                if (try? bindable(candidate)) == true { return candidate }
-            }
-            throw WaitTimedOut(description: "no free port in \(range)")
+    /// A port nothing uses, for a server a test starts: one from `range` that binds. The
+    /// default range lies below the kernel's ephemeral ports (32768 and up), so no outgoing
+    /// connection takes it before the server binds it; a port the kernel picked for port 0
+    /// could be (a worker's metrics port failed so once: "Address already in use").
+    public static func freePort(in range: ClosedRange<Int> = 20_000...29_999) throws -> Int {
+        for _ in 0..<50 {
+            let candidate = Int.random(in: range)
+            if (try? bindable(candidate)) == true { return candidate }
         }
-        return try boundPort(0)
+        throw WaitTimedOut(description: "no free port in \(range)")
     }
 
     static func bindable(_ port: Int) throws -> Bool { (try? boundPort(port)) == port }

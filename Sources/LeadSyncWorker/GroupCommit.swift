@@ -12,9 +12,10 @@ struct StatementGroups: Sendable {
         changedNothing: LeadStore.refusedByServer)
     let writeBacks = GroupCommit<LeadStore.AcceptedWriteBack, Bool>(changedNothing: LeadStore.refusedByServer)
 
-    /// A batch of at most this many leads is small enough to go with others: a backlog's
-    /// big statements go alone, as before, and never make a small one wait for theirs.
-    static let smallBatch = 50
+    /// Whether a batch of `leads` is small enough for its statements to go with others'
+    /// (at most 50): a backlog's big statements go alone, as before, and never make a small
+    /// one wait for theirs.
+    static func groups(_ leads: Int) -> Bool { leads <= 50 }
 }
 
 /// Group commit: while a group's statement runs, the calls that come meanwhile wait, and
@@ -24,7 +25,7 @@ struct StatementGroups: Sendable {
 /// holding the others back: the calls waiting then go as the next group. So a call waits
 /// at most `patience` for its group to start, and one statement held up holds up only the
 /// calls in its own group, never all small projects' (with at most `maxGroup` calls
-/// waiting; the worker has `--max-concurrent-requests`, 8 by default).
+/// waiting; the worker has `--max-requests`, 8 by default).
 ///
 /// Every decision is `GroupCommitMachine`'s; this class hands the waiting their turn, and
 /// tells the machine when a group is overdue (a timer on an event loop, cancelled when the

@@ -570,7 +570,7 @@ struct ProjectLane: Sendable {
                     try await store.startAttempts(group, workerId: configuration.workerId, lease: configuration.lease)
                 }
             }
-            guard ids.count <= StatementGroups.smallBatch else { return try await write([attempt])[0] }
+            guard StatementGroups.groups(ids.count) else { return try await write([attempt])[0] }
             return try await groups.attempts.write(attempt, write)
         }
         var recorded = try await record(waiting)
@@ -731,7 +731,7 @@ struct ProjectLane: Sendable {
                         try await store.closeUnstorable(
                             attemptId: attemptId, leadIds: ids, why: why, delay: .seconds(30))
                     }
-                } else if leads.count <= StatementGroups.smallBatch,
+                } else if StatementGroups.groups(leads.count),
                     let accepted = LeadStore.AcceptedWriteBack(attemptId: attemptId, httpStatus: httpStatus, plan: plan)
                 {
                     stillOpen = try await groups.writeBacks.write(accepted) { group in

@@ -145,7 +145,7 @@ package enum AttemptQueries {
     /// accepted (most of them, when all goes well), one or several, as one statement: the
     /// leads, their history rows and the attempts, atomically, in one round trip instead of
     /// five a request. Several small requests' write-backs go together while one is
-    /// running (`WriteBackGroups` in the worker): one statement, one trigger run, one commit.
+    /// running (`StatementGroups` in the worker): one statement, one trigger run, one commit.
     /// Locks the attempts like `lock`, in id order, and writes an answer as `lock` says
     /// even when the sweep came first; an attempt whose row is gone (pruned) has nothing
     /// written, and its id is not returned.
