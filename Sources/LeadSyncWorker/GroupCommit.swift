@@ -81,12 +81,15 @@ final class GroupCommit<Item: Sendable, Answer: Sendable>: Sendable {
             let overdue = loop.scheduleTask(in: .nanoseconds(patience.nanosecondsValue)) { [self] in
                 Self.start(machine.withLock { $0.release(group) })
             }
+            func ended() {
+                overdue.cancel()
+                Self.start(machine.withLock { $0.release(group) })
+            }
             let answers: [Answer]
             do {
                 answers = try await write([item] + followers.map(\.item))
             } catch {
-                overdue.cancel()
-                Self.start(machine.withLock { $0.release(group) })
+                ended()
                 guard !followers.isEmpty, changedNothing(error) else {
                     for follower in followers { follower.continuation.resume(returning: .failed(error)) }
                     throw error
@@ -94,8 +97,7 @@ final class GroupCommit<Item: Sendable, Answer: Sendable>: Sendable {
                 for follower in followers { follower.continuation.resume(returning: .alone) }
                 return try await write([item])[0]
             }
-            overdue.cancel()
-            Self.start(machine.withLock { $0.release(group) })
+            ended()
             for (follower, answer) in zip(followers, answers.dropFirst()) {
                 follower.continuation.resume(returning: .written(answer))
             }

@@ -39,21 +39,35 @@ import Testing
     /// A deadline passed: the statement may yet commit.
     struct Unknown: Error {}
 
+    /// Writes item 1, whose group is held until `others` all wait behind it, then lets it
+    /// go: what each call came to, by item.
+    static func behindAHeldGroup(_ groups: Groups, _ written: Written, others: [Int64]) async throws
+        -> [Int64: Result<Bool, any Error>]
+    {
+        try await withThrowingTaskGroup(of: (Int64, Result<Bool, any Error>).self) { tasks in
+            func write(_ id: Int64) {
+                tasks.addTask {
+                    do { return (id, .success(try await groups.write(id, written.write))) } catch {
+                        return (id, .failure(error))
+                    }
+                }
+            }
+            write(1)
+            try await waitUntil("the first group is written") { written.groups.withLock { $0.count == 1 } }
+            others.forEach(write)
+            try await waitUntil("\(others.count) wait") { groups.waiting == others.count }
+            written.gate.withLock { $0 = true }
+            var answers: [Int64: Result<Bool, any Error>] = [:]
+            for try await (id, answer) in tasks { answers[id] = answer }
+            return answers
+        }
+    }
+
     @Test func callsThatComeWhileGroupsAreWrittenGoTogetherNext() async throws {
         let groups = Groups(patience: .seconds(60), changedNothing: { $0 is Refused })
         let written = Written()
-        try await withThrowingTaskGroup(of: (Int64, Bool).self) { tasks in
-            tasks.addTask { (1, try await groups.write(1, written.write)) }
-            try await waitUntil("the first group is written") { written.groups.withLock { $0.count == 1 } }
-            for id: Int64 in [0, 2, 3, 4, 5] {
-                tasks.addTask { (id, try await groups.write(id, written.write)) }
-            }
-            try await waitUntil("five wait") { groups.waiting == 5 }
-            written.gate.withLock { $0 = true }
-            var answers: [Int64: Bool] = [:]
-            for try await (id, open) in tasks { answers[id] = open }
-            #expect(answers == [0: false, 1: true, 2: true, 3: true, 4: true, 5: true])
-        }
+        let answers = try await Self.behindAHeldGroup(groups, written, others: [0, 2, 3, 4, 5])
+        #expect(answers.mapValues { try? $0.get() } == [0: false, 1: true, 2: true, 3: true, 4: true, 5: true])
         let all = written.groups.withLock { $0 }
         #expect(all.count == 2)
         #expect(all.first == [1])
@@ -93,18 +107,8 @@ import Testing
     @Test func aGroupThatFailsIsWrittenOneByOne() async throws {
         let groups = Groups(patience: .seconds(60), changedNothing: { $0 is Refused })
         let written = Written(failsGroups: Refused())
-        try await withThrowingTaskGroup(of: (Int64, Bool).self) { tasks in
-            tasks.addTask { (1, try await groups.write(1, written.write)) }
-            try await waitUntil("the first group is written") { written.groups.withLock { $0.count == 1 } }
-            for id: Int64 in [0, 2, 3] {
-                tasks.addTask { (id, try await groups.write(id, written.write)) }
-            }
-            try await waitUntil("three wait") { groups.waiting == 3 }
-            written.gate.withLock { $0 = true }
-            var answers: [Int64: Bool] = [:]
-            for try await (id, open) in tasks { answers[id] = open }
-            #expect(answers == [0: false, 1: true, 2: true, 3: true])
-        }
+        let answers = try await Self.behindAHeldGroup(groups, written, others: [0, 2, 3])
+        #expect(answers.mapValues { try? $0.get() } == [0: false, 1: true, 2: true, 3: true])
         let all = written.groups.withLock { $0 }
         // [1], the group of three that failed, then each of them alone.
         #expect(all.count == 5)
@@ -118,19 +122,10 @@ import Testing
     @Test func aGroupOfUnknownFateFailsEachMember() async throws {
         let groups = Groups(patience: .seconds(60), changedNothing: { $0 is Refused })
         let written = Written(failsGroups: Unknown())
-        try await withThrowingTaskGroup(of: Bool.self) { tasks in
-            tasks.addTask { try await groups.write(1, written.write) }
-            try await waitUntil("the first group is written") { written.groups.withLock { $0.count == 1 } }
-            for id: Int64 in [2, 3] {
-                tasks.addTask {
-                    await #expect(throws: Unknown.self) { try await groups.write(id, written.write) }
-                    return true
-                }
-            }
-            try await waitUntil("two wait") { groups.waiting == 2 }
-            written.gate.withLock { $0 = true }
-            for try await open in tasks { #expect(open) }
-        }
+        let answers = try await Self.behindAHeldGroup(groups, written, others: [2, 3])
+        #expect(answers.mapValues { try? $0.get() } == [1: true, 2: nil, 3: nil])
+        #expect(
+            answers.values.filter { if case .failure(let error) = $0 { error is Unknown } else { false } }.count == 2)
         let all = written.groups.withLock { $0 }
         #expect(all.count == 2)
         #expect(Set(all.last ?? []) == [2, 3])
